@@ -1,0 +1,59 @@
+# eptrace build. Outputs live in build/.
+CLANG ?= clang
+CC ?= cc
+BPFTOOL ?= bpftool
+LLVM_STRIP ?= llvm-strip
+ARCH := x86
+OUT := build
+VMLINUX := vmlinux/$(ARCH)
+
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+INCLUDES := -I$(OUT) -Ibpf -Iuser
+LIBS := -Wl,-Bstatic -lbpf -lelf -lz -Wl,-Bdynamic
+
+USER_LIB_SRC := user/decode.c user/format.c user/options.c user/tw_resolver.c
+USER_SRC := $(USER_LIB_SRC) user/loader.c user/stats.c user/main.c
+USER_OBJ := $(patsubst user/%.c,$(OUT)/%.o,$(USER_SRC))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all clean test unit integration deps
+all: $(OUT)/eptrace $(OUT)/tests/workload
+
+$(OUT):
+	mkdir -p $(OUT) $(OUT)/tests
+
+$(OUT)/eptrace.bpf.o: bpf/eptrace.bpf.c bpf/maps.bpf.h bpf/record.h | $(OUT)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX) -Ibpf -c $< -o $@
+	$(LLVM_STRIP) -g $@
+
+$(OUT)/eptrace.skel.h: $(OUT)/eptrace.bpf.o
+	$(BPFTOOL) gen skeleton $< name eptrace_bpf > $@
+
+$(OUT)/loader.o: $(OUT)/eptrace.skel.h
+
+$(OUT)/%.o: user/%.c $(wildcard user/*.h) bpf/record.h | $(OUT)
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -c $< -o $@
+
+$(OUT)/eptrace: $(USER_OBJ)
+	$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+
+$(OUT)/tests/workload: tests/integration/workload.c | $(OUT)
+	$(CC) $(CFLAGS) $(WARN) $< -o $@
+
+$(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(patsubst user/%.c,$(OUT)/%.o,$(USER_LIB_SRC)) | $(OUT)
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Itests/unit $< $(patsubst user/%.c,$(OUT)/%.o,$(USER_LIB_SRC)) -o $@
+
+unit: $(UNIT_TESTS)
+	@fail=0; for t in $(UNIT_TESTS); do $$t || fail=1; done; exit $$fail
+
+integration: all
+	python3 -m pytest -q tests/integration
+
+test: unit integration
+
+deps:
+	./scripts/setup.sh
+
+clean:
+	rm -rf $(OUT)

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Maps, per-socket state and the knobs userspace sets before load. */
+#ifndef EPTRACE_MAPS_BPF_H
+#define EPTRACE_MAPS_BPF_H
+
+#include "record.h"
+
+/* Knobs (.rodata): set through skel->rodata between open and load. */
+const volatile __u32 targ_tgid = 0;
+const volatile __u32 targ_netns = 0;
+const volatile __u64 targ_cgroup = 0;
+const volatile bool targ_comm_set = false;
+const volatile char targ_comm[EP_COMM_LEN] = {};
+const volatile bool trace_tcp = true;
+const volatile bool trace_udp = true;
+const volatile bool trace_ipv4 = true;
+const volatile bool trace_ipv6 = true;
+/* Address of tw_timer_handler, from kallsyms; 0 disables TIME_WAIT tracking. */
+const volatile __u64 tw_timer_fn = 0;
+/* Wake the reader only once this much data is waiting. */
+const volatile __u64 wakeup_bytes = 256 * 1024;
+
+/* A syscall in progress on one thread, keyed by tid. */
+struct inflight {
+	__u64 sk;        /* kernel address (0 until known) */
+	__u64 start_ns;  /* bracket start */
+	__u64 cookie;
+	__u8 addr[16];   /* bind: requested address */
+	__u16 port_req;  /* bind: requested port, host order */
+	__u8 via;
+	__u8 was_bound;  /* connect: socket had a port at entry */
+	__u8 family;     /* 4 or 6 */
+	__u8 proto;
+	__u8 pad[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct sock_state);
+} socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EP_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+#endif

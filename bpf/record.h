@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The kernel-user ABI: one fixed-layout record per ring-buffer entry.
+ * Fixed-width fields only, no pointers, explicit padding. */
+#ifndef EPTRACE_RECORD_H
+#define EPTRACE_RECORD_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define EP_COMM_LEN 16
+#define EP_LATENCY_NONE 0xffffffffffffffffULL
+
+enum ep_kind {
+	EP_ALLOC = 1,
+	EP_RELEASE = 2,
+	EP_FAIL = 3,
+	/* Internal: a TIME_WAIT timer was cancelled; userspace confirms the end. */
+	EP_TW_CANCEL = 4,
+};
+
+enum ep_via {
+	EP_VIA_NONE = 0,
+	EP_VIA_CONNECT = 1,
+	EP_VIA_BIND = 2,
+	EP_VIA_LISTEN = 3,
+	EP_VIA_SENDMSG = 4,
+};
+
+enum ep_proto {
+	EP_TCP = 6,
+	EP_UDP = 17,
+};
+
+/* Why a release happened (EP_RELEASE only). */
+enum ep_release_reason {
+	EP_REL_CLOSE = 0,     /* left the table at the transition to CLOSE */
+	EP_REL_DESTROY = 1,   /* TCP socket destroyed while bound, never used */
+	EP_REL_UDP_CLOSE = 2, /* UDP socket released */
+	EP_REL_DISCONNECT = 3,/* UDP connect(AF_UNSPEC) */
+	EP_REL_TW_EXPIRED = 4,/* TIME_WAIT timer ran out */
+	EP_REL_TW_KILLED = 5, /* TIME_WAIT ended early: reused, reset, killed */
+};
+
+#define EP_F_TIMEWAIT   0x01 /* release: the port ended its life in TIME_WAIT */
+#define EP_F_RADDR      0x02 /* raddr/rport are meaningful */
+#define EP_F_SOFTIRQ    0x04 /* emitted outside the owner's task context */
+
+/* Counters kept per CPU in the kernel; index into the stats map. */
+enum ep_stat {
+	EP_STAT_LOST = 0,        /* ring buffer full: record dropped */
+	EP_STAT_SOCKS_FULL,      /* socket table full: socket not tracked */
+	EP_STAT_INFLIGHT_FULL,   /* per-thread table full: bracket lost */
+	EP_STAT_EVENTS,          /* records submitted */
+	EP_STAT_MAX,
+};
+
+struct ep_record {
+	__u64 ts_ns;        /* CLOCK_MONOTONIC of the event */
+	__u64 latency_ns;   /* alloc: selection latency, EP_LATENCY_NONE if none */
+	__u64 assign_ns;    /* release: CLOCK_MONOTONIC of the assignment */
+	__u64 tw_start_ns;  /* release with EP_F_TIMEWAIT: entry into TIME_WAIT */
+	__u64 cookie;       /* socket cookie */
+	__u64 cgroup_id;
+	__u32 netns;        /* network namespace inode */
+	__u32 pid;          /* owner tgid */
+	__u32 tid;          /* owner thread */
+	__s32 err;          /* fail: positive errno */
+	__u8 laddr[16];     /* IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+	__u16 lport;        /* host order */
+	__u16 rport;        /* host order */
+	__u8 kind;          /* enum ep_kind */
+	__u8 proto;         /* enum ep_proto */
+	__u8 family;        /* 4 or 6 */
+	__u8 via;           /* enum ep_via */
+	__u8 flags;         /* EP_F_* */
+	__u8 reason;        /* enum ep_release_reason */
+	__u8 pad[6];
+	char comm[EP_COMM_LEN];
+};
+
+/* Value of the socket table (kernel map, read by userspace to confirm the
+ * end of a TIME_WAIT). */
+enum sock_phase {
+	PH_PENDING_CONNECT = 1, /* TCP connect: port search under way */
+	PH_PENDING_LISTEN = 2,  /* listen() on an unbound socket */
+	PH_ASSIGNED = 3,        /* port held by this socket */
+	PH_TIMEWAIT = 4,        /* port handed to a TIME_WAIT socket */
+};
+
+/* One per tracked socket, keyed by socket cookie (cookies are never reused,
+ * unlike kernel addresses; TIME_WAIT sockets inherit the cookie). */
+struct sock_state {
+	struct ep_record rec; /* identity template for the release */
+	__u64 sk;             /* kernel address, valid while pending */
+	__u64 start_ns;       /* selection bracket start */
+	__u64 cancel_ns;      /* TIME_WAIT timer cancelled at */
+	__u32 phase;
+	__u32 pad;
+};
+
+#endif

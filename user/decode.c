@@ -1,0 +1,103 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "decode.h"
+
+int64_t ep_clock_offset(void)
+{
+	struct timespec mono, real, mono2;
+
+	/* Bracket the realtime read to halve the error. */
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	clock_gettime(CLOCK_MONOTONIC, &mono2);
+	int64_t m = ((int64_t)mono.tv_sec * 1000000000LL + mono.tv_nsec +
+		     (int64_t)mono2.tv_sec * 1000000000LL + mono2.tv_nsec) / 2;
+	return (int64_t)real.tv_sec * 1000000000LL + real.tv_nsec - m;
+}
+
+void ep_format_addr(int family, const uint8_t addr[16], char *buf, size_t len)
+{
+	if (family == 4) {
+		if (!inet_ntop(AF_INET, addr, buf, len))
+			snprintf(buf, len, "?");
+	} else if (!inet_ntop(AF_INET6, addr, buf, len)) {
+		snprintf(buf, len, "?");
+	}
+}
+
+int ep_decode(const struct ep_record *rec, int64_t mono_to_unix, struct ep_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	if (rec->kind < EP_ALLOC || rec->kind > EP_FAIL)
+		return -1;
+	if (rec->family != 4 && rec->family != 6)
+		return -1;
+	if (rec->proto != EP_TCP && rec->proto != EP_UDP)
+		return -1;
+	ev->rec = rec;
+	ev->ts_unix_ns = (uint64_t)((int64_t)rec->ts_ns + mono_to_unix);
+	ev->has_latency = rec->kind == EP_ALLOC && rec->latency_ns != EP_LATENCY_NONE;
+	ev->has_remote = (rec->flags & EP_F_RADDR) != 0;
+	ep_format_addr(rec->family, rec->laddr, ev->laddr, sizeof(ev->laddr));
+	if (ev->has_remote)
+		ep_format_addr(rec->family, rec->raddr, ev->raddr, sizeof(ev->raddr));
+	if (rec->kind == EP_RELEASE) {
+		if (rec->assign_ns && rec->ts_ns >= rec->assign_ns)
+			ev->held_ns = rec->ts_ns - rec->assign_ns;
+		if ((rec->flags & EP_F_TIMEWAIT) && rec->tw_start_ns && rec->ts_ns >= rec->tw_start_ns)
+			ev->timewait_ns = rec->ts_ns - rec->tw_start_ns;
+	}
+	return 0;
+}
+
+const char *ep_kind_name(int kind)
+{
+	switch (kind) {
+	case EP_ALLOC: return "alloc";
+	case EP_RELEASE: return "release";
+	case EP_FAIL: return "fail";
+	default: return "unknown";
+	}
+}
+
+const char *ep_via_name(int via)
+{
+	switch (via) {
+	case EP_VIA_CONNECT: return "connect";
+	case EP_VIA_BIND: return "bind";
+	case EP_VIA_LISTEN: return "listen";
+	case EP_VIA_SENDMSG: return "sendmsg";
+	default: return "none";
+	}
+}
+
+const char *ep_proto_name(int proto)
+{
+	return proto == EP_TCP ? "tcp" : proto == EP_UDP ? "udp" : "unknown";
+}
+
+const char *ep_errno_name(int err)
+{
+	switch (err) {
+	case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+	case EADDRINUSE: return "EADDRINUSE";
+	case EAGAIN: return "EAGAIN";
+	default: return "EUNKNOWN";
+	}
+}
+
+const char *ep_reason_name(int reason)
+{
+	switch (reason) {
+	case EP_REL_CLOSE: return "close";
+	case EP_REL_DESTROY: return "destroy";
+	case EP_REL_UDP_CLOSE: return "close";
+	case EP_REL_DISCONNECT: return "disconnect";
+	case EP_REL_TW_EXPIRED: return "timewait_expired";
+	case EP_REL_TW_KILLED: return "timewait_killed";
+	default: return "unknown";
+	}
+}

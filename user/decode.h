@@ -1,0 +1,36 @@
+/* Kernel record -> event with Unix time and printable fields. */
+#ifndef EPTRACE_DECODE_H
+#define EPTRACE_DECODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/types.h>
+#include "record.h"
+
+#define EP_ADDR_STRLEN 48
+
+struct ep_event {
+	const struct ep_record *rec;
+	uint64_t ts_unix_ns;
+	bool has_latency;
+	bool has_remote;
+	char laddr[EP_ADDR_STRLEN];
+	char raddr[EP_ADDR_STRLEN];
+	uint64_t held_ns;     /* release only */
+	uint64_t timewait_ns; /* release with EP_F_TIMEWAIT only */
+};
+
+/* CLOCK_MONOTONIC -> Unix time offset, taken once at startup. */
+int64_t ep_clock_offset(void);
+
+/* Returns 0, or -1 for a record that is not a valid user-visible event. */
+int ep_decode(const struct ep_record *rec, int64_t mono_to_unix, struct ep_event *ev);
+
+void ep_format_addr(int family, const uint8_t addr[16], char *buf, size_t len);
+const char *ep_kind_name(int kind);
+const char *ep_via_name(int via);
+const char *ep_proto_name(int proto);
+const char *ep_errno_name(int err);
+const char *ep_reason_name(int reason);
+
+#endif

@@ -1,0 +1,189 @@
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+#include "format.h"
+
+/* Length of a valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+void ep_json_escape(FILE *f, const char *str, size_t maxlen)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strnlen(str, maxlen);
+
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		size_t l;
+
+		if (c == '"' || c == '\\') {
+			fprintf(f, "\\%c", c);
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			fprintf(f, "\\u%04x", c);
+			i++;
+		} else if (c < 0x80) {
+			fputc(c, f);
+			i++;
+		} else if ((l = utf8_len(s + i, n - i))) {
+			fwrite(s + i, 1, l, f);
+			i += l;
+		} else {
+			fputs("\\ufffd", f);
+			i++;
+		}
+	}
+}
+
+void ep_table_escape(char *dst, size_t dstlen, const char *str, size_t maxlen)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strnlen(str, maxlen), o = 0;
+
+	for (size_t i = 0; i < n && o + 5 < dstlen; i++) {
+		if (s[i] < 0x20 || s[i] >= 0x7f || s[i] == '\\')
+			o += snprintf(dst + o, dstlen - o, "\\x%02x", s[i]);
+		else
+			dst[o++] = (char)s[i];
+	}
+	dst[o] = 0;
+}
+
+static void fmt_endpoint(char *buf, size_t len, int family, const char *addr, unsigned port)
+{
+	if (family == 6)
+		snprintf(buf, len, "[%s]:%u", addr, port);
+	else
+		snprintf(buf, len, "%s:%u", addr, port);
+}
+
+void ep_table_header(FILE *f)
+{
+	fprintf(f, "%-12s %-7s %-7s %-16s %-5s %-28s %-28s %-8s %10s %s\n", "TIME", "EVENT", "PID",
+		"COMM", "PROTO", "LOCAL", "REMOTE", "VIA", "LAT(us)", "DETAIL");
+}
+
+void ep_table_event(FILE *f, const struct ep_event *ev)
+{
+	const struct ep_record *r = ev->rec;
+	char when[16], local[64], remote[64], comm[EP_COMM_LEN * 4 + 1], lat[24], detail[80];
+	time_t secs = (time_t)(ev->ts_unix_ns / 1000000000ULL);
+	struct tm tm;
+
+	localtime_r(&secs, &tm);
+	snprintf(when, sizeof(when), "%02d:%02d:%02d.%03u", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (unsigned)(ev->ts_unix_ns / 1000000ULL % 1000));
+	fmt_endpoint(local, sizeof(local), r->family, ev->laddr, r->lport);
+	if (ev->has_remote)
+		fmt_endpoint(remote, sizeof(remote), r->family, ev->raddr, r->rport);
+	else
+		snprintf(remote, sizeof(remote), "-");
+	ep_table_escape(comm, sizeof(comm), r->comm, EP_COMM_LEN);
+	if (ev->has_latency)
+		snprintf(lat, sizeof(lat), "%.1f", r->latency_ns / 1000.0);
+	else
+		snprintf(lat, sizeof(lat), "-");
+	detail[0] = 0;
+	if (r->kind == EP_FAIL)
+		snprintf(detail, sizeof(detail), "%s", ep_errno_name(r->err));
+	else if (r->kind == EP_RELEASE && (r->flags & EP_F_TIMEWAIT))
+		snprintf(detail, sizeof(detail), "held %.3fs timewait %.3fs", ev->held_ns / 1e9,
+			 ev->timewait_ns / 1e9);
+	else if (r->kind == EP_RELEASE)
+		snprintf(detail, sizeof(detail), "held %.3fs %s", ev->held_ns / 1e9,
+			 ep_reason_name(r->reason));
+	fprintf(f, "%-12s %-7s %-7u %-16s %-5s %-28s %-28s %-8s %10s %s\n", when,
+		ep_kind_name(r->kind), r->pid, comm, ep_proto_name(r->proto), local, remote,
+		ep_via_name(r->via), lat, detail);
+}
+
+void ep_json_event(FILE *f, const struct ep_event *ev)
+{
+	const struct ep_record *r = ev->rec;
+
+	fprintf(f, "{\"event\":\"%s\",\"ts_ns\":%" PRIu64 ",\"proto\":\"%s\",\"family\":%u",
+		ep_kind_name(r->kind), ev->ts_unix_ns, ep_proto_name(r->proto), r->family);
+	fprintf(f, ",\"laddr\":\"%s\",\"lport\":%u", ev->laddr, r->lport);
+	if (ev->has_remote)
+		fprintf(f, ",\"raddr\":\"%s\",\"rport\":%u", ev->raddr, r->rport);
+	else
+		fputs(",\"raddr\":null,\"rport\":null", f);
+	fprintf(f, ",\"via\":\"%s\"", ep_via_name(r->via));
+	if (r->kind == EP_ALLOC) {
+		if (ev->has_latency)
+			fprintf(f, ",\"latency_ns\":%" PRIu64, (uint64_t)r->latency_ns);
+		else
+			fputs(",\"latency_ns\":null", f);
+	}
+	fprintf(f, ",\"pid\":%u,\"tid\":%u,\"comm\":\"", r->pid, r->tid);
+	ep_json_escape(f, r->comm, EP_COMM_LEN);
+	fprintf(f, "\",\"netns\":%u,\"cgroup_id\":%" PRIu64 ",\"cookie\":%" PRIu64, r->netns,
+		(uint64_t)r->cgroup_id, (uint64_t)r->cookie);
+	if (r->kind == EP_RELEASE) {
+		fprintf(f, ",\"held_ns\":%" PRIu64 ",\"reason\":\"%s\"", ev->held_ns,
+			ep_reason_name(r->reason));
+		if (r->flags & EP_F_TIMEWAIT)
+			fprintf(f, ",\"timewait\":true,\"timewait_ns\":%" PRIu64, ev->timewait_ns);
+		else
+			fputs(",\"timewait\":false,\"timewait_ns\":null", f);
+	}
+	if (r->kind == EP_FAIL)
+		fprintf(f, ",\"errno\":\"%s\"", ep_errno_name(r->err));
+	fputs("}\n", f);
+}
+
+static void summary_fields(FILE *f, const struct ep_summary *s, const char *sep, const char *q)
+{
+	fprintf(f, "%sevents%s%s%" PRIu64, q, q, sep, s->events);
+	fprintf(f, ",%salloc%s%s%" PRIu64, q, q, sep, s->allocs);
+	fprintf(f, ",%srelease%s%s%" PRIu64, q, q, sep, s->releases);
+	fprintf(f, ",%sfail%s%s%" PRIu64, q, q, sep, s->fails);
+	fprintf(f, ",%slost%s%s%" PRIu64, q, q, sep, s->lost);
+	fprintf(f, ",%ssocks_full%s%s%" PRIu64, q, q, sep, s->socks_full);
+	fprintf(f, ",%sinflight_full%s%s%" PRIu64, q, q, sep, s->inflight_full);
+	fprintf(f, ",%sbad_records%s%s%" PRIu64, q, q, sep, s->bad_records);
+	fprintf(f, ",%sduration_s%s%s%.3f", q, q, sep, s->duration_s);
+}
+
+void ep_json_summary(FILE *f, const struct ep_summary *s)
+{
+	fputs("{\"event\":\"summary\",", f);
+	summary_fields(f, s, ":", "\"");
+	fputs("}\n", f);
+}
+
+void ep_table_summary(FILE *f, const struct ep_summary *s)
+{
+	fputs("summary: ", f);
+	summary_fields(f, s, "=", "");
+	fputs("\n", f);
+}

@@ -1,0 +1,30 @@
+/* Output of decoded events: the live table and JSON lines. */
+#ifndef EPTRACE_FORMAT_H
+#define EPTRACE_FORMAT_H
+
+#include <stdio.h>
+#include "decode.h"
+
+struct ep_summary {
+	uint64_t events;  /* user-visible events decoded */
+	uint64_t allocs;
+	uint64_t releases;
+	uint64_t fails;
+	uint64_t lost;    /* ring buffer full */
+	uint64_t socks_full;
+	uint64_t inflight_full;
+	uint64_t bad_records;
+	double duration_s;
+};
+
+/* comm escaping: JSON string body (no quotes) and table text. */
+void ep_json_escape(FILE *f, const char *s, size_t maxlen);
+void ep_table_escape(char *dst, size_t dstlen, const char *s, size_t maxlen);
+
+void ep_table_header(FILE *f);
+void ep_table_event(FILE *f, const struct ep_event *ev);
+void ep_json_event(FILE *f, const struct ep_event *ev);
+void ep_json_summary(FILE *f, const struct ep_summary *s);
+void ep_table_summary(FILE *f, const struct ep_summary *s);
+
+#endif

@@ -1,0 +1,29 @@
+/* Privileges, mounts, loading and attaching the BPF programs. */
+#ifndef EPTRACE_LOADER_H
+#define EPTRACE_LOADER_H
+
+#include <stdbool.h>
+#include "options.h"
+
+struct eptrace_bpf;
+struct bpf_link;
+
+struct ep_loader {
+	struct eptrace_bpf *skel;
+	struct bpf_link **links;
+	int nlinks;
+	int cgroup_fd;
+	bool tw_tracking; /* TIME_WAIT ends visible */
+};
+
+/* 0, or -1 after naming on stderr every capability that is missing. */
+int ep_check_privileges(void);
+/* Mount tracefs and cgroup v2 where missing; fills the cgroup v2 path. */
+int ep_ensure_mounts(char *cg2_path, size_t len);
+int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path);
+void ep_unload(struct ep_loader *l);
+int ep_events_fd(const struct ep_loader *l);
+int ep_socks_fd(const struct ep_loader *l);
+int ep_stats_fd(const struct ep_loader *l);
+
+#endif

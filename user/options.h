@@ -1,0 +1,33 @@
+/* Command line: values, parsing and validation. */
+#ifndef EPTRACE_OPTIONS_H
+#define EPTRACE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "record.h"
+
+struct ep_opts {
+	double duration_s; /* 0: until interrupted */
+	uint32_t pid;
+	char comm[EP_COMM_LEN];
+	bool comm_set;
+	uint32_t netns;    /* inode, 0: all */
+	uint64_t cgroup;   /* cgroup v2 id, 0: all */
+	bool tcp, udp, ipv4, ipv6;
+	bool json;
+	bool verbose;
+};
+
+/* Pure value parsers: 0 on success, -1 with a reason in err. */
+int ep_parse_duration(const char *s, double *out, const char **err);
+int ep_parse_pid(const char *s, uint32_t *out, const char **err);
+int ep_parse_comm(const char *s, char out[EP_COMM_LEN], const char **err);
+/* PATH of a namespace file (/proc/PID/ns/net, /run/netns/NAME) or an inode. */
+int ep_resolve_netns(const char *s, uint32_t *out, const char **err);
+/* A directory in the cgroup v2 hierarchy. */
+int ep_resolve_cgroup(const char *s, uint64_t *out, const char **err);
+
+/* Exits with status 2 and a message naming the problem on bad input. */
+void ep_parse_args(int argc, char **argv, struct ep_opts *o);
+
+#endif
