@@ -48,7 +48,7 @@ unit: $(UNIT_TESTS)
 	@fail=0; for t in $(UNIT_TESTS); do $$t || fail=1; done; exit $$fail
 
 integration: all
-	python3 -m pytest -q tests/integration
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 
 test: unit integration
 

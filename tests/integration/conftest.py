@@ -1,0 +1,116 @@
+"""Fixtures: a fresh network namespace per test and a running tracer."""
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+EPTRACE = os.path.join(ROOT, "build", "eptrace")
+WORKLOAD = os.path.join(ROOT, "build", "tests", "workload")
+
+
+def wait_until(pred, timeout, what):
+    """Poll a condition; fail with a message naming it on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Netns:
+    def __init__(self):
+        self.name = "ept-" + uuid.uuid4().hex[:8]
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        subprocess.run(["ip", "-n", self.name, "link", "set", "lo", "up"], check=True)
+        self.path = f"/run/netns/{self.name}"
+        self.inode = os.stat(self.path).st_ino
+        self.alive = True
+
+    def run(self, *argv, **kw):
+        return subprocess.run(["ip", "netns", "exec", self.name, *argv],
+                              capture_output=True, text=True, check=True, timeout=120, **kw)
+
+    def sysctl(self, key, value):
+        self.run("sysctl", "-qw", f"{key}={value}")
+
+    def delete(self):
+        if self.alive:
+            subprocess.run(["ip", "netns", "del", self.name], check=False)
+            self.alive = False
+
+
+class Tracer:
+    """eptrace --json in the background; events collected as they arrive."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([EPTRACE, "--json", *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.events = []
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        try:
+            wait_until(lambda: self.of("start") or self.proc.poll() is not None, 30,
+                       "the start event")
+        except AssertionError:
+            self.proc.kill()
+            raise
+        if not self.of("start"):
+            raise AssertionError("eptrace exited before starting: " + self.proc.stderr.read())
+
+    def _read(self):
+        for line in self.proc.stdout:
+            ev = json.loads(line)
+            with self.lock:
+                self.events.append(ev)
+
+    def of(self, kind, **match):
+        with self.lock:
+            return [e for e in self.events if e["event"] == kind
+                    and all(e.get(k) == v for k, v in match.items())]
+
+    def stop(self, sig=signal.SIGINT):
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=30)
+        self.reader.join(timeout=10)
+        self.stderr = self.proc.stderr.read()
+        return rc
+
+    def summary(self):
+        s = self.of("summary")
+        assert len(s) == 1, "exactly one summary expected"
+        return s[0]
+
+
+@pytest.fixture
+def netns():
+    ns = Netns()
+    yield ns
+    ns.delete()
+
+
+@pytest.fixture
+def tracer_factory():
+    started = []
+
+    def start(*args):
+        t = Tracer(*args)
+        started.append(t)
+        return t
+
+    yield start
+    for t in started:
+        if t.proc.poll() is None:
+            t.proc.kill()
+            t.proc.wait()
+
+
+def facts(output):
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]

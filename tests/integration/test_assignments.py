@@ -1,0 +1,127 @@
+"""Every assignment, release and failure of the ground-truth workload is
+reported exactly once, with the identity the workload itself observed."""
+import os
+import signal
+import subprocess
+
+from conftest import EPTRACE, WORKLOAD, facts, wait_until
+
+ID_FIELDS = ("proto", "family", "lport", "via", "pid", "tid", "comm")
+
+
+def same(ev, fact, fields=ID_FIELDS):
+    return all(ev[f] == fact[f] for f in fields)
+
+
+def test_every_assignment_release_and_failure(netns, tracer_factory):
+    tr = tracer_factory("--netns", netns.path)
+    truth = facts(netns.run(WORKLOAD, "all").stdout)
+    allocs = [f for f in truth if f["kind"] == "alloc"]
+    fails = [f for f in truth if f["kind"] == "fail"]
+    fixed = [f for f in truth if f["kind"] == "fixed"]
+    cases = {f["case"] for f in allocs}
+    for want in ("tcp4_block", "tcp6_nonblock", "tcp_mapped", "tcp4_no_port", "tcp6_no_port",
+                 "tcp4_bind0", "udp6_bind0", "tcp4_listen", "tcp6_listen", "udp4_connect",
+                 "udp_mapped_connect", "udp4_sendto", "udp4_sendmsg", "udp6_sendmmsg",
+                 "child_tcp4", "child_udp4"):
+        assert want in cases, f"workload did not run case {want}"
+
+    non_tw = [f for f in allocs if f["release"] != "timewait"]
+    wait_until(lambda: len(tr.of("alloc")) >= len(allocs) and len(tr.of("fail")) >= len(fails)
+               and len(tr.of("release")) >= len(non_tw), 20, "the workload's events")
+
+    # Each assignment exactly once, with the right identity; nothing invented.
+    got = tr.of("alloc")
+    for f in allocs:
+        match = [e for e in got if same(e, f)]
+        assert len(match) == 1, f"{f['case']}: {len(match)} alloc events for {f}"
+        e = match[0]
+        assert e["netns"] == netns.inode
+        assert e["latency_ns"] is not None and 0 < e["latency_ns"] < 1e9, e
+        assert e["cookie"] > 0
+    assert len(got) == len(allocs), "alloc events the workload did not cause"
+    for f in fixed:
+        assert not [e for e in got if e["lport"] == f["lport"] and e["proto"] == f["proto"]], \
+            f"fixed-port bind reported as an assignment: {f}"
+    child = [f for f in allocs if f["case"].startswith("child")]
+    assert child and all(f["comm"] == "ep-child" and f["pid"] != allocs[0]["pid"] for f in child)
+
+    # Failures with their errno, via and owner.
+    got_fail = tr.of("fail")
+    assert len(got_fail) == len(fails), got_fail
+    for f in fails:
+        match = [e for e in got_fail if e["errno"] == f["errno"] and same(
+            e, f, ("proto", "via", "pid", "tid", "comm", "lport"))]
+        assert len(match) == 1, f"{f['case']}: {match}"
+
+    # Releases: immediate ones now, TIME_WAIT ones once the namespace is gone
+    # (its exit kills the TIME_WAIT sockets).
+    for f in non_tw:
+        rel = [e for e in tr.of("release") if same(e, f)]
+        assert len(rel) == 1, f"{f['case']}: {len(rel)} releases"
+        assert rel[0]["timewait"] is False
+        assert (rel[0]["reason"] == "disconnect") == (f["release"] == "disconnect"), rel[0]
+        assert rel[0]["held_ns"] > 0
+    tw = [f for f in allocs if f["release"] == "timewait"]
+    assert len(tw) == 2
+    assert not [e for e in tr.of("release") if any(same(e, f) for f in tw)], \
+        "a port in TIME_WAIT was reported released while its TIME_WAIT socket lived"
+    netns.delete()
+    wait_until(lambda: all(any(same(e, f) for e in tr.of("release")) for f in tw), 30,
+               "TIME_WAIT releases after the namespace exit")
+    for f in tw:
+        rel = [e for e in tr.of("release") if same(e, f)]
+        assert len(rel) == 1
+        assert rel[0]["timewait"] is True and rel[0]["reason"] == "timewait_killed", rel[0]
+        assert 0 < rel[0]["timewait_ns"] <= rel[0]["held_ns"]
+
+    assert tr.stop() == 0
+    s = tr.summary()
+    assert s["lost"] == 0 and s["socks_full"] == 0 and s["inflight_full"] == 0
+    assert s["alloc"] == len(allocs) and s["fail"] == len(fails)
+    assert s["release"] == len(allocs)
+
+
+def test_timewait_expiry_is_seen(netns, tracer_factory):
+    tr = tracer_factory("--netns", netns.path)
+    (f,) = [x for x in facts(netns.run(WORKLOAD, "tw").stdout) if x["kind"] == "alloc"]
+    wait_until(lambda: tr.of("release", lport=f["lport"]), 90, "the TIME_WAIT timer to end")
+    (rel,) = tr.of("release", lport=f["lport"])
+    assert rel["timewait"] is True and rel["reason"] == "timewait_expired"
+    # TCP_TIMEWAIT_LEN is 60 s; the timer wheel may fire it a little late.
+    assert 59e9 <= rel["timewait_ns"] <= 70e9, rel
+    assert rel["pid"] == f["pid"] and rel["comm"] == f["comm"]
+    assert tr.stop() == 0 and tr.summary()["lost"] == 0
+
+
+def test_kernel_filters(netns, tracer_factory):
+    tr = tracer_factory("--netns", netns.path, "-u", "-6")
+    truth = facts(netns.run(WORKLOAD, "all").stdout)
+    want = [f for f in truth if f["kind"] == "alloc" and f["proto"] == "udp" and f["family"] == 6]
+    wait_until(lambda: len(tr.of("alloc")) >= len(want), 20, "UDP IPv6 assignments")
+    assert tr.stop() == 0
+    got = tr.of("alloc")
+    assert len(got) == len(want)
+    assert all(e["proto"] == "udp" and e["family"] == 6 for e in got)
+
+
+def test_pid_filter_excludes_other_processes(netns, tracer_factory):
+    tr = tracer_factory("--netns", netns.path, "-p", str(os.getpid()))
+    netns.run(WORKLOAD, "all")
+    assert tr.stop() == 0
+    assert tr.of("alloc") == [] and tr.of("fail") == []
+
+
+def test_sigterm_detaches_everything(tracer_factory):
+    tr = tracer_factory()
+    assert tr.stop(signal.SIGTERM) == 0
+    assert tr.summary()["lost"] == 0
+    progs = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
+    assert "on_state" not in progs and "on_sockops" not in progs
+
+
+def test_duration_ends_the_run():
+    r = subprocess.run([EPTRACE, "--json", "-d", "0.5"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert '"event":"summary"' in r.stdout.splitlines()[-1]

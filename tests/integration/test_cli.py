@@ -1,0 +1,37 @@
+"""Bad input and missing privileges: a clear message and a non-zero exit."""
+import subprocess
+
+import pytest
+
+from conftest import EPTRACE
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--pid", "abc"], "invalid --pid 'abc'"),
+    (["--pid", "0"], "invalid --pid '0'"),
+    (["-d", "-1"], "invalid --duration '-1'"),
+    (["-d", "soon"], "invalid --duration 'soon'"),
+    (["--netns", "/nonexistent/ns"], "invalid --netns '/nonexistent/ns'"),
+    (["--netns", "/etc/hostname"], "is not a namespace file"),
+    (["--cgroup", "/tmp"], "is not in a cgroup v2 hierarchy"),
+    (["--comm", "a-name-longer-than-15"], "invalid --comm"),
+    (["--bogus"], "unrecognized option"),
+    (["extra"], "unexpected argument 'extra'"),
+])
+def test_bad_flags_exit_2(args, needle):
+    r = subprocess.run([EPTRACE, *args], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2, (args, r.returncode, r.stderr)
+    assert needle in r.stderr
+
+
+def test_help_has_examples():
+    r = subprocess.run([EPTRACE, "--help"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and "EXAMPLES" in r.stdout and "--netns" in r.stdout
+
+
+def test_unprivileged_run_names_what_is_missing():
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "--inh-caps=-all", "--bounding-set=-all", EPTRACE],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0
+    assert "missing capability CAP_BPF" in r.stderr
