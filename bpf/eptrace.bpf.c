@@ -290,7 +290,13 @@ int on_sockops(struct bpf_sock_ops *skops)
 		return 1;
 	s = *st;
 	fill_from_sk(&s.rec, (struct sock *)s.sk);
-	assigned(cookie, &s, now, now - s.start_ns);
+	/* TCP_FASTOPEN_CONNECT defers this callback to the first send: the
+	 * bracket would include the application's wait, so report none. */
+	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB &&
+	    BPF_CORE_READ_BITFIELD_PROBED((struct tcp_sock *)s.sk, fastopen_connect))
+		assigned(cookie, &s, now, EP_LATENCY_NONE);
+	else
+		assigned(cookie, &s, now, now - s.start_ns);
 	return 1;
 }
 

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs what eptrace needs to build and test on Debian 12, and the mounts it
+# uses. Safe to run again.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+pkgs="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config gcc libc6-dev
+      iproute2 python3 python3-pytest socat util-linux procps"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+if ! grep -q " /sys/kernel/tracing tracefs" /proc/mounts; then
+	mount -t tracefs nodev /sys/kernel/tracing
+fi

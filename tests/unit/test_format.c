@@ -1,0 +1,76 @@
+#include <arpa/inet.h>
+#include "check.h"
+#include "format.h"
+
+static void json_ev(FILE *f, const void *arg)
+{
+	ep_json_event(f, arg);
+}
+
+static void table_ev(FILE *f, const void *arg)
+{
+	ep_table_event(f, arg);
+}
+
+static void esc(FILE *f, const void *arg)
+{
+	ep_json_escape(f, arg, EP_COMM_LEN);
+}
+
+int main(void)
+{
+	struct ep_record r = { 0 };
+	struct ep_event ev;
+	const char *out;
+	char tbl[80];
+
+	r.kind = EP_ALLOC;
+	r.proto = EP_UDP;
+	r.family = 4;
+	r.lport = 40000;
+	r.via = EP_VIA_SENDMSG;
+	r.latency_ns = EP_LATENCY_NONE;
+	r.pid = 7;
+	r.tid = 8;
+	r.netns = 4026531840u;
+	r.cookie = 42;
+	strcpy(r.comm, "a\"b\\c");
+	inet_pton(AF_INET, "0.0.0.0", r.laddr);
+	ep_decode(&r, 0, &ev);
+	out = capture(json_ev, &ev);
+	CHECK(strstr(out, "\"event\":\"alloc\"") != NULL);
+	CHECK(strstr(out, "\"raddr\":null,\"rport\":null") != NULL);
+	CHECK(strstr(out, "\"latency_ns\":null") != NULL);
+	CHECK(strstr(out, "\"comm\":\"a\\\"b\\\\c\"") != NULL);
+	CHECK(strstr(out, "\"netns\":4026531840") != NULL);
+	CHECK(strstr(out, "\"via\":\"sendmsg\"") != NULL);
+	CHECK(strstr(out, "held_ns") == NULL);
+
+	r.kind = EP_RELEASE;
+	r.assign_ns = 1;
+	r.ts_ns = 11;
+	ep_decode(&r, 0, &ev);
+	out = capture(json_ev, &ev);
+	CHECK(strstr(out, "\"held_ns\":10") != NULL);
+	CHECK(strstr(out, "\"timewait\":false,\"timewait_ns\":null") != NULL);
+	CHECK(strstr(out, "latency_ns") == NULL);
+
+	r.kind = EP_FAIL;
+	r.err = 99;
+	ep_decode(&r, 0, &ev);
+	out = capture(json_ev, &ev);
+	CHECK(strstr(out, "\"errno\":\"EADDRNOTAVAIL\"") != NULL);
+	out = capture(table_ev, &ev);
+	CHECK(strstr(out, "EADDRNOTAVAIL") != NULL);
+	CHECK(strstr(out, "0.0.0.0:40000") != NULL);
+
+	/* control characters, invalid UTF-8, valid UTF-8 */
+	CHECK_STR(capture(esc, "a\nb\x01"), "a\\u000ab\\u0001");
+	CHECK_STR(capture(esc, "x\xff" "y"), "x\\ufffdy");
+	CHECK_STR(capture(esc, "caf\xc3\xa9"), "caf\xc3\xa9");
+	CHECK_STR(capture(esc, "\xc3"), "\\ufffd");
+	CHECK_STR(capture(esc, "\xe0\x80\x80"), "\\ufffd\\ufffd\\ufffd");
+	ep_table_escape(tbl, sizeof(tbl), "t\tab\x80", EP_COMM_LEN);
+	CHECK_STR(tbl, "t\\x09ab\\x80");
+	return check_done("test_format");
+}
