@@ -44,7 +44,6 @@ enum ep_release_reason {
 
 #define EP_F_TIMEWAIT   0x01 /* release: the port ended its life in TIME_WAIT */
 #define EP_F_RADDR      0x02 /* raddr/rport are meaningful */
-#define EP_F_SOFTIRQ    0x04 /* emitted outside the owner's task context */
 
 /* Counters kept per CPU in the kernel; index into the stats map. */
 enum ep_stat {

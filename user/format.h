@@ -14,6 +14,8 @@ struct ep_summary {
 	uint64_t socks_full;
 	uint64_t inflight_full;
 	uint64_t bad_records;
+	uint64_t submitted; /* records the kernel put in the ring buffer */
+	uint64_t received;  /* records read from it */
 	double duration_s;
 };
 

@@ -184,13 +184,18 @@ fail:
 	return -1;
 }
 
-void ep_unload(struct ep_loader *l)
+void ep_detach(struct ep_loader *l)
 {
 	for (int i = 0; i < l->nlinks; i++)
 		bpf_link__destroy(l->links[i]);
 	free(l->links);
 	l->links = NULL;
 	l->nlinks = 0;
+}
+
+void ep_unload(struct ep_loader *l)
+{
+	ep_detach(l);
 	if (l->cgroup_fd >= 0)
 		close(l->cgroup_fd);
 	l->cgroup_fd = -1;

@@ -21,6 +21,8 @@ int ep_check_privileges(void);
 /* Mount tracefs and cgroup v2 where missing; fills the cgroup v2 path. */
 int ep_ensure_mounts(char *cg2_path, size_t len);
 int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path);
+/* Stop all programs; maps stay readable until ep_unload. */
+void ep_detach(struct ep_loader *l);
 void ep_unload(struct ep_loader *l);
 int ep_events_fd(const struct ep_loader *l);
 int ep_socks_fd(const struct ep_loader *l);

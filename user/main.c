@@ -94,6 +94,7 @@ static int on_record(void *ctx, void *data, size_t len)
 	struct ep_run *run = ctx;
 	const struct ep_record *rec = data;
 
+	run->sum.received++;
 	if (len < sizeof(*rec)) {
 		run->sum.bad_records++;
 		return 0;
@@ -115,6 +116,7 @@ static void refresh_stats(struct ep_run *run, bool report)
 	run->sum.lost = st[EP_STAT_LOST];
 	run->sum.socks_full = st[EP_STAT_SOCKS_FULL];
 	run->sum.inflight_full = st[EP_STAT_INFLIGHT_FULL];
+	run->sum.submitted = st[EP_STAT_EVENTS];
 	if (report && run->sum.lost > run->lost_reported) {
 		if (run->opts.json)
 			printf("{\"event\":\"lost\",\"lost\":%" PRIu64 ",\"new\":%" PRIu64 "}\n",
@@ -198,6 +200,8 @@ int main(int argc, char **argv)
 	}
 	err = 0;
 out:
+	/* Detach first so that the final counts and the last records agree. */
+	ep_detach(&run.loader);
 	if (rb) {
 		ring_buffer__consume(rb);
 		if (run.loader.skel)

@@ -80,6 +80,7 @@ def test_every_assignment_release_and_failure(netns, tracer_factory):
     assert s["lost"] == 0 and s["socks_full"] == 0 and s["inflight_full"] == 0
     assert s["alloc"] == len(allocs) and s["fail"] == len(fails)
     assert s["release"] == len(allocs)
+    assert s["records_submitted"] == s["records_received"] > 0
 
 
 def test_timewait_expiry_is_seen(netns, tracer_factory):
