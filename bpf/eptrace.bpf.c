@@ -369,6 +369,22 @@ int BPF_PROG(on_timer_cancel, struct timer_list *timer)
 
 /* ---------- bind(): cgroup hooks bracket the search ---------- */
 
+/* The address a sock_addr hook was given; family is a compile-time constant so
+ * that only the matching context fields are read. */
+static __always_inline void user_addr(struct bpf_sock_addr *ctx, __u8 family, __u8 out[16])
+{
+	if (family == 4) {
+		__u32 a = ctx->user_ip4;
+
+		__builtin_memcpy(out, &a, 4);
+	} else {
+		__u32 a[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+			       ctx->user_ip6[3] };
+
+		__builtin_memcpy(out, a, 16);
+	}
+}
+
 static __always_inline int bind_start(struct bpf_sock_addr *ctx, __u8 family)
 {
 	struct inflight in = {};
@@ -382,16 +398,7 @@ static __always_inline int bind_start(struct bpf_sock_addr *ctx, __u8 family)
 	in.family = family;
 	in.proto = ctx->protocol;
 	in.cookie = bpf_get_socket_cookie(ctx);
-	if (family == 4) {
-		__u32 a = ctx->user_ip4;
-
-		__builtin_memcpy(in.addr, &a, 4);
-	} else {
-		__u32 a[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
-			       ctx->user_ip6[3] };
-
-		__builtin_memcpy(in.addr, a, 16);
-	}
+	user_addr(ctx, family, in.addr);
 	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY))
 		stat_inc(EP_STAT_INFLIGHT_FULL);
 	return 1;
@@ -640,16 +647,7 @@ static __always_inline int sendmsg_hook(struct bpf_sock_addr *ctx, __u8 family)
 	if (!in || in->via != EP_VIA_SENDMSG || !in->sk)
 		return 1;
 	now = bpf_ktime_get_ns();
-	if (family == 4) {
-		__u32 a = ctx->user_ip4;
-
-		__builtin_memcpy(peer, &a, 4);
-	} else {
-		__u32 a[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
-			       ctx->user_ip6[3] };
-
-		__builtin_memcpy(peer, a, 16);
-	}
+	user_addr(ctx, family, peer);
 	udp_assigned(in, bpf_get_socket_cookie(ctx), now, now - in->start_ns, peer,
 		     bpf_ntohs(ctx->user_port));
 	bpf_map_delete_elem(&inflight, &tid);
