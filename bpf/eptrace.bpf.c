@@ -278,6 +278,7 @@ int on_sockops(struct bpf_sock_ops *skops)
 	__u32 op = skops->op;
 	struct sock_state *st, s;
 	__u64 cookie, now;
+	bool deferred;
 
 	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_TCP_LISTEN_CB)
 		return 1;
@@ -292,11 +293,9 @@ int on_sockops(struct bpf_sock_ops *skops)
 	fill_from_sk(&s.rec, (struct sock *)s.sk);
 	/* TCP_FASTOPEN_CONNECT defers this callback to the first send: the
 	 * bracket would include the application's wait, so report none. */
-	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB &&
-	    BPF_CORE_READ_BITFIELD_PROBED((struct tcp_sock *)s.sk, fastopen_connect))
-		assigned(cookie, &s, now, EP_LATENCY_NONE);
-	else
-		assigned(cookie, &s, now, now - s.start_ns);
+	deferred = op == BPF_SOCK_OPS_TCP_CONNECT_CB &&
+		   BPF_CORE_READ_BITFIELD_PROBED((struct tcp_sock *)s.sk, fastopen_connect);
+	assigned(cookie, &s, now, deferred ? EP_LATENCY_NONE : now - s.start_ns);
 	return 1;
 }
 

@@ -245,51 +245,64 @@ static void udp_send_case(const char *cas, int family, int how)
 	close(fd);
 }
 
+/* bind(0) narrowed to one port: the socket that then holds it. */
+static int hold_port(int type, int port, const char *cas, const char *proto, int *held)
+{
+	struct sockaddr_storage ss;
+	int fd = sock(4, type);
+
+	set_range(fd, port, port);
+	if (bind(fd, (struct sockaddr *)&ss, addr_of(4, 0, 0, &ss)))
+		die("holder bind");
+	*held = local_port(fd);
+	fact("alloc", cas, proto, 4, "bind", *held, "\"release\":\"close\"");
+	return fd;
+}
+
+/* The call must fail with want; then the refusal is a fact. */
+static void expect_refused(int rc, int want, const char *cas, const char *proto,
+			   const char *via, int port, const char *extra)
+{
+	if (rc == 0 || errno != want) {
+		fprintf(stderr, "workload: %s: expected %s, got %s\n", cas, strerrorname_np(want),
+			rc == 0 ? "success" : strerror(errno));
+		exit(1);
+	}
+	fact("fail", cas, proto, 4, via, port, extra);
+}
+
 /* A port held by one socket, then asked for by narrowed ranges. */
 static void failure_cases(void)
 {
 	struct sockaddr_storage ss;
-	int holder = sock(4, SOCK_STREAM), uholder = sock(4, SOCK_DGRAM), fd, port, uport;
-
-	set_range(holder, 45000, 45000);
-	if (bind(holder, (struct sockaddr *)&ss, addr_of(4, 0, 0, &ss)))
-		die("holder bind");
-	port = local_port(holder);
-	fact("alloc", "holder_tcp", "tcp", 4, "bind", port, "\"release\":\"close\"");
+	int port, uport, fd;
+	int holder = hold_port(SOCK_STREAM, 45000, "holder_tcp", "tcp", &port);
+	int uholder = hold_port(SOCK_DGRAM, 45010, "holder_udp", "udp", &uport);
 
 	fd = sock(4, SOCK_STREAM);
 	set_range(fd, port, port);
 	addr_of(4, 0, tcp_port4, &ss);
-	if (connect(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)) == 0 ||
-	    errno != EADDRNOTAVAIL)
-		die("expected EADDRNOTAVAIL");
-	fact("fail", "connect_exhausted", "tcp", 4, "connect", 0, "\"errno\":\"EADDRNOTAVAIL\"");
+	expect_refused(connect(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)),
+		       EADDRNOTAVAIL, "connect_exhausted", "tcp", "connect", 0,
+		       "\"errno\":\"EADDRNOTAVAIL\"");
 	close(fd);
 
 	fd = sock(4, SOCK_STREAM);
 	set_range(fd, port, port);
-	if (bind(fd, (struct sockaddr *)&ss, addr_of(4, 0, 0, &ss)) == 0 || errno != EADDRINUSE)
-		die("expected EADDRINUSE (bind 0)");
-	fact("fail", "bind0_exhausted", "tcp", 4, "bind", 0, "\"errno\":\"EADDRINUSE\"");
+	expect_refused(bind(fd, (struct sockaddr *)&ss, addr_of(4, 0, 0, &ss)), EADDRINUSE,
+		       "bind0_exhausted", "tcp", "bind", 0, "\"errno\":\"EADDRINUSE\"");
 	close(fd);
 
 	fd = sock(4, SOCK_STREAM);
-	if (bind(fd, (struct sockaddr *)&ss, addr_of(4, 0, port, &ss)) == 0 || errno != EADDRINUSE)
-		die("expected EADDRINUSE (fixed)");
-	fact("fail", "bind_fixed_in_use", "tcp", 4, "bind", port, "\"errno\":\"EADDRINUSE\"");
+	expect_refused(bind(fd, (struct sockaddr *)&ss, addr_of(4, 0, port, &ss)), EADDRINUSE,
+		       "bind_fixed_in_use", "tcp", "bind", port, "\"errno\":\"EADDRINUSE\"");
 	close(fd);
 
-	set_range(uholder, 45010, 45010);
-	if (bind(uholder, (struct sockaddr *)&ss, addr_of(4, 0, 0, &ss)))
-		die("udp holder bind");
-	uport = local_port(uholder);
-	fact("alloc", "holder_udp", "udp", 4, "bind", uport, "\"release\":\"close\"");
 	fd = sock(4, SOCK_DGRAM);
 	set_range(fd, uport, uport);
 	addr_of(4, 0, udp_port4, &ss);
-	if (connect(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)) == 0 || errno != EAGAIN)
-		die("expected EAGAIN");
-	fact("fail", "udp_autobind_exhausted", "udp", 4, "connect", 0, "\"errno\":\"EAGAIN\"");
+	expect_refused(connect(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)), EAGAIN,
+		       "udp_autobind_exhausted", "udp", "connect", 0, "\"errno\":\"EAGAIN\"");
 	close(fd);
 	close(holder);
 	close(uholder);
