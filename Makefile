@@ -12,8 +12,10 @@ WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 INCLUDES := -I$(OUT) -Ibpf -Iuser
 LIBS := -Wl,-Bstatic -lbpf -lelf -lz -Wl,-Bdynamic
 
-USER_LIB_SRC := user/decode.c user/format.c user/options.c user/tw_resolver.c
-USER_SRC := $(USER_LIB_SRC) user/loader.c user/stats.c user/main.c
+USER_LIB_SRC := user/decode.c user/format.c user/format_agg.c user/options.c user/tw_resolver.c \
+	user/hist.c user/hashmap.c user/agg.c user/agg_ns.c user/agg_series.c user/netns.c
+USER_SRC := $(USER_LIB_SRC) user/loader.c user/stats.c user/probe.c user/sockdiag.c user/owners.c \
+	user/main.c
 USER_OBJ := $(patsubst user/%.c,$(OUT)/%.o,$(USER_SRC))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -36,13 +38,13 @@ $(OUT)/%.o: user/%.c $(wildcard user/*.h) bpf/record.h | $(OUT)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -c $< -o $@
 
 $(OUT)/eptrace: $(USER_OBJ)
-	$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+	$(CC) $(CFLAGS) $^ $(LIBS) -lm -o $@
 
 $(OUT)/tests/workload: tests/integration/workload.c | $(OUT)
 	$(CC) $(CFLAGS) $(WARN) $< -o $@
 
 $(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(patsubst user/%.c,$(OUT)/%.o,$(USER_LIB_SRC)) | $(OUT)
-	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Itests/unit $< $(patsubst user/%.c,$(OUT)/%.o,$(USER_LIB_SRC)) -o $@
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Itests/unit $< $(patsubst user/%.c,$(OUT)/%.o,$(USER_LIB_SRC)) -lm -o $@
 
 unit: $(UNIT_TESTS)
 	@fail=0; for t in $(UNIT_TESTS); do $$t || fail=1; done; exit $$fail

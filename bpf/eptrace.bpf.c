@@ -326,8 +326,15 @@ int BPF_PROG(on_timer_start, struct timer_list *timer)
 	if (!st)
 		return 0;
 	if (st->phase == PH_ASSIGNED) {
+		struct ep_record r;
+
 		st->phase = PH_TIMEWAIT;
 		st->rec.tw_start_ns = bpf_ktime_get_ns();
+		r = st->rec;
+		r.kind = EP_TW_START;
+		r.ts_ns = r.tw_start_ns;
+		r.latency_ns = EP_LATENCY_NONE;
+		emit(&r);
 	}
 	st->cancel_ns = 0;
 	return 0;
@@ -422,21 +429,25 @@ static __always_inline int bind_done(struct bpf_sock *ctx)
 	struct sock_state s = {};
 	struct inflight *in;
 	__u64 now, start, cookie;
+	bool fixed;
 
 	in = bpf_map_lookup_elem(&inflight, &tid);
 	if (!in || in->via != EP_VIA_BIND)
 		return 1;
 	start = in->start_ns;
 	cookie = in->cookie;
+	fixed = in->port_req != 0;
 	bpf_map_delete_elem(&inflight, &tid);
-	if (in->port_req)
-		return 1; /* a fixed port: not an assignment */
 	now = bpf_ktime_get_ns();
 	if (!fill_owner(&s.rec) || !fill_from_sk(&s.rec, (struct sock *)ctx))
 		return 1;
 	s.rec.lport = ctx->src_port;
 	s.rec.via = EP_VIA_BIND;
-	assigned(cookie, &s, now, now - start);
+	/* A port the caller chose is no assignment, but userspace needs its
+	 * holder for bind conflicts and range overlaps. */
+	if (fixed)
+		s.rec.flags |= EP_F_FIXED;
+	assigned(cookie, &s, now, fixed ? EP_LATENCY_NONE : now - start);
 	return 1;
 }
 

@@ -17,6 +17,8 @@ enum ep_kind {
 	EP_FAIL = 3,
 	/* Internal: a TIME_WAIT timer was cancelled; userspace confirms the end. */
 	EP_TW_CANCEL = 4,
+	/* The port passed to a TIME_WAIT socket: still held, now in TIME_WAIT. */
+	EP_TW_START = 5,
 };
 
 enum ep_via {
@@ -44,6 +46,7 @@ enum ep_release_reason {
 
 #define EP_F_TIMEWAIT   0x01 /* release: the port ended its life in TIME_WAIT */
 #define EP_F_RADDR      0x02 /* raddr/rport are meaningful */
+#define EP_F_FIXED      0x04 /* alloc/release of a port the caller chose in bind() */
 
 /* Counters kept per CPU in the kernel; index into the stats map. */
 enum ep_stat {

@@ -31,7 +31,7 @@ void ep_format_addr(int family, const uint8_t addr[16], char *buf, size_t len)
 int ep_decode(const struct ep_record *rec, int64_t mono_to_unix, struct ep_event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
-	if (rec->kind < EP_ALLOC || rec->kind > EP_FAIL)
+	if (rec->kind < EP_ALLOC || rec->kind > EP_TW_START || rec->kind == EP_TW_CANCEL)
 		return -1;
 	if (rec->family != 4 && rec->family != 6)
 		return -1;
@@ -59,6 +59,7 @@ const char *ep_kind_name(int kind)
 	case EP_ALLOC: return "alloc";
 	case EP_RELEASE: return "release";
 	case EP_FAIL: return "fail";
+	case EP_TW_START: return "timewait";
 	default: return "unknown";
 	}
 }

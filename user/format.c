@@ -92,7 +92,22 @@ void ep_table_header(FILE *f)
 		"COMM", "PROTO", "LOCAL", "REMOTE", "VIA", "LAT(us)", "DETAIL");
 }
 
-void ep_table_event(FILE *f, const struct ep_event *ev)
+static void fmt_alloc_detail(char *buf, size_t len, const struct ep_alloc_info *info)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	if (!info)
+		return;
+	if (info->reuse_ns != EP_NONE)
+		o += snprintf(buf + o, len - o, "reuse %.3fs ", info->reuse_ns / 1e9);
+	if (info->tuple_reuse_ns != EP_NONE && o < len)
+		o += snprintf(buf + o, len - o, "tuple-reuse %.3fs ", info->tuple_reuse_ns / 1e9);
+	if (info->timewait_reuse && o < len)
+		snprintf(buf + o, len - o, "timewait-reuse");
+}
+
+void ep_table_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_info *info)
 {
 	const struct ep_record *r = ev->rec;
 	char when[16], local[64], remote[64], comm[EP_COMM_LEN * 4 + 1], lat[24], detail[80];
@@ -113,7 +128,9 @@ void ep_table_event(FILE *f, const struct ep_event *ev)
 	else
 		snprintf(lat, sizeof(lat), "-");
 	detail[0] = 0;
-	if (r->kind == EP_FAIL)
+	if (r->kind == EP_ALLOC)
+		fmt_alloc_detail(detail, sizeof(detail), info);
+	else if (r->kind == EP_FAIL)
 		snprintf(detail, sizeof(detail), "%s", ep_errno_name(r->err));
 	else if (r->kind == EP_RELEASE && (r->flags & EP_F_TIMEWAIT))
 		snprintf(detail, sizeof(detail), "held %.3fs timewait %.3fs", ev->held_ns / 1e9,
@@ -126,7 +143,15 @@ void ep_table_event(FILE *f, const struct ep_event *ev)
 		ep_via_name(r->via), lat, detail);
 }
 
-void ep_json_event(FILE *f, const struct ep_event *ev)
+static void json_interval(FILE *f, const char *name, uint64_t v)
+{
+	if (v == EP_NONE)
+		fprintf(f, ",\"%s\":null", name);
+	else
+		fprintf(f, ",\"%s\":%" PRIu64, name, v);
+}
+
+void ep_json_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_info *info)
 {
 	const struct ep_record *r = ev->rec;
 
@@ -143,6 +168,12 @@ void ep_json_event(FILE *f, const struct ep_event *ev)
 			fprintf(f, ",\"latency_ns\":%" PRIu64, (uint64_t)r->latency_ns);
 		else
 			fputs(",\"latency_ns\":null", f);
+		if (info) {
+			json_interval(f, "reuse_ns", info->reuse_ns);
+			json_interval(f, "reassign_ns", info->reassign_ns);
+			json_interval(f, "tuple_reuse_ns", info->tuple_reuse_ns);
+			fprintf(f, ",\"timewait_reuse\":%s", info->timewait_reuse ? "true" : "false");
+		}
 	}
 	fprintf(f, ",\"pid\":%u,\"tid\":%u,\"comm\":\"", r->pid, r->tid);
 	ep_json_escape(f, r->comm, EP_COMM_LEN);

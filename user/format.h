@@ -3,6 +3,7 @@
 #define EPTRACE_FORMAT_H
 
 #include <stdio.h>
+#include "agg.h"
 #include "decode.h"
 
 struct ep_summary {
@@ -24,8 +25,9 @@ void ep_json_escape(FILE *f, const char *s, size_t maxlen);
 void ep_table_escape(char *dst, size_t dstlen, const char *s, size_t maxlen);
 
 void ep_table_header(FILE *f);
-void ep_table_event(FILE *f, const struct ep_event *ev);
-void ep_json_event(FILE *f, const struct ep_event *ev);
+/* info: what the aggregation learnt from an alloc, or NULL. */
+void ep_table_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_info *info);
+void ep_json_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_info *info);
 void ep_json_summary(FILE *f, const struct ep_summary *s);
 void ep_table_summary(FILE *f, const struct ep_summary *s);
 

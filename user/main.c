@@ -10,10 +10,13 @@
 #include <linux/types.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "agg.h"
 #include "decode.h"
 #include "format.h"
+#include "format_agg.h"
 #include "loader.h"
 #include "options.h"
+#include "probe.h"
 #include "stats.h"
 #include "tw_resolver.h"
 
@@ -24,8 +27,14 @@ struct ep_run {
 	struct ep_loader loader;
 	struct ep_tw_resolver tw;
 	struct ep_summary sum;
+	struct ep_agg agg;
+	struct ep_probe *probe;
 	int64_t mono_to_unix;
 	uint64_t lost_reported;
+	bool show_events;      /* no view chosen: every event */
+	bool show_collisions;
+	bool show_occupancy;
+	uint64_t report_every; /* ns, 0: at exit only */
 };
 
 static void on_signal(int sig)
@@ -46,14 +55,26 @@ static uint64_t mono_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* Record -> decode -> (live only: learn the namespace) -> aggregate -> output. */
 static void output(struct ep_run *run, const struct ep_record *rec)
 {
+	struct ep_alloc_info info;
 	struct ep_event ev;
 
 	if (ep_decode(rec, run->mono_to_unix, &ev)) {
 		run->sum.bad_records++;
 		return;
 	}
+	ep_probe_seen(run->probe, rec->netns, rec->pid, rec->ts_ns);
+	if (rec->kind == EP_FAIL && rec->err == EADDRINUSE && rec->lport) {
+		struct ep_holder h;
+
+		if (!ep_agg_holder(&run->agg, rec->netns, rec->proto, rec->lport, &h))
+			ep_probe_now(run->probe, rec->netns, rec->pid, rec->ts_ns);
+	}
+	ep_agg_event(&run->agg, &ev, &info);
+	if (rec->kind == EP_TW_START || (rec->flags & EP_F_FIXED))
+		return; /* inputs of the aggregate, not assignments */
 	run->sum.events++;
 	if (rec->kind == EP_ALLOC)
 		run->sum.allocs++;
@@ -61,10 +82,102 @@ static void output(struct ep_run *run, const struct ep_record *rec)
 		run->sum.releases++;
 	else
 		run->sum.fails++;
+	if (!run->show_events)
+		return;
 	if (run->opts.json)
-		ep_json_event(stdout, &ev);
+		ep_json_event(stdout, &ev, &info);
 	else
-		ep_table_event(stdout, &ev);
+		ep_table_event(stdout, &ev, &info);
+}
+
+static void on_collision(void *ctx, const struct ep_collision *c)
+{
+	struct ep_run *run = ctx;
+
+	if (!run->show_collisions)
+		return;
+	if (run->opts.json)
+		ep_json_collision(stdout, c, run->mono_to_unix);
+	else
+		ep_table_collision(stdout, c, run->mono_to_unix);
+}
+
+static void on_warning(void *ctx, const struct ep_warning *w)
+{
+	struct ep_run *run = ctx;
+
+	if (run->opts.json)
+		ep_json_warning(stdout, w, run->mono_to_unix);
+	else
+		ep_table_warning(stderr, w);
+}
+
+static void print_hists(struct ep_run *run, uint64_t now_unix)
+{
+	struct ep_series *sv;
+	size_t n = ep_agg_series(&run->agg, &sv);
+
+	if (!run->opts.json) {
+		time_t secs = (time_t)(now_unix / 1000000000ULL);
+		struct tm tm;
+
+		localtime_r(&secs, &tm);
+		printf("%02d:%02d:%02d  (since start)\n", tm.tm_hour, tm.tm_min, tm.tm_sec);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (run->opts.json)
+			ep_json_series(stdout, &sv[i], run->opts.by, now_unix);
+		else
+			ep_table_series(stdout, &sv[i], run->opts.by);
+	}
+	if (!n && !run->opts.json)
+		printf("(no events yet)\n\n");
+	ep_agg_series_free(sv, n);
+}
+
+static void print_occupancy(struct ep_run *run, uint64_t now_unix)
+{
+	size_t n = ep_agg_netns_count(&run->agg);
+
+	if (!run->opts.json)
+		ep_table_occupancy_header(stdout);
+	for (size_t i = 0; i < n; i++) {
+		struct ep_occupancy o;
+
+		ep_agg_occupancy(&run->agg, i, &o);
+		if (run->opts.netns && o.netns != run->opts.netns)
+			continue;
+		if (run->opts.json)
+			ep_json_occupancy(stdout, &o, now_unix);
+		else
+			ep_table_occupancy(stdout, &o);
+	}
+	if (!run->opts.json)
+		putchar('\n');
+}
+
+static void report(struct ep_run *run, bool final)
+{
+	uint64_t mono = mono_now(), now_unix = (uint64_t)((int64_t)mono + run->mono_to_unix);
+
+	ep_agg_advance(&run->agg, mono); /* rates up to now, not the last event */
+	if (run->show_occupancy)
+		print_occupancy(run, now_unix);
+	if (run->opts.hist || (final && run->opts.json && run->show_events))
+		print_hists(run, now_unix);
+}
+
+static void setup_views(struct ep_run *run)
+{
+	const struct ep_opts *o = &run->opts;
+
+	run->show_events = !o->hist && !o->collisions && !o->occupancy;
+	run->show_collisions = o->collisions || (o->json && run->show_events);
+	run->show_occupancy = o->occupancy || (o->json && run->show_events);
+	if (o->interval_s > 0)
+		run->report_every = (uint64_t)(o->interval_s * 1e9);
+	else if (run->show_occupancy)
+		run->report_every = 5000000000ULL;
 }
 
 /* A TIME_WAIT timer cancel that no restart followed: the port is free since
@@ -136,7 +249,8 @@ static void print_start(struct ep_run *run)
 		       run->loader.tw_tracking ? "true" : "false");
 	} else {
 		fprintf(stderr, "Tracing ephemeral ports... Hit Ctrl-C to end.\n");
-		ep_table_header(stdout);
+		if (run->show_events)
+			ep_table_header(stdout);
 	}
 	fflush(stdout);
 }
@@ -146,10 +260,16 @@ int main(int argc, char **argv)
 	static struct ep_run run;
 	struct ring_buffer *rb = NULL;
 	char cg2[512];
-	uint64_t start = mono_now(), deadline = 0, last_stats = 0;
+	uint64_t start = mono_now(), deadline = 0, last_stats = 0, last_report = 0;
+	struct ep_agg_opts ao = {};
+	struct ep_sink sink = { on_collision, on_warning, &run };
 	int err = 1;
 
 	ep_parse_args(argc, argv, &run.opts);
+	setup_views(&run);
+	ao.by = run.opts.by;
+	ao.top_n = run.opts.top_n;
+	ao.threshold = run.opts.threshold;
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	if (run.opts.verbose)
 		libbpf_set_print(print_libbpf);
@@ -159,7 +279,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (ep_ensure_mounts(cg2, sizeof(cg2)))
 		return 1;
-	if (ep_tw_init(&run.tw, 65536)) {
+	if (ep_tw_init(&run.tw, 65536) || ep_agg_init(&run.agg, &ao, &sink) ||
+	    !(run.probe = ep_probe_new(&run.agg, run.opts.netns))) {
 		fprintf(stderr, "eptrace: out of memory\n");
 		return 1;
 	}
@@ -173,7 +294,10 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	run.mono_to_unix = ep_clock_offset();
-	start = mono_now();
+	/* Sockets that exist already count from the first second. */
+	ep_agg_advance(&run.agg, mono_now());
+	ep_probe_all(run.probe, mono_now());
+	start = last_report = mono_now();
 	if (run.opts.duration_s > 0)
 		deadline = start + (uint64_t)(run.opts.duration_s * 1e9);
 	print_start(&run);
@@ -194,6 +318,11 @@ int main(int argc, char **argv)
 			refresh_stats(&run, true);
 			last_stats = now;
 		}
+		if (run.report_every && now - last_report >= run.report_every) {
+			ep_probe_refresh(run.probe, now);
+			report(&run, false);
+			last_report = now;
+		}
 		fflush(stdout);
 		if (deadline && now >= deadline)
 			break;
@@ -210,6 +339,8 @@ out:
 	if (run.loader.skel) {
 		refresh_stats(&run, true);
 		run.sum.duration_s = (mono_now() - start) / 1e9;
+		if (!err)
+			report(&run, true);
 		if (!err) {
 			if (run.opts.json)
 				ep_json_summary(stdout, &run.sum);
@@ -221,5 +352,7 @@ out:
 	ring_buffer__free(rb);
 	ep_unload(&run.loader);
 	ep_tw_free(&run.tw);
+	ep_probe_free(run.probe);
+	ep_agg_free(&run.agg);
 	return err;
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
+#include "agg.h"
 #include "options.h"
 
 int ep_parse_duration(const char *s, double *out, const char **err)
@@ -65,6 +66,50 @@ int ep_parse_comm(const char *s, char out[EP_COMM_LEN], const char **err)
 	}
 	memset(out, 0, EP_COMM_LEN);
 	memcpy(out, s, n);
+	return 0;
+}
+
+int ep_parse_by(const char *s, int *out, const char **err)
+{
+	if (!strcmp(s, "comm"))
+		*out = EP_BY_COMM;
+	else if (!strcmp(s, "netns"))
+		*out = EP_BY_NETNS;
+	else if (!strcmp(s, "cgroup"))
+		*out = EP_BY_CGROUP;
+	else {
+		*err = "expected comm, netns or cgroup";
+		return -1;
+	}
+	return 0;
+}
+
+int ep_parse_top(const char *s, int *out, const char **err)
+{
+	uint32_t v;
+
+	if (ep_parse_pid(s, &v, err) || v > 1000) {
+		*err = "expected an integer from 1 to 1000";
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+int ep_parse_threshold(const char *s, double *out, const char **err)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end == '%')
+		end++;
+	if (!*s || *end || errno || isnan(v) || v < 1 || v > 100) {
+		*err = "expected a percentage from 1 to 100";
+		return -1;
+	}
+	*out = v / 100;
 	return 0;
 }
 
@@ -136,9 +181,19 @@ static const char doc[] =
 	"  eptrace -p 1234 -t              # TCP ports of process 1234 only\n"
 	"  eptrace --netns /run/netns/lb   # one network namespace\n"
 	"  eptrace -c haproxy -4           # IPv4 ports taken by processes named haproxy\n"
-	"  eptrace --cgroup /sys/fs/cgroup/unified/system.slice/nginx.service";
+	"  eptrace --cgroup /sys/fs/cgroup/unified/system.slice/nginx.service\n"
+	"  eptrace --hist -i 10            # latency and reuse histograms every 10 s\n"
+	"  eptrace --hist --by comm        # one histogram per process name (top 10)\n"
+	"  eptrace --collisions            # who failed, and who held the port\n"
+	"  eptrace --occupancy -i 1        # ports in use per namespace, every second\n"
+	"  eptrace --json --threshold 90   # events, collisions, occupancy; warn at 90%\n"
+	"\n"
+	"Without --hist, --collisions or --occupancy every event is printed; with\n"
+	"--json the stream also carries collisions, warnings, periodic occupancy and,\n"
+	"at exit, histograms.";
 
-enum { OPT_JSON = 1000, OPT_NETNS, OPT_CGROUP };
+enum { OPT_JSON = 1000, OPT_NETNS, OPT_CGROUP, OPT_HIST, OPT_COLLISIONS, OPT_OCCUPANCY,
+       OPT_BY, OPT_TOP, OPT_THRESHOLD };
 
 static const struct argp_option options[] = {
 	{ "duration", 'd', "SECS", 0, "Stop after SECS seconds", 0 },
@@ -151,6 +206,16 @@ static const struct argp_option options[] = {
 	{ "ipv4", '4', NULL, 0, "IPv4 only", 0 },
 	{ "ipv6", '6', NULL, 0, "IPv6 only (v4-mapped included)", 0 },
 	{ "json", OPT_JSON, NULL, 0, "One JSON object per line", 0 },
+	{ "hist", OPT_HIST, NULL, 0, "Histograms of latency, reuse and hold times", 1 },
+	{ "collisions", OPT_COLLISIONS, NULL, 0,
+	  "Failures and conflicts with both parties", 1 },
+	{ "occupancy", OPT_OCCUPANCY, NULL, 0, "Ports in use per network namespace", 1 },
+	{ "interval", 'i', "SECS", 0,
+	  "Report every SECS seconds (default: --hist at exit, occupancy every 5)", 1 },
+	{ "by", OPT_BY, "KEY", 0, "Histograms per comm, netns or cgroup", 1 },
+	{ "top", OPT_TOP, "N", 0, "Keys shown by --by and holders listed (default 10)", 1 },
+	{ "threshold", OPT_THRESHOLD, "PCT", 0,
+	  "Warn when a namespace uses PCT% of its range (default 80)", 1 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf debug output", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show this help", 0 },
 	{},
@@ -188,6 +253,25 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case '4': o->ipv4 = true; break;
 	case '6': o->ipv6 = true; break;
 	case OPT_JSON: o->json = true; break;
+	case OPT_HIST: o->hist = true; break;
+	case OPT_COLLISIONS: o->collisions = true; break;
+	case OPT_OCCUPANCY: o->occupancy = true; break;
+	case 'i':
+		if (ep_parse_duration(arg, &o->interval_s, &err))
+			argp_error(state, "invalid --interval '%s': %s", arg, err);
+		break;
+	case OPT_BY:
+		if (ep_parse_by(arg, &o->by, &err))
+			argp_error(state, "invalid --by '%s': %s", arg, err);
+		break;
+	case OPT_TOP:
+		if (ep_parse_top(arg, &o->top_n, &err))
+			argp_error(state, "invalid --top '%s': %s", arg, err);
+		break;
+	case OPT_THRESHOLD:
+		if (ep_parse_threshold(arg, &o->threshold, &err))
+			argp_error(state, "invalid --threshold '%s': %s", arg, err);
+		break;
 	case 'v': o->verbose = true; break;
 	case 'h': argp_state_help(state, stdout, ARGP_HELP_STD_HELP); break;
 	case ARGP_KEY_ARG:
@@ -204,6 +288,8 @@ void ep_parse_args(int argc, char **argv, struct ep_opts *o)
 	static const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
 
 	memset(o, 0, sizeof(*o));
+	o->top_n = 10;
+	o->threshold = 0.8;
 	argp_err_exit_status = 2;
 	argp_parse(&argp, argc, argv, 0, NULL, o);
 	/* Neither or both of a pair means both. */

@@ -16,12 +16,22 @@ struct ep_opts {
 	bool tcp, udp, ipv4, ipv6;
 	bool json;
 	bool verbose;
+	/* views: none given means every event */
+	bool hist, collisions, occupancy;
+	double interval_s; /* report period; 0: --hist reports at exit only */
+	int by;            /* enum ep_by */
+	int top_n;
+	double threshold;  /* occupancy warning, fraction 0..1 */
 };
 
 /* Pure value parsers: 0 on success, -1 with a reason in err. */
 int ep_parse_duration(const char *s, double *out, const char **err);
 int ep_parse_pid(const char *s, uint32_t *out, const char **err);
 int ep_parse_comm(const char *s, char out[EP_COMM_LEN], const char **err);
+int ep_parse_by(const char *s, int *out, const char **err);
+int ep_parse_top(const char *s, int *out, const char **err);
+/* A percentage 1..100 -> fraction. */
+int ep_parse_threshold(const char *s, double *out, const char **err);
 /* PATH of a namespace file (/proc/PID/ns/net, /run/netns/NAME) or an inode. */
 int ep_resolve_netns(const char *s, uint32_t *out, const char **err);
 /* A directory in the cgroup v2 hierarchy. */

@@ -12,6 +12,7 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EPTRACE = os.path.join(ROOT, "build", "eptrace")
 WORKLOAD = os.path.join(ROOT, "build", "tests", "workload")
+SCENARIO = os.path.join(ROOT, "tests", "integration", "scenario.py")
 
 
 def wait_until(pred, timeout, what):
@@ -36,6 +37,11 @@ class Netns:
     def run(self, *argv, **kw):
         return subprocess.run(["ip", "netns", "exec", self.name, *argv],
                               capture_output=True, text=True, check=True, timeout=120, **kw)
+
+    def popen(self, *argv):
+        """A long-running process in the namespace, talking JSON lines."""
+        return subprocess.Popen(["ip", "netns", "exec", self.name, *argv], text=True,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def sysctl(self, key, value):
         self.run("sysctl", "-qw", f"{key}={value}")
@@ -67,7 +73,10 @@ class Tracer:
 
     def _read(self):
         for line in self.proc.stdout:
-            ev = json.loads(line)
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                ev = {"event": "bad_json", "line": line}
             with self.lock:
                 self.events.append(ev)
 
@@ -80,6 +89,8 @@ class Tracer:
         self.proc.send_signal(sig)
         rc = self.proc.wait(timeout=30)
         self.reader.join(timeout=10)
+        bad = self.of("bad_json")
+        assert not bad, f"eptrace printed lines that are not JSON: {bad[:3]}"
         self.stderr = self.proc.stderr.read()
         return rc
 
@@ -110,6 +121,20 @@ def tracer_factory():
         if t.proc.poll() is None:
             t.proc.kill()
             t.proc.wait()
+
+
+def read_until(proc, kind, timeout=60):
+    """Facts a scenario printed, up to and including the first of this kind."""
+    out = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"scenario ended before printing {kind}")
+        out.append(json.loads(line))
+        if out[-1]["kind"] == kind:
+            return out
+    raise AssertionError(f"timed out waiting for {kind}")
 
 
 def facts(output):

@@ -16,6 +16,10 @@ from conftest import EPTRACE
     (["--cgroup", "/tmp"], "is not in a cgroup v2 hierarchy"),
     (["--comm", "a-name-longer-than-15"], "invalid --comm"),
     (["--bogus"], "unrecognized option"),
+    (["--by", "pid"], "invalid --by 'pid'"),
+    (["--top", "0"], "invalid --top '0'"),
+    (["--threshold", "120"], "invalid --threshold '120'"),
+    (["--interval", "0"], "invalid --interval '0'"),
     (["extra"], "unexpected argument 'extra'"),
 ])
 def test_bad_flags_exit_2(args, needle):

@@ -4,12 +4,12 @@
 
 static void json_ev(FILE *f, const void *arg)
 {
-	ep_json_event(f, arg);
+	ep_json_event(f, arg, NULL);
 }
 
 static void table_ev(FILE *f, const void *arg)
 {
-	ep_table_event(f, arg);
+	ep_table_event(f, arg, NULL);
 }
 
 static void esc(FILE *f, const void *arg)

@@ -1,4 +1,5 @@
 #include "check.h"
+#include "agg.h"
 #include "options.h"
 
 int main(void)
@@ -38,5 +39,21 @@ int main(void)
 
 	CHECK(ep_resolve_cgroup("/tmp", &cg, &err) == -1);
 	CHECK(ep_resolve_cgroup("/nonexistent", &cg, &err) == -1);
+	{
+		int by, top;
+		double th;
+
+		CHECK(ep_parse_by("comm", &by, &err) == 0 && by == EP_BY_COMM);
+		CHECK(ep_parse_by("cgroup", &by, &err) == 0 && by == EP_BY_CGROUP);
+		CHECK(ep_parse_by("pid", &by, &err) == -1);
+		CHECK(ep_parse_top("5", &top, &err) == 0 && top == 5);
+		CHECK(ep_parse_top("0", &top, &err) == -1);
+		CHECK(ep_parse_top("1001", &top, &err) == -1);
+		CHECK(ep_parse_threshold("90", &th, &err) == 0 && th == 0.9);
+		CHECK(ep_parse_threshold("75%", &th, &err) == 0 && th == 0.75);
+		CHECK(ep_parse_threshold("0", &th, &err) == -1);
+		CHECK(ep_parse_threshold("101", &th, &err) == -1);
+		CHECK(ep_parse_threshold("x", &th, &err) == -1);
+	}
 	return check_done("test_options");
 }

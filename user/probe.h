@@ -1,0 +1,25 @@
+/* Live runs only: learn a namespace's port range, reserved ports and existing
+ * sockets from the kernel, and hand them to the aggregate. */
+#ifndef EPTRACE_PROBE_H
+#define EPTRACE_PROBE_H
+
+#include <stdint.h>
+#include "agg.h"
+
+struct ep_probe;
+
+/* only_netns: 0 for all namespaces. */
+struct ep_probe *ep_probe_new(struct ep_agg *a, uint32_t only_netns);
+void ep_probe_free(struct ep_probe *p);
+/* Every namespace on the host (or the one selected), at startup. */
+void ep_probe_all(struct ep_probe *p, uint64_t now);
+/* A namespace seen in an event: probed the first time only. pid: a process
+ * that was in it, to find it by. */
+void ep_probe_seen(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t now);
+/* Probe again now (a bind conflict wants the current holder); at most a few
+ * times per second per namespace. */
+void ep_probe_now(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t now);
+/* Re-read every known namespace: sysctls may change, sockets come and go. */
+void ep_probe_refresh(struct ep_probe *p, uint64_t now);
+
+#endif
