@@ -331,8 +331,26 @@ static void occ_row(FILE *f, const struct ep_occupancy *o, int proto)
 	fputc('\n', f);
 }
 
+/* Selection diagnostics, when there were assignments to judge. */
+static void diag_row(FILE *f, const struct ep_occupancy *o, int proto)
+{
+	const struct ep_proto_occ *p = proto == EP_TCP ? &o->tcp : &o->udp;
+
+	if (!p->allocs)
+		return;
+	fprintf(f, "%-11s %-5s parity connect %" PRIu64 " even/%" PRIu64 " odd, other %" PRIu64
+		   " even/%" PRIu64 " odd; %u distinct ports",
+		"", ep_proto_name(proto), p->even, p->odd, p->bind_even, p->bind_odd, p->distinct);
+	if (p->pairs)
+		fprintf(f, "; same destination: %" PRIu64 " pairs, %.0f%% repeat the step, median step %" PRIu64,
+			p->pairs, 100.0 * p->repeat_delta / p->pairs, p->median_step);
+	fputc('\n', f);
+}
+
 void ep_table_occupancy(FILE *f, const struct ep_occupancy *o)
 {
 	occ_row(f, o, EP_TCP);
+	diag_row(f, o, EP_TCP);
 	occ_row(f, o, EP_UDP);
+	diag_row(f, o, EP_UDP);
 }

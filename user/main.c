@@ -260,7 +260,8 @@ int main(int argc, char **argv)
 	static struct ep_run run;
 	struct ring_buffer *rb = NULL;
 	char cg2[512];
-	uint64_t start = mono_now(), deadline = 0, last_stats = 0, last_report = 0;
+	uint64_t start = mono_now(), deadline = 0, last_stats = 0, last_report = 0, last_refresh;
+	uint64_t refresh_every = 5000000000ULL;
 	struct ep_agg_opts ao = {};
 	struct ep_sink sink = { on_collision, on_warning, &run };
 	int err = 1;
@@ -297,7 +298,9 @@ int main(int argc, char **argv)
 	/* Sockets that exist already count from the first second. */
 	ep_agg_advance(&run.agg, mono_now());
 	ep_probe_all(run.probe, mono_now());
-	start = last_report = mono_now();
+	start = last_report = last_refresh = mono_now();
+	if (run.report_every && run.report_every < refresh_every)
+		refresh_every = run.report_every;
 	if (run.opts.duration_s > 0)
 		deadline = start + (uint64_t)(run.opts.duration_s * 1e9);
 	print_start(&run);
@@ -318,8 +321,12 @@ int main(int argc, char **argv)
 			refresh_stats(&run, true);
 			last_stats = now;
 		}
-		if (run.report_every && now - last_report >= run.report_every) {
+		/* Sockets from before the trace go away unseen: re-read them. */
+		if (now - last_refresh >= refresh_every) {
 			ep_probe_refresh(run.probe, now);
+			last_refresh = now;
+		}
+		if (run.report_every && now - last_report >= run.report_every) {
 			report(&run, false);
 			last_report = now;
 		}
@@ -341,6 +348,7 @@ out:
 		run.sum.duration_s = (mono_now() - start) / 1e9;
 		if (!err)
 			report(&run, true);
+		fflush(stdout);
 		if (!err) {
 			if (run.opts.json)
 				ep_json_summary(stdout, &run.sum);
