@@ -30,7 +30,7 @@ int ep_agg_init(struct ep_agg *a, const struct ep_agg_opts *o, const struct ep_s
 	if (a->o.top_n <= 0)
 		a->o.top_n = 10;
 	if (!a->o.max_sockets)
-		a->o.max_sockets = 1 << 19;
+		a->o.max_sockets = 1 << 18; /* the kernel's socket table */
 	if (!a->o.max_tuples)
 		a->o.max_tuples = 1 << 17;
 	if (!a->o.max_netns)

@@ -68,6 +68,7 @@ struct ep_proto_occ {
 
 struct ep_occupancy {
 	uint32_t netns;
+	bool gone;        /* the namespace no longer exists */
 	bool range_known;
 	uint16_t lo, hi;
 	uint32_t reserved_in_range;
@@ -162,6 +163,9 @@ void ep_agg_snapshot_begin(struct ep_agg *a, uint32_t netns);
 void ep_agg_snapshot_add(struct ep_agg *a, uint32_t netns, int proto, uint16_t port,
 			 bool timewait, uint64_t cookie, uint32_t pid, const char *comm);
 void ep_agg_snapshot_end(struct ep_agg *a, uint32_t netns);
+
+/* The namespace no longer exists (until an event shows it again). */
+void ep_agg_netns_gone(struct ep_agg *a, uint32_t netns);
 
 /* Whether someone the trace knows holds (netns, proto, port). */
 bool ep_agg_holder(struct ep_agg *a, uint32_t netns, int proto, uint16_t port,

@@ -54,6 +54,7 @@ struct ep_ns {
 	struct ep_port *pages[2][EP_NPAGES];
 	struct ep_ns_proto p[2];
 	uint64_t prev_report_ns;
+	bool gone;
 };
 
 static inline int proto_idx(int proto)

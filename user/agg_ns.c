@@ -14,8 +14,11 @@ struct ep_ns *ep_ns_get(struct ep_agg *a, uint32_t netns, bool create)
 	struct ep_ns **grown, *ns;
 	uint32_t *idx = ep_map_get(&a->nsidx, &netns);
 
-	if (idx)
+	if (idx) {
+		if (create)
+			a->ns[*idx]->gone = false;
 		return a->ns[*idx];
+	}
 	if (!create || a->nns >= a->o.max_netns)
 		return NULL;
 	ns = calloc(1, sizeof(*ns));
@@ -360,6 +363,7 @@ static void occupancy_of(struct ep_agg *a, struct ep_ns *ns, struct ep_occupancy
 
 	memset(out, 0, sizeof(*out));
 	out->netns = ns->netns;
+	out->gone = ns->gone;
 	out->range_known = ns->range_known;
 	out->lo = ns->lo;
 	out->hi = ns->hi;
@@ -374,6 +378,14 @@ static void occupancy_of(struct ep_agg *a, struct ep_ns *ns, struct ep_occupancy
 		ns->p[pi].prev_fails = ns->p[pi].fails;
 	}
 	ns->prev_report_ns = a->now;
+}
+
+void ep_agg_netns_gone(struct ep_agg *a, uint32_t netns)
+{
+	struct ep_ns *ns = ep_ns_get(a, netns, false);
+
+	if (ns)
+		ns->gone = true;
 }
 
 size_t ep_agg_netns_count(const struct ep_agg *a)

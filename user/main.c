@@ -145,7 +145,7 @@ static void print_occupancy(struct ep_run *run, uint64_t now_unix)
 		struct ep_occupancy o;
 
 		ep_agg_occupancy(&run->agg, i, &o);
-		if (run->opts.netns && o.netns != run->opts.netns)
+		if ((run->opts.netns && o.netns != run->opts.netns) || o.gone)
 			continue;
 		if (run->opts.json)
 			ep_json_occupancy(stdout, &o, now_unix);

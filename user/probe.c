@@ -125,18 +125,21 @@ static void learn_owners(struct ep_probe *p, const struct dump *d)
 	free(want);
 }
 
-static void probe(struct ep_probe *p, uint32_t netns, struct ns_info *ni, uint64_t now,
-		  bool owners)
+/* 0, or -ENOENT when the namespace is gone. */
+static int probe(struct ep_probe *p, uint32_t netns, struct ns_info *ni, uint64_t now,
+		 bool owners)
 {
 	struct dump *d = calloc(1, sizeof(*d));
+	int err;
 
 	if (!d)
-		return;
+		return 0;
 	ni->probed_ns = now;
-	if (ep_in_netns(netns, ni->pid, inside, d) < 0 || d->failed) {
+	err = ep_in_netns(netns, ni->pid, inside, d);
+	if (err < 0 || d->failed) {
 		free(d->v);
 		free(d);
-		return; /* gone, or no way in: the events alone will do */
+		return err == -ENOENT ? err : 0; /* no way in: the events alone will do */
 	}
 	if (d->range_ok)
 		ep_agg_set_range(p->agg, netns, d->lo, d->hi, d->reserved_any ? d->reserved : NULL);
@@ -157,6 +160,7 @@ static void probe(struct ep_probe *p, uint32_t netns, struct ns_info *ni, uint64
 	ep_agg_snapshot_end(p->agg, netns);
 	free(d->v);
 	free(d);
+	return 0;
 }
 
 static struct ns_info *info(struct ep_probe *p, uint32_t netns, uint32_t pid)
@@ -205,10 +209,19 @@ void ep_probe_now(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t now
 
 void ep_probe_refresh(struct ep_probe *p, uint64_t now)
 {
-	size_t pos = 0;
+	uint32_t *gone = malloc((p->ns.count + 1) * sizeof(*gone));
+	size_t pos = 0, ngone = 0;
 	const uint32_t *netns;
 	struct ns_info *ni;
 
 	while ((netns = ep_map_next(&p->ns, &pos, (void **)&ni)))
-		probe(p, *netns, ni, now, false);
+		if (probe(p, *netns, ni, now, false) == -ENOENT && gone)
+			gone[ngone++] = *netns;
+	/* Finding a namespace that is gone costs a walk of /proc: forget it
+	 * (an event from it, were it still alive, brings it back). */
+	for (size_t i = 0; i < ngone; i++) {
+		ep_map_del(&p->ns, &gone[i]);
+		ep_agg_netns_gone(p->agg, gone[i]);
+	}
+	free(gone);
 }

@@ -220,6 +220,14 @@ static void occupancy(void)
 		feed(&a, &r);
 	}
 	CHECK(nwarn == 1 && last_warn.in_use == 12 && last_warn.capacity == 15);
+	/* a namespace that is gone is flagged until an event shows it again */
+	ep_agg_netns_gone(&a, NS_A);
+	ep_agg_occupancy(&a, 0, &o);
+	CHECK(o.gone);
+	r = rec(EP_ALLOC, 8 * S, 60, 114);
+	feed(&a, &r);
+	ep_agg_occupancy(&a, 0, &o);
+	CHECK(!o.gone);
 	ep_agg_free(&a);
 }
 
