@@ -1,0 +1,62 @@
+/* Hash table against a plain array: random puts and deletes over a small key
+ * space (long probe clusters, backward-shift deletion, growth, the limit). */
+#include <stdlib.h>
+#include "check.h"
+#include "hashmap.h"
+
+enum { KEYS = 3000, OPS = 200000, LIMIT = 2000 };
+
+int main(void)
+{
+	static int64_t ref[KEYS];
+	static bool present[KEYS];
+	struct ep_map m;
+	size_t n = 0, seen = 0, pos = 0;
+	bool ok = true, created;
+	const uint32_t *k;
+	int64_t *v;
+
+	CHECK(ep_map_init(&m, sizeof(uint32_t), sizeof(int64_t), LIMIT) == 0);
+	srand(11);
+	for (int i = 0; i < OPS; i++) {
+		uint32_t key = (uint32_t)rand() % KEYS;
+
+		if (rand() % 3) {
+			v = ep_map_put(&m, &key, &created);
+			if (!present[key] && n == LIMIT) {
+				if (v)
+					ok = false; /* over the limit */
+				continue;
+			}
+			if (!v || created == present[key])
+				ok = false;
+			*v = i;
+			ref[key] = i;
+			if (!present[key])
+				n++;
+			present[key] = true;
+		} else {
+			if (ep_map_del(&m, &key) != present[key])
+				ok = false;
+			if (present[key])
+				n--;
+			present[key] = false;
+		}
+		if (i % 1000 == 0) {
+			for (uint32_t q = 0; q < KEYS; q++) {
+				v = ep_map_get(&m, &q);
+				if (!!v != present[q] || (v && *v != ref[q]))
+					ok = false;
+			}
+		}
+	}
+	CHECK(ok);
+	CHECK(m.count == n);
+	while ((k = ep_map_next(&m, &pos, (void **)&v)))
+		seen += present[*k] && *v == ref[*k];
+	CHECK(seen == n);
+	ep_map_clear(&m);
+	CHECK(m.count == 0);
+	ep_map_free(&m);
+	return check_done("hashmap");
+}
