@@ -133,10 +133,13 @@ static __always_inline __u64 sk_cookie(const struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 }
 
-static __always_inline void track(__u64 cookie, const struct sock_state *st)
+static __always_inline bool track(__u64 cookie, const struct sock_state *st)
 {
-	if (bpf_map_update_elem(&socks, &cookie, st, BPF_ANY))
+	if (bpf_map_update_elem(&socks, &cookie, st, BPF_ANY)) {
 		stat_inc(EP_STAT_SOCKS_FULL);
+		return false;
+	}
+	return true;
 }
 
 /* Report an assignment and remember its owner for the release. */
@@ -150,8 +153,11 @@ static __always_inline void assigned(__u64 cookie, struct sock_state *st, __u64 
 	st->rec.cookie = cookie;
 	st->phase = PH_ASSIGNED;
 	st->sk = 0;
+	/* In the table before the record is out, so that userspace never sees
+	 * an assignment the table does not hold. */
+	if (!track(cookie, st))
+		st->rec.flags |= EP_F_UNTRACKED;
 	emit(&st->rec);
-	track(cookie, st);
 }
 
 static __always_inline void released(__u64 cookie, const struct sock_state *st, __u64 now,

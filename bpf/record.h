@@ -47,6 +47,7 @@ enum ep_release_reason {
 #define EP_F_TIMEWAIT   0x01 /* release: the port ended its life in TIME_WAIT */
 #define EP_F_RADDR      0x02 /* raddr/rport are meaningful */
 #define EP_F_FIXED      0x04 /* alloc/release of a port the caller chose in bind() */
+#define EP_F_UNTRACKED  0x08 /* alloc: the socket table was full, no release will follow */
 
 /* Counters kept per CPU in the kernel; index into the stats map. */
 enum ep_stat {

@@ -77,15 +77,19 @@ static bool has_tuple(const struct ep_record *r)
 	return r->proto == EP_TCP && (r->flags & EP_F_RADDR) && r->rport;
 }
 
-/* Ended entries go first when the table is full: it only feeds intervals. */
+/* Ended entries go first when the table is full: it only feeds intervals.
+ * A table of live connections is not scanned for the few ended ones. */
 static void tuples_make_room(struct ep_agg *a)
 {
-	size_t pos = 0, n = 0, cap = a->tuples.count;
-	struct tuple_key *victims = malloc(cap * sizeof(*victims));
+	size_t pos = 0, n = 0;
 	uint64_t sum = 0, ended = 0, cut;
+	struct tuple_key *victims;
 	const struct tuple_key *k;
 	struct tuple_val *v;
 
+	if (a->tuples_ended < a->tuples.count / 4)
+		return;
+	victims = malloc(a->tuples_ended * sizeof(*victims));
 	if (!victims)
 		return;
 	while ((k = ep_map_next(&a->tuples, &pos, (void **)&v)))
@@ -95,11 +99,12 @@ static void tuples_make_room(struct ep_agg *a)
 		}
 	cut = ended ? sum / ended * 1024 : 0;
 	pos = 0;
-	while ((k = ep_map_next(&a->tuples, &pos, (void **)&v)))
+	while ((k = ep_map_next(&a->tuples, &pos, (void **)&v)) && n < a->tuples_ended)
 		if (!v->holder && v->end_ns <= cut)
 			victims[n++] = *k;
 	for (size_t i = 0; i < n; i++)
 		ep_map_del(&a->tuples, &victims[i]);
+	a->tuples_ended -= n;
 	free(victims);
 }
 
@@ -120,10 +125,13 @@ static void tuple_assigned(struct ep_agg *a, const struct ep_record *r,
 			return;
 		}
 	}
+	if (!created && !v->holder && a->tuples_ended)
+		a->tuples_ended--;
 	if (!created) {
 		if (v->tw_since) {
 			info->timewait_reuse = true;
-			info->tuple_reuse_ns = r->ts_ns - v->tw_since;
+			if (r->ts_ns >= v->tw_since)
+				info->tuple_reuse_ns = r->ts_ns - v->tw_since;
 		} else if (v->end_ns && r->ts_ns >= v->end_ns) {
 			info->tuple_reuse_ns = r->ts_ns - v->end_ns;
 		}
@@ -154,6 +162,7 @@ static void tuple_released(struct ep_agg *a, const struct ep_record *r)
 	if (!v || v->holder != r->cookie)
 		return; /* a newer connection took the tuple over (tcp_tw_reuse) */
 	v->holder = 0;
+	a->tuples_ended++;
 	v->end_ns = (r->flags & EP_F_TIMEWAIT) && r->tw_start_ns ? r->tw_start_ns : r->ts_ns;
 	v->tw_since = 0;
 }
@@ -214,10 +223,11 @@ static void on_alloc(struct ep_agg *a, const struct ep_event *ev, struct ep_allo
 		if (has_tuple(r))
 			tuple_assigned(a, r, info);
 	}
-	s = ep_map_put(&a->socks, &r->cookie, &created);
-	if (!s) {
+	if (r->flags & EP_F_UNTRACKED)
+		s = NULL; /* no release will come: not a holder we can follow */
+	else if (!(s = ep_map_put(&a->socks, &r->cookie, &created)))
 		a->dropped++;
-	} else if (created) {
+	if (s && created) {
 		before = ep_port_state(ns, r->lport, e);
 		s->since_ns = r->ts_ns;
 		s->netns = r->netns;
@@ -228,6 +238,7 @@ static void on_alloc(struct ep_agg *a, const struct ep_event *ev, struct ep_allo
 		memcpy(s->comm, r->comm, EP_COMM_LEN);
 		link_holder(a, e, r->cookie, s);
 		ep_port_changed(a, ns, r->proto, r->lport, before, e);
+		ns->tracked++;
 	}
 	if (fixed)
 		ep_ns_range_conflict(a, ns, ev);
@@ -255,37 +266,73 @@ static void on_timewait(struct ep_agg *a, const struct ep_event *ev)
 	ep_port_changed(a, ns, s->proto, s->port, before, e);
 }
 
-static void on_release(struct ep_agg *a, const struct ep_event *ev)
+/* The socket let go of its port at ts (0: unknown, the kernel forgot it). */
+static void drop_holder(struct ep_agg *a, uint64_t cookie, uint64_t ts)
 {
-	const struct ep_record *r = ev->rec;
-	struct ep_sock *sp = ep_map_get(&a->socks, &r->cookie), s;
+	struct ep_sock *sp = ep_map_get(&a->socks, &cookie), s;
 	struct ep_ns *ns;
 	struct ep_port *e;
 	int before;
 
+	if (!sp)
+		return;
+	s = *sp;
+	ep_map_del(&a->socks, &cookie);
+	ns = ep_ns_get(a, s.netns, false);
+	e = ns ? ep_ns_port(ns, s.proto, s.port, false) : NULL;
+	if (!e)
+		return;
+	before = ep_port_state(ns, s.port, e);
+	unlink_holder(a, e, &s);
+	if ((s.flags & SOCK_TW) && e->tw)
+		e->tw--;
+	if (!e->holders && !(s.flags & EP_F_FIXED) && ts)
+		e->last_release_ns = ts;
+	ep_port_changed(a, ns, s.proto, s.port, before, e);
+	ep_ns_untrack(a, ns);
+}
+
+static void on_release(struct ep_agg *a, const struct ep_event *ev)
+{
+	const struct ep_record *r = ev->rec;
+
 	if (!(r->flags & EP_F_FIXED)) {
-		if (r->assign_ns)
+		if (r->assign_ns && r->ts_ns >= r->assign_ns)
 			ep_series_add(a, EP_M_HOLD, ev, ev->held_ns);
 		if (has_tuple(r))
 			tuple_released(a, r);
 	}
-	if (!sp) {
+	if (!ep_map_get(&a->socks, &r->cookie)) {
 		a->untracked_releases++;
 		return;
 	}
-	s = *sp;
-	ns = ep_ns_get(a, s.netns, false);
-	e = ns ? ep_ns_port(ns, s.proto, s.port, false) : NULL;
-	if (e) {
-		before = ep_port_state(ns, s.port, e);
-		unlink_holder(a, e, &s);
-		if ((s.flags & SOCK_TW) && e->tw)
-			e->tw--;
-		if (!e->holders && !(s.flags & EP_F_FIXED))
-			e->last_release_ns = r->ts_ns;
-		ep_port_changed(a, ns, s.proto, s.port, before, e);
+	drop_holder(a, r->cookie, r->ts_ns);
+}
+
+/* A holder the kernel no longer tracks lost its release (ring buffer full):
+ * dropped at the second check that finds it missing, so that a release
+ * still on its way is not overtaken. */
+void ep_agg_reconcile(struct ep_agg *a, bool (*alive)(uint64_t cookie, void *ctx), void *ctx)
+{
+	uint64_t *victims = malloc((a->socks.count + 1) * sizeof(*victims));
+	size_t pos = 0, n = 0;
+	const uint64_t *cookie;
+	struct ep_sock *s;
+
+	if (!victims)
+		return;
+	while ((cookie = ep_map_next(&a->socks, &pos, (void **)&s))) {
+		if (alive(*cookie, ctx))
+			s->flags &= ~SOCK_SUSPECT;
+		else if (s->flags & SOCK_SUSPECT)
+			victims[n++] = *cookie;
+		else
+			s->flags |= SOCK_SUSPECT;
 	}
-	ep_map_del(&a->socks, &r->cookie);
+	for (size_t i = 0; i < n; i++)
+		drop_holder(a, victims[i], 0);
+	a->reconciled += n;
+	free(victims);
 }
 
 void ep_agg_event(struct ep_agg *a, const struct ep_event *ev, struct ep_alloc_info *info)

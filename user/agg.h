@@ -64,6 +64,8 @@ struct ep_proto_occ {
 	uint64_t pairs;               /* consecutive assignments to one destination */
 	uint64_t repeat_delta;        /* of which with the same step as before */
 	uint64_t median_step;         /* median |port step| between such pairs */
+	struct ep_holder top[EP_TOP_HOLDERS]; /* who holds most ports of the range */
+	int ntop;
 };
 
 struct ep_occupancy {
@@ -73,8 +75,6 @@ struct ep_occupancy {
 	uint16_t lo, hi;
 	uint32_t reserved_in_range;
 	struct ep_proto_occ tcp, udp;
-	struct ep_holder top[EP_TOP_HOLDERS];
-	int ntop;
 };
 
 struct ep_collision {
@@ -137,7 +137,9 @@ struct ep_agg {
 	struct ep_map nsidx;   /* netns -> index in ns */
 	uint64_t now;          /* latest event time */
 	uint64_t dropped;      /* state not kept because a table was full */
-	uint64_t untracked_releases;
+	uint64_t untracked_releases; /* releases of sockets never seen assigned */
+	uint64_t reconciled;   /* holders dropped: the kernel no longer tracks them */
+	size_t tuples_ended;   /* tuple entries without a live connection */
 };
 
 int ep_agg_init(struct ep_agg *a, const struct ep_agg_opts *o, const struct ep_sink *sink);
@@ -164,16 +166,22 @@ void ep_agg_snapshot_add(struct ep_agg *a, uint32_t netns, int proto, uint16_t p
 			 bool timewait, uint64_t cookie, uint32_t pid, const char *comm);
 void ep_agg_snapshot_end(struct ep_agg *a, uint32_t netns);
 
-/* The namespace no longer exists (until an event shows it again). */
+/* The namespace no longer exists: forgotten once it holds no traced socket
+ * (its TIME_WAIT sockets end with it). */
 void ep_agg_netns_gone(struct ep_agg *a, uint32_t netns);
+
+/* Drop holders whose kernel-side state is gone without a release record
+ * (lost in a full ring buffer); alive says whether the kernel still has it. */
+void ep_agg_reconcile(struct ep_agg *a, bool (*alive)(uint64_t cookie, void *ctx), void *ctx);
 
 /* Whether someone the trace knows holds (netns, proto, port). */
 bool ep_agg_holder(struct ep_agg *a, uint32_t netns, int proto, uint16_t port,
 		   struct ep_holder *out);
 
-/* Occupancy of each namespace; rates are since the previous call for it. */
+/* Occupancy of each namespace; rates are since the previous call for it.
+ * false (and only netns, gone filled) for a namespace that is gone. */
 size_t ep_agg_netns_count(const struct ep_agg *a);
-void ep_agg_occupancy(struct ep_agg *a, size_t i, struct ep_occupancy *out);
+bool ep_agg_occupancy(struct ep_agg *a, size_t i, struct ep_occupancy *out);
 
 /* Histogram series for output, top-N applied: the caller frees *out
  * (the histograms inside included). */

@@ -14,8 +14,8 @@ struct ep_port {
 	uint64_t last_assign_ns;
 	uint64_t last_release_ns; /* when the last tracked holder let go */
 	uint32_t holders;         /* tracked sockets on the port */
-	uint16_t tw;              /* of which in TIME_WAIT */
-	uint16_t snap, snap_tw;   /* untracked sockets in the last snapshot */
+	uint32_t tw;              /* of which in TIME_WAIT */
+	uint32_t snap, snap_tw;   /* untracked sockets in the last snapshot */
 	uint32_t snap_pid;
 	char snap_comm[EP_COMM_LEN];
 };
@@ -32,6 +32,7 @@ struct ep_sock {
 	char comm[EP_COMM_LEN];
 };
 #define SOCK_TW 0x80
+#define SOCK_SUSPECT 0x40 /* missing from the kernel table at the last check */
 
 struct ep_ns_proto {
 	uint32_t in_use, tw;
@@ -54,6 +55,7 @@ struct ep_ns {
 	struct ep_port *pages[2][EP_NPAGES];
 	struct ep_ns_proto p[2];
 	uint64_t prev_report_ns;
+	uint32_t tracked;         /* sockets in agg->socks that live here */
 	bool gone;
 };
 
@@ -70,6 +72,8 @@ int ep_port_state(const struct ep_ns *ns, uint16_t port, const struct ep_port *e
 void ep_port_changed(struct ep_agg *a, struct ep_ns *ns, int proto, uint16_t port, int before,
 		     const struct ep_port *e);
 void ep_ns_free_all(struct ep_agg *a);
+/* One tracked socket fewer; a namespace that is gone goes with its last. */
+void ep_ns_untrack(struct ep_agg *a, struct ep_ns *ns);
 void ep_ns_diagnose(struct ep_agg *a, struct ep_ns *ns, const struct ep_event *ev,
 		    struct ep_port *e);
 void ep_ns_exhausted(struct ep_agg *a, struct ep_ns *ns, const struct ep_event *ev);

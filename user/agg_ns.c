@@ -195,9 +195,8 @@ void ep_agg_snapshot_add(struct ep_agg *a, uint32_t netns, int proto, uint16_t p
 		a->dropped++;
 		return;
 	}
-	if (e->snap < UINT16_MAX)
-		e->snap++;
-	if (timewait && e->snap_tw < UINT16_MAX)
+	e->snap++;
+	if (timewait)
 		e->snap_tw++;
 	if (pid && !e->snap_pid) {
 		e->snap_pid = pid;
@@ -267,51 +266,61 @@ void ep_ns_diagnose(struct ep_agg *a, struct ep_ns *ns, const struct ep_event *e
 	d->port = r->lport;
 }
 
-/* Per namespace: who holds the most ports of the range, tracked and snapshot
- * alike. */
-static int top_holders(struct ep_agg *a, struct ep_ns *ns, struct ep_holder *top, int max)
+struct holder_count {
+	uint32_t ports;
+	uint32_t last; /* port + 1 last counted, to count a port once per pid */
+	bool tracked;
+	char comm[EP_COMM_LEN];
+};
+
+static void count_port(struct ep_agg *a, struct ep_map *m, const struct ep_port *e,
+		       uint16_t port)
 {
-	struct ep_map m;
-	struct cnt { uint32_t ports; uint32_t last; char comm[EP_COMM_LEN]; } *c;
+	struct holder_count *c;
+	uint64_t ck = e->head;
+
+	for (struct ep_sock *s; ck && (s = ep_map_get(&a->socks, &ck)); ck = s->next) {
+		c = ep_map_put(m, &s->pid, NULL);
+		if (c && c->last != port + 1u) {
+			c->ports++;
+			c->last = port + 1u;
+			c->tracked = true;
+			memcpy(c->comm, s->comm, EP_COMM_LEN);
+		}
+	}
+	if (!e->snap)
+		return;
+	c = ep_map_put(m, &e->snap_pid, NULL);
+	if (c && c->last != port + 1u) {
+		c->ports++;
+		c->last = port + 1u;
+		if (e->snap_pid)
+			memcpy(c->comm, e->snap_comm, EP_COMM_LEN);
+		else
+			snprintf(c->comm, EP_COMM_LEN, "(unknown)");
+	}
+}
+
+/* Per namespace and protocol: who holds the most ports of the range (of all
+ * ports if the range is unknown), tracked and snapshot alike. */
+static int top_holders(struct ep_agg *a, struct ep_ns *ns, int pi, struct ep_holder *top, int max)
+{
+	struct holder_count *c;
 	const uint32_t *pid;
+	struct ep_map m;
 	size_t pos = 0;
 	int n = 0;
 
 	if (ep_map_init(&m, sizeof(uint32_t), sizeof(*c), 1 << 16))
 		return 0;
-	for (int pi = 0; pi < 2; pi++)
-		for (unsigned pg = 0; pg < EP_NPAGES; pg++)
-			for (unsigned i = 0; ns->pages[pi][pg] && i < EP_PAGE; i++) {
-				struct ep_port *e = &ns->pages[pi][pg][i];
-				uint16_t port = (uint16_t)(pg * EP_PAGE + i);
-				uint32_t tag = (uint32_t)pi << 16 | port;
-				uint64_t ck = e->head;
+	for (unsigned pg = 0; pg < EP_NPAGES; pg++) {
+		for (unsigned i = 0; ns->pages[pi][pg] && i < EP_PAGE; i++) {
+			uint16_t port = (uint16_t)(pg * EP_PAGE + i);
 
-				/* holders of the range, when it is known */
-				if (ns->range_known && (!in_range(ns, port) || reserved(ns, port)))
-					continue;
-
-				for (struct ep_sock *s; ck && (s = ep_map_get(&a->socks, &ck));
-				     ck = s->next) {
-					c = ep_map_put(&m, &s->pid, NULL);
-					if (c && c->last != tag + 1) {
-						c->ports++;
-						c->last = tag + 1;
-						memcpy(c->comm, s->comm, EP_COMM_LEN);
-					}
-				}
-				if (e->snap) {
-					c = ep_map_put(&m, &e->snap_pid, NULL);
-					if (c && c->last != tag + 1) {
-						c->ports++;
-						c->last = tag + 1;
-						if (e->snap_pid)
-							memcpy(c->comm, e->snap_comm, EP_COMM_LEN);
-						else
-							snprintf(c->comm, EP_COMM_LEN, "(unknown)");
-					}
-				}
-			}
+			if (!ns->range_known || (in_range(ns, port) && !reserved(ns, port)))
+				count_port(a, &m, &ns->pages[pi][pg][i], port);
+		}
+	}
 	while ((pid = ep_map_next(&m, &pos, (void **)&c))) {
 		int j = n < max ? n++ : max;
 
@@ -327,7 +336,7 @@ static int top_holders(struct ep_agg *a, struct ep_ns *ns, struct ep_holder *top
 		top[j].pid = *pid;
 		top[j].ports = c->ports;
 		memcpy(top[j].comm, c->comm, EP_COMM_LEN);
-		top[j].untracked = *pid == 0;
+		top[j].untracked = !c->tracked;
 	}
 	ep_map_free(&m);
 	return n;
@@ -370,7 +379,8 @@ static void occupancy_of(struct ep_agg *a, struct ep_ns *ns, struct ep_occupancy
 	out->reserved_in_range = ns->reserved_in_range;
 	fill_proto(ns, &ns->p[0], &out->tcp, dt);
 	fill_proto(ns, &ns->p[1], &out->udp, dt);
-	out->ntop = top_holders(a, ns, out->top, EP_TOP_HOLDERS);
+	out->tcp.ntop = top_holders(a, ns, 0, out->tcp.top, EP_TOP_HOLDERS);
+	out->udp.ntop = top_holders(a, ns, 1, out->udp.top, EP_TOP_HOLDERS);
 	if (!advance)
 		return;
 	for (int pi = 0; pi < 2; pi++) {
@@ -380,12 +390,54 @@ static void occupancy_of(struct ep_agg *a, struct ep_ns *ns, struct ep_occupancy
 	ns->prev_report_ns = a->now;
 }
 
+static void ns_free(struct ep_ns *ns)
+{
+	for (int pi = 0; pi < 2; pi++) {
+		for (unsigned pg = 0; pg < EP_NPAGES; pg++)
+			free(ns->pages[pi][pg]);
+		free(ns->p[pi].steps);
+	}
+	free(ns->reserved);
+	free(ns);
+}
+
+/* Swap-remove: indexes of other namespaces stay valid through nsidx. */
+static void ns_forget(struct ep_agg *a, struct ep_ns *ns)
+{
+	uint32_t *idx = ep_map_get(&a->nsidx, &ns->netns), i;
+	struct ep_ns *last = a->ns[a->nns - 1];
+
+	if (!idx)
+		return;
+	i = *idx;
+	ep_map_del(&a->nsidx, &ns->netns);
+	if (last != ns) {
+		a->ns[i] = last;
+		idx = ep_map_get(&a->nsidx, &last->netns);
+		if (idx)
+			*idx = i;
+	}
+	a->nns--;
+	ns_free(ns);
+}
+
 void ep_agg_netns_gone(struct ep_agg *a, uint32_t netns)
 {
 	struct ep_ns *ns = ep_ns_get(a, netns, false);
 
-	if (ns)
-		ns->gone = true;
+	if (!ns)
+		return;
+	ns->gone = true;
+	if (!ns->tracked)
+		ns_forget(a, ns);
+}
+
+void ep_ns_untrack(struct ep_agg *a, struct ep_ns *ns)
+{
+	if (ns->tracked)
+		ns->tracked--;
+	if (ns->gone && !ns->tracked)
+		ns_forget(a, ns);
 }
 
 size_t ep_agg_netns_count(const struct ep_agg *a)
@@ -393,9 +445,16 @@ size_t ep_agg_netns_count(const struct ep_agg *a)
 	return a->nns;
 }
 
-void ep_agg_occupancy(struct ep_agg *a, size_t i, struct ep_occupancy *out)
+bool ep_agg_occupancy(struct ep_agg *a, size_t i, struct ep_occupancy *out)
 {
+	if (a->ns[i]->gone) {
+		memset(out, 0, sizeof(*out));
+		out->netns = a->ns[i]->netns;
+		out->gone = true;
+		return false;
+	}
 	occupancy_of(a, a->ns[i], out, true);
+	return true;
 }
 
 void ep_ns_exhausted(struct ep_agg *a, struct ep_ns *ns, const struct ep_event *ev)
@@ -406,7 +465,9 @@ void ep_ns_exhausted(struct ep_agg *a, struct ep_ns *ns, const struct ep_event *
 				  .occ = &occ, .lo = ns->lo, .hi = ns->hi };
 
 	/* A failure storm gives one report per second, with the count folded in. */
-	if (p->last_exhausted_ns && ev->rec->ts_ns - p->last_exhausted_ns < EXHAUSTED_EVERY_NS) {
+	/* Records from different CPUs arrive slightly out of order: compare
+	 * without subtracting, and only ever move the mark forward. */
+	if (p->last_exhausted_ns && ev->rec->ts_ns < p->last_exhausted_ns + EXHAUSTED_EVERY_NS) {
 		p->suppressed++;
 		return;
 	}
@@ -437,17 +498,8 @@ void ep_ns_range_conflict(struct ep_agg *a, struct ep_ns *ns, const struct ep_ev
 
 void ep_ns_free_all(struct ep_agg *a)
 {
-	for (size_t n = 0; n < a->nns; n++) {
-		struct ep_ns *ns = a->ns[n];
-
-		for (int pi = 0; pi < 2; pi++) {
-			for (unsigned pg = 0; pg < EP_NPAGES; pg++)
-				free(ns->pages[pi][pg]);
-			free(ns->p[pi].steps);
-		}
-		free(ns->reserved);
-		free(ns);
-	}
+	for (size_t n = 0; n < a->nns; n++)
+		ns_free(a->ns[n]);
 	free(a->ns);
 	a->ns = NULL;
 	a->nns = 0;

@@ -98,6 +98,12 @@ void ep_series_add(struct ep_agg *a, int metric, const struct ep_event *ev, uint
 		}
 	}
 	h = series_hist(a, &k);
+	if (!h && a->o.by != EP_BY_NONE) {
+		/* the series table is full: fold into other */
+		memset(k.key, 0, sizeof(k.key));
+		memcpy(k.key, OTHER, sizeof(OTHER));
+		h = series_hist(a, &k);
+	}
 	if (h)
 		ep_hist_add(h, v);
 	else

@@ -204,6 +204,9 @@ static void summary_fields(FILE *f, const struct ep_summary *s, const char *sep,
 	fprintf(f, ",%sbad_records%s%s%" PRIu64, q, q, sep, s->bad_records);
 	fprintf(f, ",%srecords_submitted%s%s%" PRIu64, q, q, sep, s->submitted);
 	fprintf(f, ",%srecords_received%s%s%" PRIu64, q, q, sep, s->received);
+	fprintf(f, ",%sagg_dropped%s%s%" PRIu64, q, q, sep, s->agg_dropped);
+	fprintf(f, ",%suntracked_releases%s%s%" PRIu64, q, q, sep, s->untracked_releases);
+	fprintf(f, ",%sreconciled%s%s%" PRIu64, q, q, sep, s->reconciled);
 	fprintf(f, ",%sduration_s%s%s%.3f", q, q, sep, s->duration_s);
 }
 

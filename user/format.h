@@ -17,6 +17,9 @@ struct ep_summary {
 	uint64_t bad_records;
 	uint64_t submitted; /* records the kernel put in the ring buffer */
 	uint64_t received;  /* records read from it */
+	uint64_t agg_dropped;        /* aggregate state not kept: a table was full */
+	uint64_t untracked_releases; /* releases of sockets never seen assigned */
+	uint64_t reconciled;         /* holders whose release was lost, dropped */
 	double duration_s;
 };
 

@@ -169,8 +169,15 @@ static void json_proto_occ(FILE *f, const char *name, const struct ep_proto_occ 
 	for (int i = 0; i < 10; i++)
 		fprintf(f, "%s%" PRIu64, i ? "," : "", p->deciles[i]);
 	fprintf(f, "]},\"predictability\":{\"pairs\":%" PRIu64 ",\"repeat_step\":%" PRIu64
-		   ",\"median_step\":%" PRIu64 "}}",
+		   ",\"median_step\":%" PRIu64 "}",
 		p->pairs, p->repeat_delta, p->median_step);
+	fputs(",\"top_holders\":[", f);
+	for (int i = 0; i < p->ntop; i++) {
+		if (i)
+			fputc(',', f);
+		json_holder(f, &p->top[i], 0);
+	}
+	fputs("]}", f);
 }
 
 static void json_occ_body(FILE *f, const struct ep_occupancy *o)
@@ -183,13 +190,6 @@ static void json_occ_body(FILE *f, const struct ep_occupancy *o)
 	fprintf(f, ",\"reserved_in_range\":%u", o->reserved_in_range);
 	json_proto_occ(f, "tcp", &o->tcp);
 	json_proto_occ(f, "udp", &o->udp);
-	fputs(",\"top_holders\":[", f);
-	for (int i = 0; i < o->ntop; i++) {
-		if (i)
-			fputc(',', f);
-		json_holder(f, &o->top[i], 0);
-	}
-	fputc(']', f);
 }
 
 void ep_json_occupancy(FILE *f, const struct ep_occupancy *o, uint64_t ts_unix_ns)
@@ -282,9 +282,9 @@ void ep_table_collision(FILE *f, const struct ep_collision *c, int64_t mono_to_u
 			p->in_use, p->capacity, p->fraction * 100, p->timewait);
 		if (c->suppressed)
 			fprintf(f, "; %" PRIu64 " more failures", c->suppressed);
-		for (int i = 0; i < c->occ->ntop; i++) {
-			holder_text(who, sizeof(who), &c->occ->top[i]);
-			fprintf(f, "%s%s:%u", i ? " " : "; top holders ", who, c->occ->top[i].ports);
+		for (int i = 0; i < p->ntop; i++) {
+			holder_text(who, sizeof(who), &p->top[i]);
+			fprintf(f, "%s%s:%u", i ? " " : "; top holders ", who, p->top[i].ports);
 		}
 	}
 	fputc('\n', f);
@@ -324,9 +324,9 @@ static void occ_row(FILE *f, const struct ep_occupancy *o, int proto)
 	fprintf(f, "%-11u %-5s %-11s %7u %6u %7u %6.1f%% %9.1f %8.1f", o->netns,
 		ep_proto_name(proto), range, p->in_use, p->timewait, p->capacity, p->fraction * 100,
 		p->alloc_rate, p->fail_rate);
-	for (int i = 0; i < o->ntop; i++) {
-		holder_text(who, sizeof(who), &o->top[i]);
-		fprintf(f, " %s:%u", who, o->top[i].ports);
+	for (int i = 0; i < p->ntop; i++) {
+		holder_text(who, sizeof(who), &p->top[i]);
+		fprintf(f, " %s:%u", who, p->top[i].ports);
 	}
 	fputc('\n', f);
 }

@@ -144,8 +144,9 @@ static void print_occupancy(struct ep_run *run, uint64_t now_unix)
 	for (size_t i = 0; i < n; i++) {
 		struct ep_occupancy o;
 
-		ep_agg_occupancy(&run->agg, i, &o);
-		if ((run->opts.netns && o.netns != run->opts.netns) || o.gone)
+		if (!ep_agg_occupancy(&run->agg, i, &o))
+			continue;
+		if (run->opts.netns && o.netns != run->opts.netns)
 			continue;
 		if (run->opts.json)
 			ep_json_occupancy(stdout, &o, now_unix);
@@ -241,6 +242,14 @@ static void refresh_stats(struct ep_run *run, bool report)
 	}
 }
 
+static bool kernel_tracks(uint64_t cookie, void *ctx)
+{
+	struct ep_run *run = ctx;
+	struct sock_state st;
+
+	return !bpf_map_lookup_elem(ep_socks_fd(&run->loader), &cookie, &st);
+}
+
 static void print_start(struct ep_run *run)
 {
 	if (run->opts.json) {
@@ -321,9 +330,11 @@ int main(int argc, char **argv)
 			refresh_stats(&run, true);
 			last_stats = now;
 		}
-		/* Sockets from before the trace go away unseen: re-read them. */
+		/* Sockets from before the trace go away unseen: re-read them;
+		 * holders whose release was lost are dropped. */
 		if (now - last_refresh >= refresh_every) {
 			ep_probe_refresh(run.probe, now);
+			ep_agg_reconcile(&run.agg, kernel_tracks, &run);
 			last_refresh = now;
 		}
 		if (run.report_every && now - last_report >= run.report_every) {
@@ -346,6 +357,9 @@ out:
 	if (run.loader.skel) {
 		refresh_stats(&run, true);
 		run.sum.duration_s = (mono_now() - start) / 1e9;
+		run.sum.agg_dropped = run.agg.dropped;
+		run.sum.untracked_releases = run.agg.untracked_releases;
+		run.sum.reconciled = run.agg.reconciled;
 		if (!err)
 			report(&run, true);
 		fflush(stdout);

@@ -88,8 +88,8 @@ int ep_parse_top(const char *s, int *out, const char **err)
 {
 	uint32_t v;
 
-	if (ep_parse_pid(s, &v, err) || v > 1000) {
-		*err = "expected an integer from 1 to 1000";
+	if (ep_parse_pid(s, &v, err) || v > 100) {
+		*err = "expected an integer from 1 to 100";
 		return -1;
 	}
 	*out = (int)v;
@@ -213,7 +213,7 @@ static const struct argp_option options[] = {
 	{ "interval", 'i', "SECS", 0,
 	  "Report every SECS seconds (default: --hist at exit, occupancy every 5)", 1 },
 	{ "by", OPT_BY, "KEY", 0, "Histograms per comm, netns or cgroup", 1 },
-	{ "top", OPT_TOP, "N", 0, "Keys shown by --by and holders listed (default 10)", 1 },
+	{ "top", OPT_TOP, "N", 0, "Keys shown by --by before the rest is 'other' (default 10)", 1 },
 	{ "threshold", OPT_THRESHOLD, "PCT", 0,
 	  "Warn when a namespace uses PCT% of its range (default 80)", 1 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf debug output", 0 },

@@ -66,8 +66,8 @@ def test_exhausting_a_range(netns, tracer_factory):
     assert occ["tcp"]["capacity"] == hi - lo + 1
     assert occ["tcp"]["in_use"] == len(kernel_ports) == hi - lo + 1
     assert occ["tcp"]["fraction"] == 1.0
-    assert occ["top_holders"][0]["pid"] == allocs[0]["pid"]
-    assert occ["top_holders"][0]["ports"] == hi - lo + 1
+    assert occ["tcp"]["top_holders"][0]["pid"] == allocs[0]["pid"]
+    assert occ["tcp"]["top_holders"][0]["ports"] == hi - lo + 1
 
     coll = tr.of("collision", type="exhausted")
     assert coll, "no exhaustion report"
@@ -191,8 +191,8 @@ def test_occupancy_counts_sockets_from_before_the_start(netns, tracer_factory):
         proc.wait(timeout=30)
     assert len(kernel) == 16
     assert occ["tcp"]["in_use"] == 16 and occ["tcp"]["fraction"] == 1.0
-    assert occ["top_holders"][0]["ports"] == 16
-    assert occ["top_holders"][0]["comm"] == "python3"
+    assert occ["tcp"]["top_holders"][0]["ports"] == 16
+    assert occ["tcp"]["top_holders"][0]["comm"] == "python3"
     assert tr.stop() == 0
 
 

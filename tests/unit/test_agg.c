@@ -193,7 +193,8 @@ static void occupancy(void)
 	CHECK(o.tcp.capacity == 15 && o.tcp.in_use == 3 && o.tcp.timewait == 1);
 	CHECK(o.tcp.fraction > 0.199 && o.tcp.fraction < 0.201);
 	CHECK(o.udp.in_use == 0);
-	CHECK(o.ntop == 1 && o.top[0].pid == 7 && o.top[0].ports == 3); /* of the range */
+	CHECK(o.tcp.ntop == 1 && o.tcp.top[0].pid == 7 && o.tcp.top[0].ports == 3); /* of the range */
+	CHECK(!o.tcp.top[0].untracked && o.udp.ntop == 0);
 	CHECK(o.tcp.allocs == 5);
 	/* release of the TIME_WAIT one */
 	r = rec(EP_RELEASE, 6 * S, 10, 100);
@@ -358,6 +359,68 @@ static void diagnostics(void)
 	ep_agg_free(&a);
 }
 
+static bool nothing_alive(uint64_t cookie, void *ctx)
+{
+	return false;
+}
+
+/* Streams that are not well-formed: lost records, reordering, dead namespaces. */
+static void damaged_streams(void)
+{
+	struct ep_agg a;
+	struct ep_record r;
+	struct ep_alloc_info i;
+	struct ep_occupancy o;
+
+	init(&a, EP_BY_NONE, 10);
+	ep_agg_set_range(&a, NS_A, 100, 115, NULL);
+	/* a TIME_WAIT start later than the reuse that follows (CPU reordering) */
+	r = rec(EP_ALLOC, 5 * S, 1, 100);
+	with_remote(&r, 1, 80);
+	feed(&a, &r);
+	r.kind = EP_TW_START;
+	r.ts_ns = 6 * S;
+	feed(&a, &r);
+	r = rec(EP_ALLOC, 6 * S - 1, 2, 100);
+	with_remote(&r, 1, 80);
+	i = feed(&a, &r);
+	CHECK(i.timewait_reuse && i.tuple_reuse_ns == EP_NONE);
+	/* the kernel could not track it: no holder to follow */
+	r = rec(EP_ALLOC, 7 * S, 3, 101);
+	r.flags |= EP_F_UNTRACKED;
+	feed(&a, &r);
+	ep_agg_occupancy(&a, 0, &o);
+	CHECK(o.tcp.in_use == 1 && o.tcp.allocs == 3);
+	/* releases lost: dropped at the second check that misses them */
+	ep_agg_reconcile(&a, nothing_alive, NULL);
+	ep_agg_occupancy(&a, 0, &o);
+	CHECK(o.tcp.in_use == 1 && a.reconciled == 0);
+	ep_agg_reconcile(&a, nothing_alive, NULL);
+	ep_agg_occupancy(&a, 0, &o);
+	CHECK(o.tcp.in_use == 0 && o.tcp.timewait == 0 && a.reconciled == 2);
+	/* an exhaustion report, then a failure stamped a little earlier */
+	r = rec(EP_FAIL, 10 * S, 9, 0);
+	r.err = EADDRNOTAVAIL;
+	feed(&a, &r);
+	r.ts_ns = 10 * S - 1000;
+	feed(&a, &r);
+	CHECK(ncoll == 1 && last_coll.type == EP_COLL_EXHAUSTED);
+	/* a namespace that is gone and holds nothing is forgotten */
+	r = rec(EP_ALLOC, 11 * S, 20, 102);
+	r.netns = NS_A + 1;
+	feed(&a, &r);
+	CHECK(ep_agg_netns_count(&a) == 2);
+	ep_agg_netns_gone(&a, NS_A);
+	CHECK(ep_agg_netns_count(&a) == 1);
+	ep_agg_netns_gone(&a, NS_A + 1); /* still holds cookie 20 */
+	CHECK(ep_agg_netns_count(&a) == 1 && !ep_agg_occupancy(&a, 0, &o) && o.gone);
+	r.kind = EP_RELEASE;
+	r.ts_ns = 12 * S;
+	feed(&a, &r);
+	CHECK(ep_agg_netns_count(&a) == 0);
+	ep_agg_free(&a);
+}
+
 int main(void)
 {
 	port_reuse_and_hold();
@@ -366,5 +429,6 @@ int main(void)
 	collisions();
 	top_n_series();
 	diagnostics();
+	damaged_streams();
 	return check_done("agg");
 }

@@ -28,8 +28,10 @@ int main(void)
 					ok = false; /* over the limit */
 				continue;
 			}
-			if (!v || created == present[key])
+			if (!v || created == present[key]) {
 				ok = false;
+				continue;
+			}
 			*v = i;
 			ref[key] = i;
 			if (!present[key])

@@ -48,7 +48,7 @@ int main(void)
 		CHECK(ep_parse_by("pid", &by, &err) == -1);
 		CHECK(ep_parse_top("5", &top, &err) == 0 && top == 5);
 		CHECK(ep_parse_top("0", &top, &err) == -1);
-		CHECK(ep_parse_top("1001", &top, &err) == -1);
+		CHECK(ep_parse_top("101", &top, &err) == -1);
 		CHECK(ep_parse_threshold("90", &th, &err) == 0 && th == 0.9);
 		CHECK(ep_parse_threshold("75%", &th, &err) == 0 && th == 0.75);
 		CHECK(ep_parse_threshold("0", &th, &err) == -1);
