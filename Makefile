@@ -10,16 +10,21 @@ VMLINUX := vmlinux/$(ARCH)
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 INCLUDES := -I$(OUT) -Ibpf -Iuser
-LIBS := -Wl,-Bstatic -lbpf -lelf -lz -Wl,-Bdynamic
+LIBS := -Wl,-Bstatic -lbpf -lelf -lz -lsqlite3 -Wl,-Bdynamic -lmicrohttpd -lpthread -ldl -lm
 
 USER_LIB_SRC := user/decode.c user/format.c user/format_agg.c user/options.c user/tw_resolver.c \
-	user/hist.c user/hashmap.c user/agg.c user/agg_ns.c user/agg_series.c user/netns.c
+	user/hist.c user/hashmap.c user/agg.c user/agg_ns.c user/agg_series.c user/netns.c \
+	user/pipeline.c
 USER_SRC := $(USER_LIB_SRC) user/loader.c user/stats.c user/probe.c user/sockdiag.c user/owners.c \
-	user/main.c
+	user/recorder.c user/report.c user/metrics.c user/exporter.c user/main.c
 USER_OBJ := $(patsubst user/%.c,$(OUT)/%.o,$(USER_SRC))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all clean test unit integration deps
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+UNITDIR ?= /etc/systemd/system
+
+.PHONY: all clean test unit integration deps install uninstall
 all: $(OUT)/eptrace $(OUT)/tests/workload
 
 $(OUT):
@@ -38,7 +43,7 @@ $(OUT)/%.o: user/%.c $(wildcard user/*.h) bpf/record.h | $(OUT)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -c $< -o $@
 
 $(OUT)/eptrace: $(USER_OBJ)
-	$(CC) $(CFLAGS) $^ $(LIBS) -lm -o $@
+	$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
 $(OUT)/tests/workload: tests/integration/workload.c | $(OUT)
 	$(CC) $(CFLAGS) $(WARN) $< -o $@
@@ -56,6 +61,18 @@ test: unit integration
 
 deps:
 	./scripts/setup.sh
+
+install: $(OUT)/eptrace
+	install -D -m 0755 $(OUT)/eptrace $(DESTDIR)$(SBINDIR)/eptrace
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|' packaging/eptrace.service > $(DESTDIR)$(UNITDIR)/eptrace.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/eptrace.service
+	@if [ -z "$(DESTDIR)" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then \
+		systemctl daemon-reload; \
+		echo "installed; start it with: systemctl enable --now eptrace"; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/eptrace $(DESTDIR)$(UNITDIR)/eptrace.service
 
 clean:
 	rm -rf $(OUT)

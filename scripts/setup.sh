@@ -4,7 +4,8 @@
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 pkgs="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config gcc libc6-dev
-      iproute2 python3 python3-pytest socat util-linux procps"
+      libsqlite3-dev libmicrohttpd-dev
+      iproute2 python3 python3-pytest socat util-linux procps sqlite3 prometheus"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

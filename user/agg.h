@@ -158,6 +158,16 @@ void ep_agg_set_range(struct ep_agg *a, uint32_t netns, uint16_t lo, uint16_t hi
 		      const uint8_t *reserved);
 bool ep_agg_has_range(const struct ep_agg *a, uint32_t netns);
 
+/* One socket of a snapshot (fixed layout: recordings store arrays of it). */
+struct ep_snap_entry {
+	uint64_t cookie;
+	uint32_t pid;   /* owner, 0: not found */
+	uint16_t port;
+	uint8_t proto;
+	uint8_t timewait;
+	char comm[EP_COMM_LEN];
+};
+
 /* A snapshot of the sockets in a namespace. Sockets the trace already holds
  * are recognised by cookie; the others count as untracked holders until the
  * next snapshot of that namespace replaces them. */
@@ -182,6 +192,8 @@ bool ep_agg_holder(struct ep_agg *a, uint32_t netns, int proto, uint16_t port,
  * false (and only netns, gone filled) for a namespace that is gone. */
 size_t ep_agg_netns_count(const struct ep_agg *a);
 bool ep_agg_occupancy(struct ep_agg *a, size_t i, struct ep_occupancy *out);
+/* The same without top holders, rates left alone (metrics). */
+bool ep_agg_occupancy_peek(struct ep_agg *a, size_t i, struct ep_occupancy *out);
 
 /* Histogram series for output, top-N applied: the caller frees *out
  * (the histograms inside included). */

@@ -365,7 +365,7 @@ static void fill_proto(const struct ep_ns *ns, const struct ep_ns_proto *p,
 }
 
 static void occupancy_of(struct ep_agg *a, struct ep_ns *ns, struct ep_occupancy *out,
-			 bool advance)
+			 bool advance, bool holders)
 {
 	double dt = ns->prev_report_ns && a->now > ns->prev_report_ns
 			    ? (a->now - ns->prev_report_ns) / 1e9 : 0;
@@ -379,8 +379,10 @@ static void occupancy_of(struct ep_agg *a, struct ep_ns *ns, struct ep_occupancy
 	out->reserved_in_range = ns->reserved_in_range;
 	fill_proto(ns, &ns->p[0], &out->tcp, dt);
 	fill_proto(ns, &ns->p[1], &out->udp, dt);
-	out->tcp.ntop = top_holders(a, ns, 0, out->tcp.top, EP_TOP_HOLDERS);
-	out->udp.ntop = top_holders(a, ns, 1, out->udp.top, EP_TOP_HOLDERS);
+	if (holders) {
+		out->tcp.ntop = top_holders(a, ns, 0, out->tcp.top, EP_TOP_HOLDERS);
+		out->udp.ntop = top_holders(a, ns, 1, out->udp.top, EP_TOP_HOLDERS);
+	}
 	if (!advance)
 		return;
 	for (int pi = 0; pi < 2; pi++) {
@@ -453,7 +455,18 @@ bool ep_agg_occupancy(struct ep_agg *a, size_t i, struct ep_occupancy *out)
 		out->gone = true;
 		return false;
 	}
-	occupancy_of(a, a->ns[i], out, true);
+	occupancy_of(a, a->ns[i], out, true, true);
+	return true;
+}
+
+bool ep_agg_occupancy_peek(struct ep_agg *a, size_t i, struct ep_occupancy *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->netns = a->ns[i]->netns;
+	out->gone = a->ns[i]->gone;
+	if (out->gone)
+		return false;
+	occupancy_of(a, a->ns[i], out, false, false);
 	return true;
 }
 
@@ -474,7 +487,7 @@ void ep_ns_exhausted(struct ep_agg *a, struct ep_ns *ns, const struct ep_event *
 	c.suppressed = p->suppressed;
 	p->suppressed = 0;
 	p->last_exhausted_ns = ev->rec->ts_ns;
-	occupancy_of(a, ns, &occ, false);
+	occupancy_of(a, ns, &occ, false, true);
 	if (a->sink.collision)
 		a->sink.collision(a->sink.ctx, &c);
 }

@@ -1,4 +1,5 @@
 #include <argp.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -113,6 +114,41 @@ int ep_parse_threshold(const char *s, double *out, const char **err)
 	return 0;
 }
 
+int ep_parse_listen(const char *s, char *addr, uint16_t *port, const char **err)
+{
+	const char *colon = strrchr(s, ':');
+	const char *p = colon ? colon + 1 : s;
+	char a[64] = "127.0.0.1", *end;
+	unsigned long v;
+	struct in_addr in;
+
+	if (colon) {
+		size_t n = (size_t)(colon - s);
+
+		if (n == 0 || n >= sizeof(a)) {
+			*err = "expected [ADDR:]PORT with an IPv4 address";
+			return -1;
+		}
+		memcpy(a, s, n);
+		a[n] = 0;
+	}
+	errno = 0;
+	v = strtoul(p, &end, 10);
+	if (!*p || *end || errno || v == 0 || v > 65535 || *p == '-' || *p == '+') {
+		*err = "the port must be 1..65535";
+		return -1;
+	}
+	if (inet_pton(AF_INET, a, &in) != 1) {
+		*err = "expected [ADDR:]PORT with an IPv4 address";
+		return -1;
+	}
+	if (addr)
+		strcpy(addr, a);
+	if (port)
+		*port = (uint16_t)v;
+	return 0;
+}
+
 int ep_resolve_netns(const char *s, uint32_t *out, const char **err)
 {
 	struct statfs sfs;
@@ -174,6 +210,8 @@ static const char doc[] =
 	"Trace ephemeral port assignments, releases and failures.\n"
 	"\n"
 	"USAGE: eptrace [OPTIONS]\n"
+	"       eptrace record -o FILE [OPTIONS]   write every event to an SQLite file\n"
+	"       eptrace report FILE [OPTIONS]      replay a recording through the same views\n"
 	"\n"
 	"EXAMPLES:\n"
 	"  eptrace                         # live table of every assignment and release\n"
@@ -187,13 +225,16 @@ static const char doc[] =
 	"  eptrace --collisions            # who failed, and who held the port\n"
 	"  eptrace --occupancy -i 1        # ports in use per namespace, every second\n"
 	"  eptrace --json --threshold 90   # events, collisions, occupancy; warn at 90%\n"
+	"  eptrace record -o ports.db -d 60  # record a minute\n"
+	"  eptrace report ports.db --hist  # its histograms, as the live run showed them\n"
+	"  eptrace --prometheus 9435 -q    # serve /metrics on 127.0.0.1:9435, print nothing\n"
 	"\n"
 	"Without --hist, --collisions or --occupancy every event is printed; with\n"
 	"--json the stream also carries collisions, warnings, periodic occupancy and,\n"
 	"at exit, histograms.";
 
 enum { OPT_JSON = 1000, OPT_NETNS, OPT_CGROUP, OPT_HIST, OPT_COLLISIONS, OPT_OCCUPANCY,
-       OPT_BY, OPT_TOP, OPT_THRESHOLD };
+       OPT_BY, OPT_TOP, OPT_THRESHOLD, OPT_PROMETHEUS };
 
 static const struct argp_option options[] = {
 	{ "duration", 'd', "SECS", 0, "Stop after SECS seconds", 0 },
@@ -217,6 +258,10 @@ static const struct argp_option options[] = {
 	{ "threshold", OPT_THRESHOLD, "PCT", 0,
 	  "Warn when a namespace uses PCT% of its range (default 80)", 1 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf debug output", 0 },
+	{ "quiet", 'q', NULL, 0, "No per-event output (summary and errors only)", 0 },
+	{ "output", 'o', "FILE", 0, "record: the SQLite file to write", 2 },
+	{ "prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0,
+	  "Serve Prometheus metrics on /metrics (ADDR defaults to 127.0.0.1)", 2 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show this help", 0 },
 	{},
 };
@@ -273,9 +318,31 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --threshold '%s': %s", arg, err);
 		break;
 	case 'v': o->verbose = true; break;
+	case 'q': o->quiet = true; break;
+	case 'o':
+		if (o->mode != EP_MODE_RECORD)
+			argp_error(state, "-o/--output only goes with 'record'");
+		o->file = arg;
+		break;
+	case OPT_PROMETHEUS:
+		if (ep_parse_listen(arg, NULL, NULL, &err))
+			argp_error(state, "invalid --prometheus '%s': %s", arg, err);
+		o->prometheus = arg;
+		break;
 	case 'h': argp_state_help(state, stdout, ARGP_HELP_STD_HELP); break;
 	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
+		if (o->mode == EP_MODE_REPORT && !o->file)
+			o->file = arg;
+		else
+			argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	case ARGP_KEY_END:
+		if (o->mode == EP_MODE_RECORD && !o->file)
+			argp_error(state, "record needs -o FILE");
+		if (o->mode == EP_MODE_REPORT && !o->file)
+			argp_error(state, "report needs the FILE to read");
+		if (o->mode == EP_MODE_REPORT && (o->duration_s > 0 || o->prometheus))
+			argp_error(state, "--duration and --prometheus do not apply to report");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -291,7 +358,20 @@ void ep_parse_args(int argc, char **argv, struct ep_opts *o)
 	o->top_n = 10;
 	o->threshold = 0.8;
 	argp_err_exit_status = 2;
+	if (argc > 1 && !strcmp(argv[1], "record"))
+		o->mode = EP_MODE_RECORD;
+	else if (argc > 1 && !strcmp(argv[1], "report"))
+		o->mode = EP_MODE_REPORT;
+	if (o->mode) {
+		/* the subcommand stands in for the program name */
+		argv[1] = argv[0];
+		argc--;
+		argv++;
+	}
 	argp_parse(&argp, argc, argv, 0, NULL, o);
+	/* A recording prints nothing unless a view asks for it. */
+	if (o->mode == EP_MODE_RECORD && !o->json && !o->hist && !o->collisions && !o->occupancy)
+		o->quiet = true;
 	/* Neither or both of a pair means both. */
 	if (!o->tcp && !o->udp)
 		o->tcp = o->udp = true;

@@ -6,7 +6,13 @@
 #include <stdint.h>
 #include "record.h"
 
+enum ep_mode { EP_MODE_LIVE = 0, EP_MODE_RECORD, EP_MODE_REPORT };
+
 struct ep_opts {
+	int mode;          /* enum ep_mode */
+	const char *file;  /* record: -o FILE; report: FILE */
+	const char *prometheus; /* [ADDR:]PORT, NULL: no exporter */
+	bool quiet;        /* no per-event output */
 	double duration_s; /* 0: until interrupted */
 	uint32_t pid;
 	char comm[EP_COMM_LEN];
@@ -30,6 +36,8 @@ int ep_parse_pid(const char *s, uint32_t *out, const char **err);
 int ep_parse_comm(const char *s, char out[EP_COMM_LEN], const char **err);
 int ep_parse_by(const char *s, int *out, const char **err);
 int ep_parse_top(const char *s, int *out, const char **err);
+/* [ADDR:]PORT (IPv4; ADDR defaults to 127.0.0.1); addr needs 64 bytes. */
+int ep_parse_listen(const char *s, char *addr, uint16_t *port, const char **err);
 /* A percentage 1..100 -> fraction. */
 int ep_parse_threshold(const char *s, double *out, const char **err);
 /* PATH of a namespace file (/proc/PID/ns/net, /run/netns/NAME) or an inode. */

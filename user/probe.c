@@ -18,7 +18,7 @@ struct ns_info {
 };
 
 struct ep_probe {
-	struct ep_agg *agg;
+	struct ep_pipeline *pipe;
 	uint32_t only;
 	struct ep_map ns;     /* netns -> ns_info */
 	struct ep_map owners; /* socket inode -> struct ep_owner */
@@ -34,13 +34,13 @@ struct dump {
 	uint8_t reserved[8192];
 };
 
-struct ep_probe *ep_probe_new(struct ep_agg *a, uint32_t only_netns)
+struct ep_probe *ep_probe_new(struct ep_pipeline *pipe, uint32_t only_netns)
 {
 	struct ep_probe *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
-	p->agg = a;
+	p->pipe = pipe;
 	p->only = only_netns;
 	if (ep_map_init(&p->ns, sizeof(uint32_t), sizeof(struct ns_info), 65536) ||
 	    ep_map_init(&p->owners, sizeof(uint32_t), sizeof(struct ep_owner), 1 << 20)) {
@@ -130,6 +130,8 @@ static int probe(struct ep_probe *p, uint32_t netns, struct ns_info *ni, uint64_
 		 bool owners)
 {
 	struct dump *d = calloc(1, sizeof(*d));
+	struct ep_snap_entry *snap;
+	size_t n = 0;
 	int err;
 
 	if (!d)
@@ -142,22 +144,32 @@ static int probe(struct ep_probe *p, uint32_t netns, struct ns_info *ni, uint64_
 		return err == -ENOENT ? err : 0; /* no way in: the events alone will do */
 	}
 	if (d->range_ok)
-		ep_agg_set_range(p->agg, netns, d->lo, d->hi, d->reserved_any ? d->reserved : NULL);
+		ep_pipe_range(p->pipe, now, netns, d->lo, d->hi, d->reserved_any ? d->reserved : NULL);
 	if (owners || now - ni->owners_ns > OWNER_SCAN_NS) {
 		learn_owners(p, d);
 		ni->owners_ns = now;
 	}
-	ep_agg_snapshot_begin(p->agg, netns);
-	for (size_t i = 0; i < d->n; i++) {
-		const struct ep_diag_sock *s = &d->v[i];
-		struct ep_owner *o = s->inode ? ep_map_get(&p->owners, &s->inode) : NULL;
+	snap = calloc(d->n ? d->n : 1, sizeof(*snap));
+	if (snap) {
+		for (size_t i = 0; i < d->n; i++) {
+			const struct ep_diag_sock *s = &d->v[i];
+			struct ep_owner *o = s->inode ? ep_map_get(&p->owners, &s->inode) : NULL;
 
-		if (!s->lport)
-			continue;
-		ep_agg_snapshot_add(p->agg, netns, s->proto, s->lport, s->state == 6 /* TW */,
-				    s->cookie, o ? o->pid : 0, o ? o->comm : NULL);
+			if (!s->lport)
+				continue;
+			snap[n].cookie = s->cookie;
+			snap[n].port = s->lport;
+			snap[n].proto = s->proto;
+			snap[n].timewait = s->state == 6; /* TCP_TIME_WAIT */
+			if (o) {
+				snap[n].pid = o->pid;
+				memcpy(snap[n].comm, o->comm, EP_COMM_LEN);
+			}
+			n++;
+		}
+		ep_pipe_snapshot(p->pipe, now, netns, snap, n);
+		free(snap);
 	}
-	ep_agg_snapshot_end(p->agg, netns);
 	free(d->v);
 	free(d);
 	return 0;
@@ -221,7 +233,7 @@ void ep_probe_refresh(struct ep_probe *p, uint64_t now)
 	 * (an event from it, were it still alive, brings it back). */
 	for (size_t i = 0; i < ngone; i++) {
 		ep_map_del(&p->ns, &gone[i]);
-		ep_agg_netns_gone(p->agg, gone[i]);
+		ep_pipe_gone(p->pipe, now, gone[i]);
 	}
 	free(gone);
 }

@@ -1,15 +1,15 @@
 /* Live runs only: learn a namespace's port range, reserved ports and existing
- * sockets from the kernel, and hand them to the aggregate. */
+ * sockets from the kernel, and hand them to the pipeline. */
 #ifndef EPTRACE_PROBE_H
 #define EPTRACE_PROBE_H
 
 #include <stdint.h>
-#include "agg.h"
+#include "pipeline.h"
 
 struct ep_probe;
 
 /* only_netns: 0 for all namespaces. */
-struct ep_probe *ep_probe_new(struct ep_agg *a, uint32_t only_netns);
+struct ep_probe *ep_probe_new(struct ep_pipeline *pipe, uint32_t only_netns);
 void ep_probe_free(struct ep_probe *p);
 /* Every namespace on the host (or the one selected), at startup. */
 void ep_probe_all(struct ep_probe *p, uint64_t now);

@@ -1,0 +1,321 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sqlite3.h>
+#include "pipeline.h"
+#include "recorder.h"
+#include "report.h"
+
+struct replay {
+	const struct ep_opts *o;
+	const char *path;
+	sqlite3 *db;
+	struct ep_pipeline pipe;
+	uint64_t last_mono, next_tick;
+	bool final_seen;
+};
+
+static int bad(const struct replay *r, const char *what)
+{
+	fprintf(stderr, "eptrace: %s: %s\n", r->path, what);
+	return 1;
+}
+
+static int bad_sqlite(const struct replay *r, const char *doing)
+{
+	char msg[300];
+	int code = sqlite3_errcode(r->db);
+
+	if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB || code == SQLITE_IOERR)
+		snprintf(msg, sizeof(msg), "truncated or corrupted (%s while %s)",
+			 sqlite3_errmsg(r->db), doing);
+	else
+		snprintf(msg, sizeof(msg), "cannot be read (%s while %s)", sqlite3_errmsg(r->db),
+			 doing);
+	return bad(r, msg);
+}
+
+/* Before SQLite: a clear word for a file that is missing or not a database. */
+static int check_file(const struct replay *r)
+{
+	static const char magic[16] = "SQLite format 3";
+	char head[16];
+	struct stat st;
+	FILE *f;
+
+	if (stat(r->path, &st))
+		return bad(r, errno == ENOENT ? "no such file" : strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return bad(r, "not a regular file");
+	f = fopen(r->path, "rb");
+	if (!f)
+		return bad(r, strerror(errno));
+	if (fread(head, 1, sizeof(head), f) != sizeof(head) || memcmp(head, magic, sizeof(magic))) {
+		fclose(f);
+		return bad(r, st.st_size ? "not an SQLite database" : "empty file, not a recording");
+	}
+	fclose(f);
+	return 0;
+}
+
+static int meta_get(struct replay *r, const char *key, char *out, size_t len)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(r->db, "SELECT value FROM meta WHERE key=?", -1, &st, NULL))
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+static int open_checked(struct replay *r, int64_t *mono_to_unix)
+{
+	char buf[64], msg[128];
+	sqlite3_stmt *st;
+	int rc;
+
+	if (check_file(r))
+		return 1;
+	if (sqlite3_open_v2(r->path, &r->db, SQLITE_OPEN_READONLY, NULL))
+		return bad_sqlite(r, "opening");
+	if (sqlite3_prepare_v2(r->db, "PRAGMA quick_check", -1, &st, NULL))
+		return bad_sqlite(r, "checking");
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return bad_sqlite(r, "checking");
+	}
+	if (strcmp((const char *)sqlite3_column_text(st, 0), "ok")) {
+		snprintf(msg, sizeof(msg), "truncated or corrupted (integrity check: %.80s)",
+			 (const char *)sqlite3_column_text(st, 0));
+		for (char *c = msg; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		sqlite3_finalize(st);
+		return bad(r, msg);
+	}
+	sqlite3_finalize(st);
+	rc = meta_get(r, "schema_version", buf, sizeof(buf));
+	if (rc)
+		return bad(r, "not an eptrace recording (no schema version)");
+	if (atoi(buf) != EP_SCHEMA_VERSION) {
+		snprintf(msg, sizeof(msg), "schema version %.20s; this eptrace reads version %d", buf,
+			 EP_SCHEMA_VERSION);
+		return bad(r, msg);
+	}
+	if (meta_get(r, "mono_to_unix_ns", buf, sizeof(buf)))
+		return bad(r, "the recording stopped before it started (no start)");
+	*mono_to_unix = strtoll(buf, NULL, 10);
+	if (meta_get(r, "closed", buf, sizeof(buf)) || strcmp(buf, "1"))
+		fprintf(stderr, "eptrace: %s: the recording was not closed cleanly; reporting "
+				"what it committed\n", r->path);
+	return 0;
+}
+
+static bool wanted(const struct ep_opts *o, const struct ep_record *rec)
+{
+	if ((rec->proto == EP_TCP && !o->tcp) || (rec->proto == EP_UDP && !o->udp))
+		return false;
+	if ((rec->family == 4 && !o->ipv4) || (rec->family == 6 && !o->ipv6))
+		return false;
+	if (o->pid && rec->pid != o->pid)
+		return false;
+	if (o->comm_set && strncmp(rec->comm, o->comm, EP_COMM_LEN))
+		return false;
+	if (o->netns && rec->netns != o->netns)
+		return false;
+	return !o->cgroup || rec->cgroup_id == o->cgroup;
+}
+
+/* --interval in a report: ticks on the events' own clock. */
+static void ticks_until(struct replay *r, uint64_t mono)
+{
+	uint64_t every = r->pipe.report_every;
+
+	if (!r->o->interval_s || !every)
+		return;
+	if (!r->next_tick)
+		r->next_tick = mono + every;
+	while (mono >= r->next_tick) {
+		ep_pipe_tick(&r->pipe, r->next_tick, false);
+		r->next_tick += every;
+	}
+}
+
+static int replay_event(struct replay *r, sqlite3_stmt *st)
+{
+	const void *raw = sqlite3_column_blob(st, 1);
+	struct ep_record rec;
+	char msg[64];
+
+	if (sqlite3_column_bytes(st, 1) != (int)sizeof(rec) || !raw) {
+		snprintf(msg, sizeof(msg), "corrupted event at seq %lld",
+			 (long long)sqlite3_column_int64(st, 0));
+		return bad(r, msg);
+	}
+	memcpy(&rec, raw, sizeof(rec));
+	ticks_until(r, rec.ts_ns);
+	if (rec.ts_ns > r->last_mono)
+		r->last_mono = rec.ts_ns;
+	if (wanted(r->o, &rec))
+		ep_pipe_event(&r->pipe, &rec);
+	return 0;
+}
+
+static int replay_control(struct replay *r, sqlite3_stmt *st)
+{
+	int type = ep_control_type((const char *)sqlite3_column_text(st, 1));
+	uint64_t mono = (uint64_t)sqlite3_column_int64(st, 2);
+	uint32_t netns = (uint32_t)sqlite3_column_int64(st, 3);
+	const void *data = sqlite3_column_blob(st, 4);
+	size_t len = (size_t)sqlite3_column_bytes(st, 4);
+	const size_t range_head = offsetof(struct ep_range_data, reserved);
+	char msg[64];
+
+	snprintf(msg, sizeof(msg), "corrupted control row at seq %lld",
+		 (long long)sqlite3_column_int64(st, 0));
+	if (type != EP_CTL_TICK)
+		ticks_until(r, mono);
+	switch (type) {
+	case EP_CTL_RANGE: {
+		const struct ep_range_data *d = data;
+
+		if (len != range_head && len != sizeof(*d))
+			return bad(r, msg);
+		ep_pipe_range(&r->pipe, mono, netns, d->lo, d->hi,
+			      len == sizeof(*d) && d->has_reserved ? d->reserved : NULL);
+		break;
+	}
+	case EP_CTL_SNAPSHOT:
+		if (len % sizeof(struct ep_snap_entry))
+			return bad(r, msg);
+		ep_pipe_snapshot(&r->pipe, mono, netns, data, len / sizeof(struct ep_snap_entry));
+		break;
+	case EP_CTL_GONE:
+		ep_pipe_gone(&r->pipe, mono, netns);
+		break;
+	case EP_CTL_RECONCILE:
+		if (len % sizeof(uint64_t))
+			return bad(r, msg);
+		ep_pipe_reconcile(&r->pipe, mono, data, len / sizeof(uint64_t));
+		break;
+	case EP_CTL_STATS: {
+		uint64_t s[EP_STAT_MAX];
+
+		if (len != sizeof(s))
+			return bad(r, msg);
+		memcpy(s, data, sizeof(s));
+		ep_pipe_stats(&r->pipe, mono, s);
+		break;
+	}
+	case EP_CTL_TICK:
+		if (len != 1)
+			return bad(r, msg);
+		if (*(const uint8_t *)data) {
+			r->final_seen = true;
+			ticks_until(r, mono);
+			ep_pipe_tick(&r->pipe, mono, true);
+		} else if (!r->o->interval_s) {
+			ep_pipe_tick(&r->pipe, mono, false);
+		}
+		break;
+	default:
+		return bad(r, msg);
+	}
+	if (mono > r->last_mono)
+		r->last_mono = mono;
+	return 0;
+}
+
+/* Events and controls, merged back into the order they were recorded in. */
+static int replay_all(struct replay *r)
+{
+	sqlite3_stmt *ev = NULL, *ctl = NULL;
+	int rc_ev, rc_ctl, err = 0;
+
+	if (sqlite3_prepare_v2(r->db, "SELECT seq, raw FROM events ORDER BY seq", -1, &ev, NULL) ||
+	    sqlite3_prepare_v2(r->db,
+			       "SELECT seq, type, mono_ns, netns, data FROM controls ORDER BY seq",
+			       -1, &ctl, NULL)) {
+		err = bad_sqlite(r, "reading the tables");
+		goto out;
+	}
+	rc_ev = sqlite3_step(ev);
+	rc_ctl = sqlite3_step(ctl);
+	while (!err && (rc_ev == SQLITE_ROW || rc_ctl == SQLITE_ROW)) {
+		bool take_ev = rc_ev == SQLITE_ROW &&
+			       (rc_ctl != SQLITE_ROW ||
+				sqlite3_column_int64(ev, 0) < sqlite3_column_int64(ctl, 0));
+
+		if (take_ev) {
+			err = replay_event(r, ev);
+			rc_ev = sqlite3_step(ev);
+		} else {
+			err = replay_control(r, ctl);
+			rc_ctl = sqlite3_step(ctl);
+		}
+	}
+	if (!err && (rc_ev != SQLITE_DONE || rc_ctl != SQLITE_DONE))
+		err = bad_sqlite(r, "reading the events");
+out:
+	sqlite3_finalize(ev);
+	sqlite3_finalize(ctl);
+	return err;
+}
+
+static void recorded_summary(struct replay *r)
+{
+	char buf[32];
+
+	if (!meta_get(r, "sum_received", buf, sizeof(buf)))
+		r->pipe.sum.received = strtoull(buf, NULL, 10);
+	if (!meta_get(r, "sum_bad_records", buf, sizeof(buf)))
+		r->pipe.sum.bad_records = strtoull(buf, NULL, 10);
+	if (!meta_get(r, "sum_duration_s", buf, sizeof(buf)))
+		r->pipe.sum.duration_s = strtod(buf, NULL);
+}
+
+int ep_report(const struct ep_opts *o)
+{
+	struct replay r = { .o = o, .path = o->file };
+	struct ep_start start = {};
+	int64_t mono_to_unix = 0;
+	char buf[32];
+	int err;
+
+	err = open_checked(&r, &mono_to_unix);
+	if (err) {
+		sqlite3_close(r.db);
+		return err;
+	}
+	if (ep_pipe_init(&r.pipe, o, mono_to_unix)) {
+		sqlite3_close(r.db);
+		fprintf(stderr, "eptrace: out of memory\n");
+		return 1;
+	}
+	if (!meta_get(&r, "start_ts_ns", buf, sizeof(buf)))
+		start.ts_ns = strtoull(buf, NULL, 10);
+	if (!meta_get(&r, "start_pid", buf, sizeof(buf)))
+		start.pid = (uint32_t)strtoul(buf, NULL, 10);
+	start.timewait_tracking = !meta_get(&r, "timewait_tracking", buf, sizeof(buf)) &&
+				  !strcmp(buf, "1");
+	ep_print_start(&r.pipe, &start);
+	err = replay_all(&r);
+	if (!err) {
+		if (!r.final_seen)
+			ep_pipe_tick(&r.pipe, r.last_mono, true);
+		recorded_summary(&r);
+		ep_pipe_summary(&r.pipe);
+	}
+	ep_pipe_free(&r.pipe);
+	sqlite3_close(r.db);
+	return err;
+}
