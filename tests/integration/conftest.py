@@ -56,8 +56,10 @@ class Tracer:
     """eptrace --json in the background; events collected as they arrive."""
 
     def __init__(self, *args):
-        self.proc = subprocess.Popen([EPTRACE, "--json", *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        # a subcommand (record) goes first
+        sub = [args[0]] if args and args[0] == "record" else []
+        self.proc = subprocess.Popen([EPTRACE, *sub, "--json", *args[len(sub):]],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.events = []
         self.lock = threading.Lock()
         self.reader = threading.Thread(target=self._read, daemon=True)

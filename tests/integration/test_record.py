@@ -1,0 +1,217 @@
+"""Record and report: a replay prints what the live run printed; sqlite3 sees
+the same events; damaged files get a clear error; interrupted recordings keep
+what they committed."""
+import os
+import signal
+import sqlite3
+import subprocess
+
+import pytest
+
+from conftest import EPTRACE, SCENARIO, WORKLOAD, facts, wait_until
+
+PY = "/usr/bin/python3"
+
+
+def report(path, *args):
+    return subprocess.run([EPTRACE, "report", path, *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def churn(netns):
+    """Ground truth: the full workload plus 200 loopback connects."""
+    truth = facts(netns.run(WORKLOAD, "all").stdout)
+    truth += facts(netns.run(PY, SCENARIO, "connect_many", "200").stdout)
+    return truth
+
+
+def test_report_prints_what_the_live_run_printed(netns, tracer_factory, tmp_path):
+    db = str(tmp_path / "churn.db")
+    tr = tracer_factory("record", "-o", db, "--netns", netns.path, "--interval", "0.1")
+    truth = churn(netns)
+    allocs = [f for f in truth if f["kind"] == "alloc"]
+    wait_until(lambda: len(tr.of("alloc")) >= len(allocs), 20, "the workload's assignments")
+    assert tr.stop() == 0
+    with tr.lock:
+        live = list(tr.events)
+    r = report(db, "--json")
+    assert r.returncode == 0, r.stderr
+    replay_ev = facts(r.stdout)
+    # Without --interval a report replays the recorded report times: the same
+    # lines in the same order, occupancy reports included.
+    assert replay_ev == live
+    assert [e["event"] for e in live].count("occupancy") >= 2
+    assert live[-1]["event"] == "summary"
+    assert len([e for e in live if e["event"] == "alloc"]) == len(allocs)
+
+    # sqlite3 agrees with the live stream.
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT lport, proto, pid, via FROM events "
+                       "WHERE event='alloc' AND fixed=0 ORDER BY seq").fetchall()
+    assert [(e["lport"], e["proto"], e["pid"], e["via"]) for e in live
+            if e["event"] == "alloc"] == rows
+    (fails,) = con.execute("SELECT count(*) FROM events WHERE event='fail'").fetchone()
+    assert fails == len([e for e in live if e["event"] == "fail"])
+    (n,) = con.execute("SELECT count(*) FROM events WHERE event='alloc' AND latency_ns IS NOT NULL"
+                       " AND via='connect' AND proto='tcp' AND family=4").fetchone()
+    (h,) = [e for e in live if e["event"] == "hist" and e["metric"] == "latency"
+            and e["via"] == "connect" and e["proto"] == "tcp" and e["family"] == 4]
+    assert n == h["count"]
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
+    con.close()
+
+
+def test_report_interval_on_the_events_clock(netns, tracer_factory, tmp_path):
+    db = str(tmp_path / "interval.db")
+    tr = tracer_factory("record", "-o", db, "--netns", netns.path)
+    netns.run(PY, SCENARIO, "connect_many", "50")
+    wait_until(lambda: len(tr.of("alloc")) >= 50, 20, "assignments")
+    assert tr.stop() == 0
+    live = [e for e in tr.events if e["event"] not in ("occupancy", "summary")]
+    r = report(db, "--json", "--interval", "0.001")
+    assert r.returncode == 0, r.stderr
+    rep = facts(r.stdout)
+    assert [e for e in rep if e["event"] not in ("occupancy", "summary")] == live
+    assert [e["event"] for e in rep].count("occupancy") > 2
+
+
+def test_report_views_and_filters(netns, tracer_factory, tmp_path):
+    db = str(tmp_path / "views.db")
+    tr = tracer_factory("record", "-o", db, "--netns", netns.path)
+    truth = churn(netns)
+    n_allocs = len([f for f in truth if f["kind"] == "alloc"])
+    wait_until(lambda: len(tr.of("alloc")) >= n_allocs, 20, "assignments")
+    assert tr.stop() == 0
+    r = report(db, "--hist")
+    assert r.returncode == 0, r.stderr
+    assert "latency tcp/ipv4 connect" in r.stdout and "|*" in r.stdout
+    r = report(db, "--collisions")
+    assert r.returncode == 0 and "exhausted" in r.stdout
+    r = report(db, "--occupancy")
+    assert r.returncode == 0 and str(netns.inode) in r.stdout
+    child = [f for f in truth if f.get("comm") == "ep-child"][0]
+    r = report(db, "--json", "-p", str(child["pid"]))
+    got = [e for e in facts(r.stdout) if e["event"] == "alloc"]
+    assert got and all(e["pid"] == child["pid"] for e in got)
+    r = report(db, "--json", "-u")
+    assert all(e["proto"] == "udp" for e in facts(r.stdout) if e["event"] == "alloc")
+
+
+@pytest.fixture
+def good_db(tmp_path, netns, tracer_factory):
+    db = str(tmp_path / "good.db")
+    tr = tracer_factory("record", "-o", db, "--netns", netns.path)
+    netns.run(PY, SCENARIO, "connect_many", "500")
+    wait_until(lambda: len(tr.of("alloc")) >= 500, 20, "assignments")
+    assert tr.stop() == 0
+    return db
+
+
+def damage(db, how, tmp_path):
+    bad = str(tmp_path / f"{how}.db")
+    data = open(db, "rb").read()
+    if how == "truncated":
+        data = data[:len(data) // 2]
+    elif how == "zeroed":
+        data = data[:8192] + b"\0" * 8192 + data[16384:]
+    elif how == "text":
+        data = b"hello, not a database\n" * 10
+    elif how == "empty":
+        data = b""
+    open(bad, "wb").write(data)
+    if how == "schema":
+        con = sqlite3.connect(bad)
+        con.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+        con.commit()
+        con.close()
+    elif how == "foreign":
+        os.unlink(bad)
+        con = sqlite3.connect(bad)
+        con.execute("CREATE TABLE t(x)")
+        con.commit()
+        con.close()
+    return bad
+
+
+@pytest.mark.parametrize("how,needle", [
+    ("truncated", "truncated or corrupted"),
+    ("zeroed", "truncated or corrupted"),
+    ("text", "not an SQLite database"),
+    ("empty", "empty file, not a recording"),
+    ("schema", "schema version 99; this eptrace reads version 1"),
+    ("foreign", "not an eptrace recording"),
+])
+def test_damaged_files_get_a_clear_error(good_db, tmp_path, how, needle):
+    assert os.path.getsize(good_db) > 16384
+    bad = damage(good_db, how, tmp_path)
+    r = report(bad, "--json")
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert needle in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "Segmentation" not in r.stderr
+
+
+def test_missing_file_and_existing_output(tmp_path):
+    r = report(str(tmp_path / "nope.db"))
+    assert r.returncode == 1 and "no such file" in r.stderr
+    existing = tmp_path / "exists.db"
+    existing.write_text("keep me")
+    r = subprocess.run([EPTRACE, "record", "-o", str(existing), "-d", "1"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and "File exists" in r.stderr
+    assert existing.read_text() == "keep me"
+    r = subprocess.run([EPTRACE, "record"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "record needs -o FILE" in r.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_interrupted_recording_keeps_what_it_committed(netns, tmp_path, sig):
+    db = str(tmp_path / "interrupted.db")
+    proc = subprocess.Popen([EPTRACE, "record", "-o", db, "--netns", netns.path],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "Tracing" in proc.stderr.readline()
+    truth = facts(netns.run(PY, SCENARIO, "connect_many", "300").stdout)
+
+    def committed():
+        try:
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            (n,) = con.execute("SELECT count(*) FROM events WHERE event='alloc'").fetchone()
+            con.close()
+            return n
+        except sqlite3.Error:
+            return 0
+    wait_until(lambda: committed() >= 300, 20, "the batch to be committed")
+    proc.send_signal(sig)
+    rc = proc.wait(timeout=30)
+    assert rc == (0 if sig != signal.SIGKILL else -signal.SIGKILL)
+    r = report(db, "--json")
+    assert r.returncode == 0, r.stderr
+    got = sorted(e["lport"] for e in facts(r.stdout) if e["event"] == "alloc")
+    assert got == sorted(f["lport"] for f in truth)
+    if sig == signal.SIGKILL:
+        assert "not closed cleanly" in r.stderr
+    else:
+        assert not os.path.exists(db + "-wal") or os.path.getsize(db + "-wal") == 0
+
+
+def test_full_disk_stops_the_recording_and_keeps_the_rest(netns, tmp_path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mnt)], check=True)
+    try:
+        db = str(mnt / "full.db")
+        proc = subprocess.Popen([EPTRACE, "record", "-o", db, "--netns", netns.path],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert "Tracing" in proc.stderr.readline()
+        for _ in range(40):
+            if proc.poll() is not None:
+                break
+            netns.run(PY, SCENARIO, "connect_many", "200")
+        rc = proc.wait(timeout=60)
+        err = proc.stderr.read()
+        assert rc == 1, err
+        assert "stopped" in err and "full" in err, err
+        r = report(db, "--json")
+        assert r.returncode == 0, r.stderr
+        assert len([e for e in facts(r.stdout) if e["event"] == "alloc"]) > 0
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
