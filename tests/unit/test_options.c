@@ -55,5 +55,20 @@ int main(void)
 		CHECK(ep_parse_threshold("101", &th, &err) == -1);
 		CHECK(ep_parse_threshold("x", &th, &err) == -1);
 	}
+	{
+		char addr[64];
+		uint16_t port;
+
+		CHECK(ep_parse_listen("9435", addr, &port, &err) == 0 && port == 9435 &&
+		      !strcmp(addr, "127.0.0.1"));
+		CHECK(ep_parse_listen("0.0.0.0:80", addr, &port, &err) == 0 && port == 80 &&
+		      !strcmp(addr, "0.0.0.0"));
+		CHECK(ep_parse_listen("0", addr, &port, &err) == -1);
+		CHECK(ep_parse_listen("65536", addr, &port, &err) == -1);
+		CHECK(ep_parse_listen(":80", addr, &port, &err) == -1);
+		CHECK(ep_parse_listen("host:80", addr, &port, &err) == -1);
+		CHECK(ep_parse_listen("1.2.3.4:", addr, &port, &err) == -1);
+		CHECK(ep_parse_listen("1.2.3.4:-5", addr, &port, &err) == -1);
+	}
 	return check_done("test_options");
 }
