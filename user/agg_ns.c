@@ -134,9 +134,9 @@ static void recount(struct ep_agg *a, struct ep_ns *ns)
 void ep_agg_set_range(struct ep_agg *a, uint32_t netns, uint16_t lo, uint16_t hi,
 		      const uint8_t *res)
 {
-	struct ep_ns *ns = ep_ns_get(a, netns, true);
+	struct ep_ns *ns = lo <= hi ? ep_ns_get(a, netns, true) : NULL;
 
-	if (!ns || lo > hi)
+	if (!ns)
 		return;
 	if (ns->range_known && ns->lo == lo && ns->hi == hi &&
 	    (!res == !ns->reserved) && (!res || !memcmp(res, ns->reserved, 8192)))

@@ -28,6 +28,11 @@ void ep_format_addr(int family, const uint8_t addr[16], char *buf, size_t len)
 	}
 }
 
+uint64_t ep_mono_to_unix(uint64_t mono, int64_t offset)
+{
+	return mono + (uint64_t)offset; /* unsigned: wraps instead of overflowing */
+}
+
 int ep_decode(const struct ep_record *rec, int64_t mono_to_unix, struct ep_event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
@@ -38,7 +43,7 @@ int ep_decode(const struct ep_record *rec, int64_t mono_to_unix, struct ep_event
 	if (rec->proto != EP_TCP && rec->proto != EP_UDP)
 		return -1;
 	ev->rec = rec;
-	ev->ts_unix_ns = (uint64_t)((int64_t)rec->ts_ns + mono_to_unix);
+	ev->ts_unix_ns = ep_mono_to_unix(rec->ts_ns, mono_to_unix);
 	ev->has_latency = rec->kind == EP_ALLOC && rec->latency_ns != EP_LATENCY_NONE;
 	ev->has_remote = (rec->flags & EP_F_RADDR) != 0;
 	ep_format_addr(rec->family, rec->laddr, ev->laddr, sizeof(ev->laddr));

@@ -23,6 +23,8 @@ struct ep_event {
 /* CLOCK_MONOTONIC -> Unix time offset, taken once at startup. */
 int64_t ep_clock_offset(void);
 
+uint64_t ep_mono_to_unix(uint64_t mono, int64_t offset);
+
 /* Returns 0, or -1 for a record that is not a valid user-visible event. */
 int ep_decode(const struct ep_record *rec, int64_t mono_to_unix, struct ep_event *ev);
 

@@ -49,8 +49,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (strcmp(url, "/metrics"))
 		return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n", 10);
 	pthread_mutex_lock(&e->lock);
-	ret = reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-		    e->text ? e->text : "", e->text ? e->len : 0);
+	if (e->text)
+		ret = reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", e->text,
+			    e->len);
+	else
+		ret = reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "starting\n", 9);
 	pthread_mutex_unlock(&e->lock);
 	return ret;
 }
@@ -75,7 +78,7 @@ struct ep_exporter *ep_exporter_start(const char *listen, struct ep_pipeline *pi
 	inet_pton(AF_INET, addr, &sa.sin_addr);
 	sa.sin_port = htons(port);
 	pthread_mutex_init(&e->lock, NULL);
-	e->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, port, NULL, NULL, handle, e,
+	e->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, port, NULL, NULL, handle, e,
 				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
 				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)32, MHD_OPTION_END);

@@ -148,7 +148,7 @@ static void json_holder(FILE *f, const struct ep_holder *h, int64_t mono_to_unix
 	ep_json_escape(f, h->comm, EP_COMM_LEN);
 	fputc('"', f);
 	if (h->since_ns)
-		fprintf(f, ",\"since_ns\":%" PRIu64, (uint64_t)((int64_t)h->since_ns + mono_to_unix));
+		fprintf(f, ",\"since_ns\":%" PRIu64, ep_mono_to_unix(h->since_ns, mono_to_unix));
 	else
 		fputs(",\"since_ns\":null", f);
 	fprintf(f, ",\"ports\":%u,\"fixed\":%s,\"untracked\":%s}", h->ports,
@@ -302,7 +302,7 @@ void ep_json_warning(FILE *f, const struct ep_warning *w, int64_t mono_to_unix)
 	fprintf(f, "{\"event\":\"warning\",\"type\":\"occupancy\",\"ts_ns\":%" PRIu64
 		   ",\"netns\":%u,\"proto\":\"%s\",\"in_use\":%u,\"capacity\":%u,\"fraction\":%.4f,"
 		   "\"threshold\":%.4f}\n",
-		(uint64_t)((int64_t)w->ts_ns + mono_to_unix), w->netns, ep_proto_name(w->proto),
+		ep_mono_to_unix(w->ts_ns, mono_to_unix), w->netns, ep_proto_name(w->proto),
 		w->in_use, w->capacity, w->fraction, w->threshold);
 }
 

@@ -125,7 +125,7 @@ static bool kernel_tracks(uint64_t cookie, void *ctx)
 
 static void print_start(struct ep_run *run, uint64_t mono)
 {
-	struct ep_start start = { .ts_ns = (uint64_t)((int64_t)mono + run->pipe.mono_to_unix),
+	struct ep_start start = { .ts_ns = ep_mono_to_unix(mono, run->pipe.mono_to_unix),
 				  .pid = (uint32_t)getpid(),
 				  .timewait_tracking = run->loader.tw_tracking };
 
@@ -175,8 +175,9 @@ static int trace(struct ep_run *run)
 		return 1;
 	}
 	run->pipe.enrich = (struct ep_enrich){ learn_netns, run };
-	if (run->opts.file && !(run->rec = ep_rec_open(run->opts.file, &run->pipe)))
-		goto out;
+	/* Before any thread starts, so that they do not take the signals. */
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 	if (run->opts.prometheus && !(run->exp = ep_exporter_start(run->opts.prometheus, &run->pipe)))
 		goto out;
 	if (ep_load(&run->loader, &run->opts, cg2))
@@ -187,16 +188,19 @@ static int trace(struct ep_run *run)
 		fprintf(stderr, "eptrace: cannot open the ring buffer: %s\n", strerror(errno));
 		goto out;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	/* The file only once everything else worked: a name is not taken for nothing. */
+	if (run->opts.file && !(run->rec = ep_rec_open(run->opts.file, &run->pipe)))
+		goto out;
+	start = last_report = last_refresh = mono_now();
+	if (run->exp)
+		ep_exporter_publish(run->exp, &run->pipe, 0); /* a page from the start on */
+	print_start(run, start);
 	/* Sockets that exist already count from the first second. */
 	ep_probe_all(run->probe, mono_now());
-	start = last_report = last_refresh = mono_now();
 	if (run->pipe.report_every && run->pipe.report_every < refresh_every)
 		refresh_every = run->pipe.report_every;
 	if (run->opts.duration_s > 0)
 		deadline = start + (uint64_t)(run->opts.duration_s * 1e9);
-	print_start(run, start);
 
 	while (!exiting) {
 		int n = ring_buffer__poll(rb, 50);

@@ -20,6 +20,8 @@ const char *ep_control_name(int type)
 
 int ep_control_type(const char *name)
 {
+	if (!name)
+		return -1;
 	for (int t = EP_CTL_RANGE; t <= EP_CTL_TICK; t++)
 		if (!strcmp(name, control_names[t]))
 			return t;
@@ -185,7 +187,8 @@ void ep_pipe_reconcile(struct ep_pipeline *p, uint64_t mono, const uint64_t *dea
 
 	if (!sorted)
 		return;
-	memcpy(sorted, dead, n * sizeof(*dead));
+	if (n)
+		memcpy(sorted, dead, n * sizeof(*dead));
 	qsort(sorted, n, sizeof(*sorted), cmp_u64);
 	journal(p, EP_CTL_RECONCILE, mono, 0, sorted, n * sizeof(*sorted));
 	ep_agg_reconcile(&p->agg, not_dead, &d);
@@ -273,7 +276,7 @@ static void print_occupancy(struct ep_pipeline *p, uint64_t now_unix)
 
 void ep_pipe_tick(struct ep_pipeline *p, uint64_t mono, bool final)
 {
-	uint64_t now_unix = (uint64_t)((int64_t)mono + p->mono_to_unix);
+	uint64_t now_unix = ep_mono_to_unix(mono, p->mono_to_unix);
 	uint8_t f = final;
 
 	journal(p, EP_CTL_TICK, mono, 0, &f, 1);

@@ -105,6 +105,17 @@ static void on_event(void *ctx, const struct ep_record *rec, const struct ep_all
 	enqueue(ctx, &it);
 }
 
+/* A row that cannot be queued would make the replay diverge: stop instead. */
+static void out_of_memory(struct ep_recorder *r)
+{
+	pthread_mutex_lock(&r->lock);
+	if (!r->failed)
+		snprintf(r->error, sizeof(r->error), "out of memory");
+	r->failed = true;
+	pthread_cond_broadcast(&r->nonfull);
+	pthread_mutex_unlock(&r->lock);
+}
+
 static void on_control(void *ctx, int type, uint64_t mono, uint32_t netns, const void *data,
 		       size_t len)
 {
@@ -115,8 +126,10 @@ static void on_control(void *ctx, int type, uint64_t mono, uint32_t netns, const
 	it.ctl.len = len;
 	if (len) {
 		it.ctl.data = malloc(len);
-		if (!it.ctl.data)
+		if (!it.ctl.data) {
+			out_of_memory(ctx);
 			return;
+		}
 		memcpy(it.ctl.data, data, len);
 	}
 	enqueue(ctx, &it);
@@ -128,8 +141,10 @@ static void meta(struct ep_recorder *r, const char *key, const char *value)
 	struct item it = { .type = ITEM_META };
 
 	it.ctl.data = malloc(kl + vl);
-	if (!it.ctl.data)
+	if (!it.ctl.data) {
+		out_of_memory(r);
 		return;
+	}
 	memcpy(it.ctl.data, key, kl);
 	memcpy((char *)it.ctl.data + kl, value, vl);
 	it.ctl.len = kl + vl;
@@ -255,11 +270,7 @@ static void *writer(void *arg)
 	size_t n;
 
 	if (!batch) {
-		pthread_mutex_lock(&r->lock);
-		snprintf(r->error, sizeof(r->error), "out of memory");
-		r->failed = true;
-		pthread_cond_broadcast(&r->nonfull);
-		pthread_mutex_unlock(&r->lock);
+		out_of_memory(r);
 		return NULL;
 	}
 	for (;;) {
@@ -300,6 +311,12 @@ static void close_db(struct ep_recorder *r)
 
 static void free_recorder(struct ep_recorder *r)
 {
+	for (size_t i = 0; i < r->count; i++) {
+		struct item *it = &r->q[(r->head + i) % QCAP];
+
+		if (it->type != ITEM_EVENT)
+			free(it->ctl.data);
+	}
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->nonempty);
 	pthread_cond_destroy(&r->nonfull);
@@ -333,6 +350,7 @@ struct ep_recorder *ep_rec_open(const char *path, struct ep_pipeline *pipe)
 	}
 	close(fd);
 	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) ||
+	    sqlite3_busy_timeout(r->db, 5000) ||
 	    sqlite3_exec(r->db, SCHEMA, NULL, NULL, NULL) || prepare(r)) {
 		fprintf(stderr, "eptrace: cannot set up %s: %s\n", path, sqlite3_errmsg(r->db));
 		close_db(r);
@@ -417,9 +435,12 @@ int ep_rec_close(struct ep_recorder *r, const struct ep_summary *sum)
 	if (r->writer_running)
 		pthread_join(r->writer, NULL);
 	failed = ep_rec_failed(r);
-	/* Leave one self-contained file behind. */
-	sqlite3_exec(r->db, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;", NULL,
-		     NULL, NULL);
+	/* Leave one self-contained file behind; a reader holding the file open
+	 * may prevent that, and then the WAL file is part of the recording. */
+	if (sqlite3_wal_checkpoint_v2(r->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) ||
+	    sqlite3_exec(r->db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL))
+		fprintf(stderr, "eptrace: %s stays in WAL mode (%s): keep %s-wal with it\n", r->path,
+			sqlite3_errmsg(r->db), r->path);
 	close_db(r);
 	free_recorder(r);
 	return failed ? -1 : 0;

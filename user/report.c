@@ -70,15 +70,32 @@ static int meta_get(struct replay *r, const char *key, char *out, size_t len)
 		return -1;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL)
+		rc = SQLITE_DONE; /* a NULL value is no value */
 	if (rc == SQLITE_ROW)
 		snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 
+/* meta, events and controls must be tables, not views. */
+static bool plain_tables(struct replay *r)
+{
+	sqlite3_stmt *st;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(r->db, "SELECT count(*) FROM sqlite_schema WHERE type='table' AND "
+				      "name IN ('meta','events','controls')", -1, &st, NULL))
+		return false;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n == 3;
+}
+
 static int open_checked(struct replay *r, int64_t *mono_to_unix)
 {
-	char buf[64], msg[128];
+	char buf[64], msg[128], *end;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -86,6 +103,9 @@ static int open_checked(struct replay *r, int64_t *mono_to_unix)
 		return 1;
 	if (sqlite3_open_v2(r->path, &r->db, SQLITE_OPEN_READONLY, NULL))
 		return bad_sqlite(r, "opening");
+	/* The file is input, not code: no triggers, views or functions run. */
+	sqlite3_db_config(r->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(r->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 	if (sqlite3_prepare_v2(r->db, "PRAGMA quick_check", -1, &st, NULL))
 		return bad_sqlite(r, "checking");
 	rc = sqlite3_step(st);
@@ -103,6 +123,8 @@ static int open_checked(struct replay *r, int64_t *mono_to_unix)
 		return bad(r, msg);
 	}
 	sqlite3_finalize(st);
+	if (!plain_tables(r))
+		return bad(r, "not an eptrace recording (no schema version)");
 	rc = meta_get(r, "schema_version", buf, sizeof(buf));
 	if (rc)
 		return bad(r, "not an eptrace recording (no schema version)");
@@ -113,7 +135,10 @@ static int open_checked(struct replay *r, int64_t *mono_to_unix)
 	}
 	if (meta_get(r, "mono_to_unix_ns", buf, sizeof(buf)))
 		return bad(r, "the recording stopped before it started (no start)");
-	*mono_to_unix = strtoll(buf, NULL, 10);
+	errno = 0;
+	*mono_to_unix = strtoll(buf, &end, 10);
+	if (errno || *end || end == buf)
+		return bad(r, "corrupted meta value mono_to_unix_ns");
 	if (meta_get(r, "closed", buf, sizeof(buf)) || strcmp(buf, "1"))
 		fprintf(stderr, "eptrace: %s: the recording was not closed cleanly; reporting "
 				"what it committed\n", r->path);
@@ -135,7 +160,10 @@ static bool wanted(const struct ep_opts *o, const struct ep_record *rec)
 	return !o->cgroup || rec->cgroup_id == o->cgroup;
 }
 
-/* --interval in a report: ticks on the events' own clock. */
+#define MAX_QUIET_TICKS 1000
+
+/* --interval in a report: ticks on the events' own clock. A gap of more than
+ * MAX_QUIET_TICKS intervals (or a clock jump in a damaged file) gives one. */
 static void ticks_until(struct replay *r, uint64_t mono)
 {
 	uint64_t every = r->pipe.report_every;
@@ -143,9 +171,15 @@ static void ticks_until(struct replay *r, uint64_t mono)
 	if (!r->o->interval_s || !every)
 		return;
 	if (!r->next_tick)
-		r->next_tick = mono + every;
+		r->next_tick = mono > UINT64_MAX - every ? UINT64_MAX : mono + every;
+	if (mono >= r->next_tick && (mono - r->next_tick) / every > MAX_QUIET_TICKS)
+		r->next_tick = mono;
 	while (mono >= r->next_tick) {
 		ep_pipe_tick(&r->pipe, r->next_tick, false);
+		if (r->next_tick > UINT64_MAX - every) {
+			r->next_tick = UINT64_MAX;
+			break;
+		}
 		r->next_tick += every;
 	}
 }
@@ -156,7 +190,8 @@ static int replay_event(struct replay *r, sqlite3_stmt *st)
 	struct ep_record rec;
 	char msg[64];
 
-	if (sqlite3_column_bytes(st, 1) != (int)sizeof(rec) || !raw) {
+	if (sqlite3_column_type(st, 1) != SQLITE_BLOB ||
+	    sqlite3_column_bytes(st, 1) != (int)sizeof(rec) || !raw) {
 		snprintf(msg, sizeof(msg), "corrupted event at seq %lld",
 			 (long long)sqlite3_column_int64(st, 0));
 		return bad(r, msg);
@@ -172,7 +207,8 @@ static int replay_event(struct replay *r, sqlite3_stmt *st)
 
 static int replay_control(struct replay *r, sqlite3_stmt *st)
 {
-	int type = ep_control_type((const char *)sqlite3_column_text(st, 1));
+	int type = sqlite3_column_type(st, 1) == SQLITE_TEXT
+			   ? ep_control_type((const char *)sqlite3_column_text(st, 1)) : -1;
 	uint64_t mono = (uint64_t)sqlite3_column_int64(st, 2);
 	uint32_t netns = (uint32_t)sqlite3_column_int64(st, 3);
 	const void *data = sqlite3_column_blob(st, 4);
@@ -182,6 +218,10 @@ static int replay_control(struct replay *r, sqlite3_stmt *st)
 
 	snprintf(msg, sizeof(msg), "corrupted control row at seq %lld",
 		 (long long)sqlite3_column_int64(st, 0));
+	if (sqlite3_column_type(st, 2) != SQLITE_INTEGER || sqlite3_column_int64(st, 2) < 0 ||
+	    sqlite3_column_type(st, 3) != SQLITE_INTEGER ||
+	    (len && sqlite3_column_type(st, 4) != SQLITE_BLOB))
+		return bad(r, msg);
 	if (type != EP_CTL_TICK)
 		ticks_until(r, mono);
 	switch (type) {
@@ -255,6 +295,11 @@ static int replay_all(struct replay *r)
 			       (rc_ctl != SQLITE_ROW ||
 				sqlite3_column_int64(ev, 0) < sqlite3_column_int64(ctl, 0));
 
+		if (rc_ev == SQLITE_ROW && rc_ctl == SQLITE_ROW &&
+		    sqlite3_column_int64(ev, 0) == sqlite3_column_int64(ctl, 0)) {
+			err = bad(r, "corrupted: an event and a control share a seq");
+			break;
+		}
 		if (take_ev) {
 			err = replay_event(r, ev);
 			rc_ev = sqlite3_step(ev);

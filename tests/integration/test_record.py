@@ -124,6 +124,30 @@ def damage(db, how, tmp_path):
         con.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
         con.commit()
         con.close()
+    elif how == "nulltype":
+        con = sqlite3.connect(bad)
+        con.executescript("""CREATE TABLE c2(seq INTEGER PRIMARY KEY, type TEXT,
+                             mono_ns INTEGER NOT NULL, netns INTEGER, data BLOB);
+                             INSERT INTO c2 SELECT * FROM controls; DROP TABLE controls;
+                             ALTER TABLE c2 RENAME TO controls;
+                             UPDATE controls SET type=NULL WHERE seq=(SELECT min(seq) FROM controls);""")
+        con.close()
+    elif how == "seqtie":
+        con = sqlite3.connect(bad)
+        con.execute("UPDATE controls SET seq=(SELECT min(seq) FROM events) "
+                    "WHERE seq=(SELECT max(seq) FROM controls)")
+        con.commit()
+        con.close()
+    elif how == "view":
+        con = sqlite3.connect(bad)
+        con.executescript("DROP TABLE events; CREATE VIEW events AS SELECT 1 AS seq, x'00' AS raw;")
+        con.close()
+    elif how == "timejump":
+        con = sqlite3.connect(bad)
+        con.execute("INSERT INTO controls VALUES((SELECT max(seq) FROM events) + 100, 'tick', "
+                    "4611686018427387904, 0, x'00')")
+        con.commit()
+        con.close()
     elif how == "foreign":
         os.unlink(bad)
         con = sqlite3.connect(bad)
@@ -140,6 +164,9 @@ def damage(db, how, tmp_path):
     ("empty", "empty file, not a recording"),
     ("schema", "schema version 99; this eptrace reads version 1"),
     ("foreign", "not an eptrace recording"),
+    ("nulltype", "corrupted control row at seq"),
+    ("seqtie", "an event and a control share a seq"),
+    ("view", "not an eptrace recording"),
 ])
 def test_damaged_files_get_a_clear_error(good_db, tmp_path, how, needle):
     assert os.path.getsize(good_db) > 16384
@@ -148,6 +175,13 @@ def test_damaged_files_get_a_clear_error(good_db, tmp_path, how, needle):
     assert r.returncode == 1, (r.returncode, r.stderr)
     assert needle in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and "Segmentation" not in r.stderr
+
+
+def test_a_clock_jump_does_not_hang_the_report(good_db, tmp_path):
+    bad = damage(good_db, "timejump", tmp_path)
+    r = report(bad, "--json", "--interval", "0.001")
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.splitlines()) < 5000
 
 
 def test_missing_file_and_existing_output(tmp_path):
