@@ -31,6 +31,7 @@ def test_report_prints_what_the_live_run_printed(netns, tracer_factory, tmp_path
     truth = churn(netns)
     allocs = [f for f in truth if f["kind"] == "alloc"]
     wait_until(lambda: len(tr.of("alloc")) >= len(allocs), 20, "the workload's assignments")
+    wait_until(lambda: len(tr.of("occupancy")) >= 2, 20, "two periodic reports")
     assert tr.stop() == 0
     with tr.lock:
         live = list(tr.events)
