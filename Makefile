@@ -24,7 +24,7 @@ PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 UNITDIR ?= /etc/systemd/system
 
-.PHONY: all clean test unit integration deps install uninstall
+.PHONY: all clean test unit integration deps install uninstall bench
 all: $(OUT)/eptrace $(OUT)/tests/workload
 
 $(OUT):
@@ -53,6 +53,15 @@ $(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(patsubst user/%.c,
 
 unit: $(UNIT_TESTS)
 	@fail=0; for t in $(UNIT_TESTS); do $$t || fail=1; done; exit $$fail
+
+$(OUT)/bench/churn: bench/churn.c
+	mkdir -p $(OUT)/bench
+	$(CC) $(CFLAGS) $(WARN) $< -o $@
+
+# Not a test: measures overhead side by side and writes BENCHMARKS.md.
+bench: all $(OUT)/bench/churn
+	@command -v bpftrace >/dev/null || ./scripts/setup.sh --bench
+	/usr/bin/python3 bench/run.py $(BENCH_ARGS)
 
 integration: all
 	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration

@@ -17,6 +17,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+#define AF_UNSPEC 0
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
@@ -608,9 +609,17 @@ out:
 	bpf_map_delete_elem(&inflight, &tid);
 }
 
+/* Only connect(AF_UNSPEC) needs the socket here (it may give a UDP port
+ * back): an address connect is bracketed by the cgroup hook, without walking
+ * the fd table on every connect of every process. */
 SEC("tracepoint/syscalls/sys_enter_connect")
 int on_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
+	__u16 family;
+
+	if (bpf_probe_read_user(&family, sizeof(family), (void *)ctx->args[1]) ||
+	    family != AF_UNSPEC)
+		return 0;
 	udp_enter(ctx->args[0], EP_VIA_CONNECT, false);
 	return 0;
 }
@@ -622,20 +631,25 @@ int on_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-/* UDP connect: the cgroup hook runs right before the autobind, so it gives a
- * tighter start than the syscall entry. It also makes sure a cookie exists. */
+/* UDP connect: the cgroup hook runs right before the autobind; the syscall
+ * exit sees its result. */
 static __always_inline int connect_hook(struct bpf_sock_addr *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight *in;
+	struct inflight in = {};
+	struct bpf_sock *sk;
 
-	if (ctx->protocol != IPPROTO_UDP)
+	if (ctx->protocol != IPPROTO_UDP || !trace_udp)
 		return 1;
-	in = bpf_map_lookup_elem(&inflight, &tid);
-	if (!in || in->via != EP_VIA_CONNECT || in->was_bound)
-		return 1;
-	in->start_ns = bpf_ktime_get_ns();
-	in->cookie = bpf_get_socket_cookie(ctx);
+	sk = ctx->sk;
+	if (!sk || sk->src_port)
+		return 1; /* bound already: no assignment */
+	in.sk = (__u64)sk;
+	in.via = EP_VIA_CONNECT;
+	in.start_ns = bpf_ktime_get_ns();
+	in.cookie = bpf_get_socket_cookie(ctx);
+	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY))
+		stat_inc(EP_STAT_INFLIGHT_FULL);
 	return 1;
 }
 
@@ -682,10 +696,31 @@ int on_sendmsg6(struct bpf_sock_addr *ctx)
 	return sendmsg_hook(ctx, 6);
 }
 
+/* Only processes that made a UDP socket while traced can autobind on send:
+ * every other send on the host returns after one lookup. */
+static __always_inline void send_enter(long fd)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (bpf_map_lookup_elem(&udp_procs, &tgid))
+		udp_enter(fd, EP_VIA_SENDMSG, true);
+}
+
+SEC("cgroup/sock_create")
+int on_sock_create(struct bpf_sock *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u8 one = 1;
+
+	if (ctx->protocol == IPPROTO_UDP && trace_udp)
+		bpf_map_update_elem(&udp_procs, &tgid, &one, BPF_ANY);
+	return 1;
+}
+
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int on_enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
-	udp_enter(ctx->args[0], EP_VIA_SENDMSG, true);
+	send_enter(ctx->args[0]);
 	return 0;
 }
 
@@ -699,7 +734,7 @@ int on_exit_sendto(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
 int on_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
-	udp_enter(ctx->args[0], EP_VIA_SENDMSG, true);
+	send_enter(ctx->args[0]);
 	return 0;
 }
 
@@ -713,7 +748,7 @@ int on_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_sendmmsg")
 int on_enter_sendmmsg(struct trace_event_raw_sys_enter *ctx)
 {
-	udp_enter(ctx->args[0], EP_VIA_SENDMSG, true);
+	send_enter(ctx->args[0]);
 	return 0;
 }
 

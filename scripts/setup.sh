@@ -6,6 +6,8 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config gcc libc6-dev
       libsqlite3-dev libmicrohttpd-dev
       iproute2 python3 python3-pytest socat util-linux procps sqlite3 prometheus"
+# --bench: also the peer the benchmark compares with
+[ "${1:-}" = "--bench" ] && pkgs="$pkgs bpftrace"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -33,6 +33,14 @@ uint64_t ep_mono_to_unix(uint64_t mono, int64_t offset)
 	return mono + (uint64_t)offset; /* unsigned: wraps instead of overflowing */
 }
 
+void ep_event_addrs(const struct ep_event *ev, struct ep_addrs *out)
+{
+	ep_format_addr(ev->rec->family, ev->rec->laddr, out->laddr, sizeof(out->laddr));
+	out->raddr[0] = 0;
+	if (ev->has_remote)
+		ep_format_addr(ev->rec->family, ev->rec->raddr, out->raddr, sizeof(out->raddr));
+}
+
 int ep_decode(const struct ep_record *rec, int64_t mono_to_unix, struct ep_event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
@@ -46,9 +54,6 @@ int ep_decode(const struct ep_record *rec, int64_t mono_to_unix, struct ep_event
 	ev->ts_unix_ns = ep_mono_to_unix(rec->ts_ns, mono_to_unix);
 	ev->has_latency = rec->kind == EP_ALLOC && rec->latency_ns != EP_LATENCY_NONE;
 	ev->has_remote = (rec->flags & EP_F_RADDR) != 0;
-	ep_format_addr(rec->family, rec->laddr, ev->laddr, sizeof(ev->laddr));
-	if (ev->has_remote)
-		ep_format_addr(rec->family, rec->raddr, ev->raddr, sizeof(ev->raddr));
 	if (rec->kind == EP_RELEASE) {
 		if (rec->assign_ns && rec->ts_ns >= rec->assign_ns)
 			ev->held_ns = rec->ts_ns - rec->assign_ns;

@@ -14,8 +14,6 @@ struct ep_event {
 	uint64_t ts_unix_ns;
 	bool has_latency;
 	bool has_remote;
-	char laddr[EP_ADDR_STRLEN];
-	char raddr[EP_ADDR_STRLEN];
 	uint64_t held_ns;     /* release only */
 	uint64_t timewait_ns; /* release with EP_F_TIMEWAIT only */
 };
@@ -24,6 +22,14 @@ struct ep_event {
 int64_t ep_clock_offset(void);
 
 uint64_t ep_mono_to_unix(uint64_t mono, int64_t offset);
+
+/* Addresses as text, formatted only by the outputs that print them (the
+ * aggregate does not need them); raddr is "" without a remote. */
+struct ep_addrs {
+	char laddr[EP_ADDR_STRLEN];
+	char raddr[EP_ADDR_STRLEN];
+};
+void ep_event_addrs(const struct ep_event *ev, struct ep_addrs *out);
 
 /* Returns 0, or -1 for a record that is not a valid user-visible event. */
 int ep_decode(const struct ep_record *rec, int64_t mono_to_unix, struct ep_event *ev);

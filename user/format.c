@@ -111,15 +111,17 @@ void ep_table_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_in
 {
 	const struct ep_record *r = ev->rec;
 	char when[16], local[64], remote[64], comm[EP_COMM_LEN * 4 + 1], lat[24], detail[80];
+	struct ep_addrs a;
 	time_t secs = (time_t)(ev->ts_unix_ns / 1000000000ULL);
 	struct tm tm;
 
 	localtime_r(&secs, &tm);
 	snprintf(when, sizeof(when), "%02d:%02d:%02d.%03u", tm.tm_hour, tm.tm_min, tm.tm_sec,
 		 (unsigned)(ev->ts_unix_ns / 1000000ULL % 1000));
-	fmt_endpoint(local, sizeof(local), r->family, ev->laddr, r->lport);
+	ep_event_addrs(ev, &a);
+	fmt_endpoint(local, sizeof(local), r->family, a.laddr, r->lport);
 	if (ev->has_remote)
-		fmt_endpoint(remote, sizeof(remote), r->family, ev->raddr, r->rport);
+		fmt_endpoint(remote, sizeof(remote), r->family, a.raddr, r->rport);
 	else
 		snprintf(remote, sizeof(remote), "-");
 	ep_table_escape(comm, sizeof(comm), r->comm, EP_COMM_LEN);
@@ -153,13 +155,15 @@ static void json_interval(FILE *f, const char *name, uint64_t v)
 
 void ep_json_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_info *info)
 {
+	struct ep_addrs a;
 	const struct ep_record *r = ev->rec;
 
 	fprintf(f, "{\"event\":\"%s\",\"ts_ns\":%" PRIu64 ",\"proto\":\"%s\",\"family\":%u",
 		ep_kind_name(r->kind), ev->ts_unix_ns, ep_proto_name(r->proto), r->family);
-	fprintf(f, ",\"laddr\":\"%s\",\"lport\":%u", ev->laddr, r->lport);
+	ep_event_addrs(ev, &a);
+	fprintf(f, ",\"laddr\":\"%s\",\"lport\":%u", a.laddr, r->lport);
 	if (ev->has_remote)
-		fprintf(f, ",\"raddr\":\"%s\",\"rport\":%u", ev->raddr, r->rport);
+		fprintf(f, ",\"raddr\":\"%s\",\"rport\":%u", a.raddr, r->rport);
 	else
 		fputs(",\"raddr\":null,\"rport\":null", f);
 	fprintf(f, ",\"via\":\"%s\"", ep_via_name(r->via));

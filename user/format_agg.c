@@ -202,12 +202,14 @@ void ep_json_occupancy(FILE *f, const struct ep_occupancy *o, uint64_t ts_unix_n
 static void json_party(FILE *f, const struct ep_event *ev)
 {
 	const struct ep_record *r = ev->rec;
+	struct ep_addrs a;
 
+	ep_event_addrs(ev, &a);
 	fprintf(f, ",\"pid\":%u,\"tid\":%u,\"comm\":\"", r->pid, r->tid);
 	ep_json_escape(f, r->comm, EP_COMM_LEN);
 	fprintf(f, "\",\"netns\":%u,\"proto\":\"%s\",\"family\":%u,\"laddr\":\"%s\",\"port\":%u,"
 		   "\"via\":\"%s\"",
-		r->netns, ep_proto_name(r->proto), r->family, ev->laddr, r->lport,
+		r->netns, ep_proto_name(r->proto), r->family, a.laddr, r->lport,
 		ep_via_name(r->via));
 }
 

@@ -70,12 +70,12 @@ int ep_pipe_init(struct ep_pipeline *p, const struct ep_opts *o, int64_t mono_to
 
 void ep_print_start(struct ep_pipeline *p, const struct ep_start *s)
 {
-	if (p->opts->json && !p->opts->quiet) {
+	if (p->opts->json && !p->opts->quiet)
 		printf("{\"event\":\"start\",\"ts_ns\":%" PRIu64 ",\"pid\":%u,\"timewait_tracking\":%s}\n",
 		       s->ts_ns, s->pid, s->timewait_tracking ? "true" : "false");
-	} else if (!p->opts->json && p->opts->mode != EP_MODE_REPORT) {
+	/* on stderr in every live mode: the moment tracing starts */
+	if (p->opts->mode != EP_MODE_REPORT)
 		fprintf(stderr, "Tracing ephemeral ports... Hit Ctrl-C to end.\n");
-	}
 	if (!p->opts->json && p->show_events)
 		ep_table_header(stdout);
 	fflush(stdout);

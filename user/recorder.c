@@ -165,11 +165,13 @@ static int write_event(struct ep_recorder *r, const struct item *it)
 	const struct ep_alloc_info *info = &it->ev.info;
 	sqlite3_stmt *st = r->ins_event;
 	struct ep_event ev;
+	struct ep_addrs a;
 	bool alloc = rec->kind == EP_ALLOC, rel = rec->kind == EP_RELEASE;
 	int c = 1;
 
 	if (ep_decode(rec, r->mono_to_unix, &ev))
 		return SQLITE_OK;
+	ep_event_addrs(&ev, &a);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	sqlite3_bind_int64(st, c++, (int64_t)it->seq);
@@ -178,10 +180,10 @@ static int write_event(struct ep_recorder *r, const struct item *it)
 	sqlite3_bind_int(st, c++, (rec->flags & EP_F_FIXED) != 0);
 	sqlite3_bind_text(st, c++, ep_proto_name(rec->proto), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, c++, rec->family);
-	sqlite3_bind_text(st, c++, ev.laddr, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, c++, a.laddr, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(st, c++, rec->lport);
 	if (ev.has_remote) {
-		sqlite3_bind_text(st, c++, ev.raddr, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, c++, a.raddr, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int(st, c++, rec->rport);
 	} else {
 		c += 2;

@@ -26,8 +26,13 @@ int main(void)
 	CHECK(ev.ts_unix_ns == 6000);
 	CHECK(ev.has_latency);
 	CHECK(ev.has_remote);
-	CHECK_STR(ev.laddr, "10.1.2.3");
-	CHECK_STR(ev.raddr, "127.0.0.1");
+	{
+		struct ep_addrs a;
+
+		ep_event_addrs(&ev, &a);
+		CHECK_STR(a.laddr, "10.1.2.3");
+		CHECK_STR(a.raddr, "127.0.0.1");
+	}
 
 	r.latency_ns = EP_LATENCY_NONE;
 	r.flags = 0;
@@ -39,7 +44,12 @@ int main(void)
 	r.family = 6;
 	inet_pton(AF_INET6, "::ffff:127.0.0.1", r.laddr);
 	CHECK(ep_decode(&r, 0, &ev) == 0);
-	CHECK_STR(ev.laddr, "::ffff:127.0.0.1");
+	{
+		struct ep_addrs a;
+
+		ep_event_addrs(&ev, &a);
+		CHECK_STR(a.laddr, "::ffff:127.0.0.1");
+	}
 
 	/* release: held and TIME_WAIT durations */
 	r = base();

@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+"""make bench: churn workloads untraced and traced, interleaved over rounds in
+one run, with bpftrace as the peer; then a soak with every core busy. Writes
+the results to BENCHMARKS.md. Not a test: nothing fails on a slow machine."""
+import argparse
+import json
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EPTRACE = os.path.join(ROOT, "build", "eptrace")
+CHURN = os.path.join(ROOT, "build", "bench", "churn")
+BT = os.path.join(ROOT, "bench", "count.bt")
+NS = "eptrace-bench"
+WORKLOADS = ["tcp4", "tcp6", "udp_connect4", "udp_connect6", "udp_sendto4", "udp_sendto6",
+             "bind4", "bind6"]
+MODES = ["untraced", "hist", "json", "record", "bpftrace"]
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def sh(*argv, **kw):
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kw)
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / HZ
+
+
+def peak_rss_mb(pid):
+    m = re.search(r"VmHWM:\s+(\d+) kB", open(f"/proc/{pid}/status").read())
+    return int(m.group(1)) / 1024 if m else 0
+
+
+def kernel_stats():
+    """lost and submitted records of the running eptrace (its per-CPU stats map)."""
+    out = subprocess.run(["bpftool", "-j", "map", "dump", "name", "stats"], capture_output=True,
+                         text=True).stdout
+    try:
+        entries = json.loads(out)
+    except ValueError:
+        return None
+    tot = {}
+    # one map: a list of elements; several maps of that name: a list of maps
+    elements = [e for m in entries for e in m["elements"]] if entries and "elements" in \
+        entries[0] else entries
+    for e in elements:
+        f = e["formatted"]
+        tot[f["key"]] = tot.get(f["key"], 0) + sum(v["value"] for v in f["values"])
+    return {"lost": tot.get(0, 0), "submitted": tot.get(3, 0)}
+
+
+class Tracer:
+    def __init__(self, mode, tmp):
+        self.mode = mode
+        out = subprocess.DEVNULL
+        if mode == "bpftrace":
+            argv = ["bpftrace", BT]
+        elif mode == "hist":
+            argv = [EPTRACE, "--hist", "--netns", f"/run/netns/{NS}"]
+        elif mode == "json":
+            argv = [EPTRACE, "--json", "--netns", f"/run/netns/{NS}"]
+        else:
+            self.db = os.path.join(tmp, f"rec-{time.monotonic_ns()}.db")
+            argv = [EPTRACE, "record", "-o", self.db, "--netns", f"/run/netns/{NS}"]
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE if mode == "bpftrace" else out,
+                                     stderr=subprocess.PIPE, text=True)
+        stream = self.proc.stdout if mode == "bpftrace" else self.proc.stderr
+        line = stream.readline()
+        if "Attaching" not in line and "Tracing" not in line:
+            raise RuntimeError(f"{mode} did not start: {line!r} {self.proc.stderr.read()}")
+        self.startup = time.monotonic() - t0
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        _, err = self.proc.communicate(timeout=120)
+        if self.mode == "record":
+            os.unlink(self.db)
+        return err
+
+
+def trial(workload, mode, seconds, procs, tmp):
+    tr = None if mode == "untraced" else Tracer(mode, tmp)
+    res = {"workload": workload, "mode": mode}
+    try:
+        if tr:
+            cpu0 = cpu_seconds(tr.proc.pid)
+            k0 = kernel_stats() if mode != "bpftrace" else None
+        out = sh("ip", "netns", "exec", NS, CHURN, workload, str(seconds), str(procs)).stdout
+        res.update(json.loads(out))
+        if tr:
+            # let the reader catch up before reading its counters
+            time.sleep(0.3)
+            res["cpu_s"] = cpu_seconds(tr.proc.pid) - cpu0
+            res["rss_mb"] = peak_rss_mb(tr.proc.pid)
+            res["startup_s"] = tr.startup
+            if k0:
+                k1 = kernel_stats()
+                res["events"] = k1["submitted"] - k0["submitted"]
+                res["lost"] = k1["lost"]
+    finally:
+        if tr:
+            tr.stop()
+    return res
+
+
+def setup_netns():
+    subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+    sh("ip", "netns", "add", NS)
+    sh("ip", "-n", NS, "link", "set", "lo", "up")
+    sh("ip", "netns", "exec", NS, "sysctl", "-qw", "net.ipv4.ip_local_port_range=1024 65000")
+
+
+def machine():
+    cpu = "?"
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = int(re.search(r"MemTotal:\s+(\d+)", open("/proc/meminfo").read()).group(1)) // 1024
+    return (f"{os.cpu_count()} x {cpu}, {mem // 1024} GiB, Linux {platform.release()}, "
+            f"{platform.freedesktop_os_release().get('PRETTY_NAME', '?')}")
+
+
+def table(results, rounds):
+    lines = ["| workload | untraced ops/s | hist | json | record | bpftrace | "
+             "hist us/event | json us/event | record us/event | lost |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for w in WORKLOADS:
+        rs = [r for r in results if r["workload"] == w]
+        if not rs:
+            continue
+        ratios = {}
+        for m in MODES[1:]:
+            per_round = []
+            if not any(r["mode"] == m for r in rs):
+                ratios[m] = None
+                continue
+            for rnd in range(rounds):
+                base = [r for r in rs if r["mode"] == "untraced" and r["round"] == rnd]
+                got = [r for r in rs if r["mode"] == m and r["round"] == rnd]
+                if base and got:
+                    per_round.append(got[0]["ops_per_s"] / base[0]["ops_per_s"])
+            ratios[m] = statistics.median(per_round) if per_round else None
+        us = {}
+        for m in ("hist", "json", "record"):
+            xs = [r["cpu_s"] / r["events"] * 1e6 for r in rs if r["mode"] == m and r.get("events")]
+            us[m] = statistics.median(xs) if xs else None
+        base = statistics.median(r["ops_per_s"] for r in rs if r["mode"] == "untraced")
+        lost = sum(r.get("lost", 0) for r in rs)
+        fmt = lambda x, f: "-" if x is None else f.format(x)
+        lines.append(f"| {w} | {base:,.0f} | " + " | ".join(fmt(ratios[m], "{:.3f}")
+                     for m in MODES[1:]) + " | " + " | ".join(fmt(us[m], "{:.2f}")
+                     for m in ("hist", "json", "record")) + f" | {lost} |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=3)
+    ap.add_argument("--soak", type=float, default=60, help="seconds, 0 to skip")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS))
+    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    a = ap.parse_args()
+    workloads = a.workloads.split(",")
+    modes = a.modes.split(",")
+    setup_netns()
+    results, soak = [], []
+    tmp = tempfile.mkdtemp(prefix="eptrace-bench-")
+    try:
+        for rnd in range(a.rounds):
+            for i, w in enumerate(workloads):
+                # rotate the order so that no mode always runs first
+                k = (rnd + i) % len(modes)
+                order = modes[k:] + modes[:k]
+                for m in order:
+                    r = trial(w, m, a.seconds, 1, tmp)
+                    r["round"] = rnd
+                    results.append(r)
+                    print(json.dumps(r), flush=True)
+        if a.soak:
+            for w in ("tcp4", "udp_connect4"):
+                for m in ("hist", "json"):
+                    r = trial(w, m, a.soak, os.cpu_count(), tmp)
+                    soak.append(r)
+                    print(json.dumps(r), flush=True)
+    finally:
+        subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+    startup = [r["startup_s"] for r in results if r.get("startup_s") and r["mode"] != "bpftrace"]
+    rss = max([r["rss_mb"] for r in results + soak if r.get("rss_mb") and r["mode"] != "bpftrace"],
+              default=0)
+    text = [f"# Benchmarks\n\nMachine: {machine()}.\n",
+            f"`make bench` ({a.rounds} rounds of {a.seconds:g} s per workload and mode, one "
+            "generator process, modes interleaved; ratios are medians of traced/untraced "
+            "throughput within a round; CPU is the tracer's user+sys time per kernel record).\n",
+            table(results, a.rounds), "",
+            f"Exec to start: median {statistics.median(startup):.3f} s, max {max(startup):.3f} s. "
+            f"Peak RSS over the whole run: {rss:.1f} MB.\n"]
+    if soak:
+        text.append(f"Soak, one generator per core ({os.cpu_count()}), {a.soak:g} s each:\n")
+        text.append("| workload | mode | ops/s | events | lost | tracer us/event | peak RSS MB |")
+        text.append("|---|---|---|---|---|---|---|")
+        for r in soak:
+            text.append(f"| {r['workload']} | {r['mode']} | {r['ops_per_s']:,.0f} | "
+                        f"{r.get('events', 0):,} | {r.get('lost', '-')} | "
+                        f"{r['cpu_s'] / max(r.get('events', 1), 1) * 1e6:.2f} | {r['rss_mb']:.1f} |")
+    open(a.out, "w").write("\n".join(text) + "\n")
+    print("\n".join(text))
+
+
+if __name__ == "__main__":
+    main()
