@@ -57,7 +57,7 @@ def kernel_stats():
 
 
 class Tracer:
-    def __init__(self, mode, tmp):
+    def __init__(self, mode, tmp, pin=None):
         self.mode = mode
         out = subprocess.DEVNULL
         if mode == "bpftrace":
@@ -69,6 +69,8 @@ class Tracer:
         else:
             self.db = os.path.join(tmp, f"rec-{time.monotonic_ns()}.db")
             argv = [EPTRACE, "record", "-o", self.db, "--netns", f"/run/netns/{NS}"]
+        if pin is not None:
+            argv = ["taskset", "-c", str(pin)] + argv
         t0 = time.monotonic()
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE if mode == "bpftrace" else out,
                                      stderr=subprocess.PIPE, text=True)
@@ -87,13 +89,17 @@ class Tracer:
 
 
 def trial(workload, mode, seconds, procs, tmp):
-    tr = None if mode == "untraced" else Tracer(mode, tmp)
+    # One generator: it gets CPU 0 and the tracer the last CPU, so that the
+    # scheduler's placement does not add its own noise to the ratios.
+    pin = os.cpu_count() - 1 if procs == 1 and os.cpu_count() > 1 else None
+    tr = None if mode == "untraced" else Tracer(mode, tmp, pin)
     res = {"workload": workload, "mode": mode}
     try:
         if tr:
             cpu0 = cpu_seconds(tr.proc.pid)
             k0 = kernel_stats() if mode != "bpftrace" else None
-        out = sh("ip", "netns", "exec", NS, CHURN, workload, str(seconds), str(procs)).stdout
+        gen = ["taskset", "-c", "0"] if pin is not None else []
+        out = sh("ip", "netns", "exec", NS, *gen, CHURN, workload, str(seconds), str(procs)).stdout
         res.update(json.loads(out))
         if tr:
             # let the reader catch up before reading its counters
@@ -164,7 +170,7 @@ def table(results, rounds):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=3)
     ap.add_argument("--soak", type=float, default=60, help="seconds, 0 to skip")
     ap.add_argument("--workloads", default=",".join(WORKLOADS))

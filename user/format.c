@@ -1,4 +1,5 @@
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "format.h"
@@ -36,32 +37,54 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-void ep_json_escape(FILE *f, const char *str, size_t maxlen)
+/* The JSON string body for str into dst (at least 6 * maxlen + 1 bytes);
+ * returns its length. */
+static size_t json_escape_buf(char *dst, const char *str, size_t maxlen)
 {
+	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
-	size_t n = strnlen(str, maxlen);
+	size_t n = strnlen(str, maxlen), o = 0;
 
 	for (size_t i = 0; i < n;) {
 		unsigned char c = s[i];
 		size_t l;
 
 		if (c == '"' || c == '\\') {
-			fprintf(f, "\\%c", c);
+			dst[o++] = '\\';
+			dst[o++] = (char)c;
 			i++;
 		} else if (c < 0x20 || c == 0x7f) {
-			fprintf(f, "\\u%04x", c);
+			memcpy(dst + o, "\\u00", 4);
+			dst[o + 4] = hex[c >> 4];
+			dst[o + 5] = hex[c & 15];
+			o += 6;
 			i++;
 		} else if (c < 0x80) {
-			fputc(c, f);
+			dst[o++] = (char)c;
 			i++;
 		} else if ((l = utf8_len(s + i, n - i))) {
-			fwrite(s + i, 1, l, f);
+			memcpy(dst + o, s + i, l);
+			o += l;
 			i += l;
 		} else {
-			fputs("\\ufffd", f);
+			memcpy(dst + o, "\\ufffd", 6);
+			o += 6;
 			i++;
 		}
 	}
+	dst[o] = 0;
+	return o;
+}
+
+void ep_json_escape(FILE *f, const char *str, size_t maxlen)
+{
+	char stack[6 * 64 + 1], *buf = maxlen <= 64 ? stack : malloc(6 * maxlen + 1);
+
+	if (!buf)
+		return;
+	fwrite(buf, 1, json_escape_buf(buf, str, maxlen), f);
+	if (buf != stack)
+		free(buf);
 }
 
 void ep_table_escape(char *dst, size_t dstlen, const char *str, size_t maxlen)
@@ -145,55 +168,109 @@ void ep_table_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_in
 		ep_via_name(r->via), lat, detail);
 }
 
-static void json_interval(FILE *f, const char *name, uint64_t v)
+/* One event line is built in memory and written once: printf per field
+ * was most of the tracer's time in --json mode. */
+struct line {
+	char b[1024];
+	size_t n;
+};
+
+static void put(struct line *l, const char *s)
 {
+	size_t len = strlen(s);
+
+	memcpy(l->b + l->n, s, len);
+	l->n += len;
+}
+
+static void put_u64(struct line *l, uint64_t v)
+{
+	char tmp[20];
+	int i = 0;
+
+	do {
+		tmp[i++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (i)
+		l->b[l->n++] = tmp[--i];
+}
+
+static void put_field(struct line *l, const char *name, uint64_t v)
+{
+	put(l, name);
+	put_u64(l, v);
+}
+
+static void put_interval(struct line *l, const char *name, uint64_t v)
+{
+	put(l, name);
 	if (v == EP_NONE)
-		fprintf(f, ",\"%s\":null", name);
+		put(l, "null");
 	else
-		fprintf(f, ",\"%s\":%" PRIu64, name, v);
+		put_u64(l, v);
 }
 
 void ep_json_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_info *info)
 {
-	struct ep_addrs a;
 	const struct ep_record *r = ev->rec;
+	struct ep_addrs a;
+	struct line l = { .n = 0 };
 
-	fprintf(f, "{\"event\":\"%s\",\"ts_ns\":%" PRIu64 ",\"proto\":\"%s\",\"family\":%u",
-		ep_kind_name(r->kind), ev->ts_unix_ns, ep_proto_name(r->proto), r->family);
 	ep_event_addrs(ev, &a);
-	fprintf(f, ",\"laddr\":\"%s\",\"lport\":%u", a.laddr, r->lport);
-	if (ev->has_remote)
-		fprintf(f, ",\"raddr\":\"%s\",\"rport\":%u", a.raddr, r->rport);
-	else
-		fputs(",\"raddr\":null,\"rport\":null", f);
-	fprintf(f, ",\"via\":\"%s\"", ep_via_name(r->via));
+	put(&l, "{\"event\":\"");
+	put(&l, ep_kind_name(r->kind));
+	put_field(&l, "\",\"ts_ns\":", ev->ts_unix_ns);
+	put(&l, ",\"proto\":\"");
+	put(&l, ep_proto_name(r->proto));
+	put_field(&l, "\",\"family\":", r->family);
+	put(&l, ",\"laddr\":\"");
+	put(&l, a.laddr);
+	put_field(&l, "\",\"lport\":", r->lport);
+	if (ev->has_remote) {
+		put(&l, ",\"raddr\":\"");
+		put(&l, a.raddr);
+		put_field(&l, "\",\"rport\":", r->rport);
+	} else {
+		put(&l, ",\"raddr\":null,\"rport\":null");
+	}
+	put(&l, ",\"via\":\"");
+	put(&l, ep_via_name(r->via));
+	put(&l, "\"");
 	if (r->kind == EP_ALLOC) {
-		if (ev->has_latency)
-			fprintf(f, ",\"latency_ns\":%" PRIu64, (uint64_t)r->latency_ns);
-		else
-			fputs(",\"latency_ns\":null", f);
+		put_interval(&l, ",\"latency_ns\":", ev->has_latency ? r->latency_ns : EP_NONE);
 		if (info) {
-			json_interval(f, "reuse_ns", info->reuse_ns);
-			json_interval(f, "reassign_ns", info->reassign_ns);
-			json_interval(f, "tuple_reuse_ns", info->tuple_reuse_ns);
-			fprintf(f, ",\"timewait_reuse\":%s", info->timewait_reuse ? "true" : "false");
+			put_interval(&l, ",\"reuse_ns\":", info->reuse_ns);
+			put_interval(&l, ",\"reassign_ns\":", info->reassign_ns);
+			put_interval(&l, ",\"tuple_reuse_ns\":", info->tuple_reuse_ns);
+			put(&l, info->timewait_reuse ? ",\"timewait_reuse\":true"
+						     : ",\"timewait_reuse\":false");
 		}
 	}
-	fprintf(f, ",\"pid\":%u,\"tid\":%u,\"comm\":\"", r->pid, r->tid);
-	ep_json_escape(f, r->comm, EP_COMM_LEN);
-	fprintf(f, "\",\"netns\":%u,\"cgroup_id\":%" PRIu64 ",\"cookie\":%" PRIu64, r->netns,
-		(uint64_t)r->cgroup_id, (uint64_t)r->cookie);
+	put_field(&l, ",\"pid\":", r->pid);
+	put_field(&l, ",\"tid\":", r->tid);
+	put(&l, ",\"comm\":\"");
+	l.n += json_escape_buf(l.b + l.n, r->comm, EP_COMM_LEN);
+	put_field(&l, "\",\"netns\":", r->netns);
+	put_field(&l, ",\"cgroup_id\":", r->cgroup_id);
+	put_field(&l, ",\"cookie\":", r->cookie);
 	if (r->kind == EP_RELEASE) {
-		fprintf(f, ",\"held_ns\":%" PRIu64 ",\"reason\":\"%s\"", ev->held_ns,
-			ep_reason_name(r->reason));
+		put_field(&l, ",\"held_ns\":", ev->held_ns);
+		put(&l, ",\"reason\":\"");
+		put(&l, ep_reason_name(r->reason));
+		put(&l, "\"");
 		if (r->flags & EP_F_TIMEWAIT)
-			fprintf(f, ",\"timewait\":true,\"timewait_ns\":%" PRIu64, ev->timewait_ns);
+			put_field(&l, ",\"timewait\":true,\"timewait_ns\":", ev->timewait_ns);
 		else
-			fputs(",\"timewait\":false,\"timewait_ns\":null", f);
+			put(&l, ",\"timewait\":false,\"timewait_ns\":null");
 	}
-	if (r->kind == EP_FAIL)
-		fprintf(f, ",\"errno\":\"%s\"", ep_errno_name(r->err));
-	fputs("}\n", f);
+	if (r->kind == EP_FAIL) {
+		put(&l, ",\"errno\":\"");
+		put(&l, ep_errno_name(r->err));
+		put(&l, "\"");
+	}
+	put(&l, "}\n");
+	fwrite(l.b, 1, l.n, f);
 }
 
 static void summary_fields(FILE *f, const struct ep_summary *s, const char *sep, const char *q)
