@@ -137,7 +137,7 @@ def machine():
 
 def table(results, rounds):
     lines = ["| workload | untraced ops/s | hist | json | record | bpftrace | "
-             "hist us/event | json us/event | record us/event | lost |",
+             "hist us/event | json us/event | record us/event | lost hist/json/record |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for w in WORKLOADS:
         rs = [r for r in results if r["workload"] == w]
@@ -160,7 +160,8 @@ def table(results, rounds):
             xs = [r["cpu_s"] / r["events"] * 1e6 for r in rs if r["mode"] == m and r.get("events")]
             us[m] = statistics.median(xs) if xs else None
         base = statistics.median(r["ops_per_s"] for r in rs if r["mode"] == "untraced")
-        lost = sum(r.get("lost", 0) for r in rs)
+        lost = "/".join(str(sum(r.get("lost", 0) for r in rs if r["mode"] == m))
+                        for m in ("hist", "json", "record"))
         fmt = lambda x, f: "-" if x is None else f.format(x)
         lines.append(f"| {w} | {base:,.0f} | " + " | ".join(fmt(ratios[m], "{:.3f}")
                      for m in MODES[1:]) + " | " + " | ".join(fmt(us[m], "{:.2f}")
@@ -176,11 +177,21 @@ def main():
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--render", metavar="LOG",
+                    help="only rewrite --out from the JSON lines of an earlier run")
     a = ap.parse_args()
     workloads = a.workloads.split(",")
     modes = a.modes.split(",")
-    setup_netns()
     results, soak = [], []
+    if a.render:
+        for line in open(a.render):
+            if line.startswith("{"):
+                r = json.loads(line)
+                (soak if r["procs"] > 1 else results).append(r)
+        a.rounds = 1 + max(r["round"] for r in results)
+        write(a, results, soak)
+        return
+    setup_netns()
     tmp = tempfile.mkdtemp(prefix="eptrace-bench-")
     try:
         for rnd in range(a.rounds):
@@ -201,6 +212,10 @@ def main():
                     print(json.dumps(r), flush=True)
     finally:
         subprocess.run(["ip", "netns", "del", NS], capture_output=True)
+    write(a, results, soak)
+
+
+def write(a, results, soak):
     startup = [r["startup_s"] for r in results if r.get("startup_s") and r["mode"] != "bpftrace"]
     rss = max([r["rss_mb"] for r in results + soak if r.get("rss_mb") and r["mode"] != "bpftrace"],
               default=0)
@@ -219,6 +234,9 @@ def main():
             text.append(f"| {r['workload']} | {r['mode']} | {r['ops_per_s']:,.0f} | "
                         f"{r.get('events', 0):,} | {r.get('lost', '-')} | "
                         f"{r['cpu_s'] / max(r.get('events', 1), 1) * 1e6:.2f} | {r['rss_mb']:.1f} |")
+    notes = os.path.join(ROOT, "bench", "NOTES.md")
+    if os.path.exists(notes):
+        text.append("\n" + open(notes).read())
     open(a.out, "w").write("\n".join(text) + "\n")
     print("\n".join(text))
 
