@@ -18,10 +18,29 @@ int64_t ep_clock_offset(void)
 	return (int64_t)real.tv_sec * 1000000000LL + real.tv_nsec - m;
 }
 
+/* Dotted quad without stdio: inet_ntop formats IPv4 through sprintf. */
+static void format_ipv4(const uint8_t a[4], char *buf)
+{
+	char *p = buf;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = a[i];
+
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = i < 3 ? '.' : 0;
+	}
+}
+
 void ep_format_addr(int family, const uint8_t addr[16], char *buf, size_t len)
 {
 	if (family == 4) {
-		if (!inet_ntop(AF_INET, addr, buf, len))
+		if (len >= INET_ADDRSTRLEN)
+			format_ipv4(addr, buf);
+		else if (!inet_ntop(AF_INET, addr, buf, len))
 			snprintf(buf, len, "?");
 	} else if (!inet_ntop(AF_INET6, addr, buf, len)) {
 		snprintf(buf, len, "?");

@@ -14,6 +14,7 @@
 
 #define QCAP 65536
 #define BATCH 8192
+#define STAGE 256 /* items the event loop gathers before taking the lock */
 #define ITEM_EVENT 0
 #define ITEM_META -1 /* data: "key\0value" */
 
@@ -65,6 +66,8 @@ struct ep_recorder {
 	pthread_cond_t nonempty, nonfull;
 	struct item *q;
 	size_t head, count;
+	struct item staged[STAGE]; /* event loop side, no lock */
+	size_t nstaged;
 	uint64_t seq, committed;
 	bool closing, failed, failure_told;
 	char error[256];
@@ -77,23 +80,39 @@ static void fail(struct ep_recorder *r, const char *what)
 	r->failed = true;
 }
 
+/* Hands the staged items to the writer under one lock. */
+void ep_rec_flush(struct ep_recorder *r)
+{
+	size_t i = 0;
+
+	if (!r || !r->nstaged)
+		return;
+	pthread_mutex_lock(&r->lock);
+	while (i < r->nstaged) {
+		/* Backpressure: the kernel counts what the ring buffer cannot take. */
+		while (r->count == QCAP && !r->failed)
+			pthread_cond_wait(&r->nonfull, &r->lock);
+		if (r->failed)
+			break;
+		for (; i < r->nstaged && r->count < QCAP; i++) {
+			r->q[(r->head + r->count) % QCAP] = r->staged[i];
+			r->count++;
+		}
+		pthread_cond_signal(&r->nonempty);
+	}
+	pthread_mutex_unlock(&r->lock);
+	for (; i < r->nstaged; i++)
+		if (r->staged[i].type != ITEM_EVENT)
+			free(r->staged[i].ctl.data);
+	r->nstaged = 0;
+}
+
 static void enqueue(struct ep_recorder *r, struct item *it)
 {
-	pthread_mutex_lock(&r->lock);
-	/* Backpressure: the kernel counts what the ring buffer cannot take. */
-	while (r->count == QCAP && !r->failed)
-		pthread_cond_wait(&r->nonfull, &r->lock);
-	if (r->failed) {
-		pthread_mutex_unlock(&r->lock);
-		if (it->type != ITEM_EVENT)
-			free(it->ctl.data);
-		return;
-	}
 	it->seq = ++r->seq;
-	r->q[(r->head + r->count) % QCAP] = *it;
-	r->count++;
-	pthread_cond_signal(&r->nonempty);
-	pthread_mutex_unlock(&r->lock);
+	r->staged[r->nstaged++] = *it;
+	if (r->nstaged == STAGE || it->type != ITEM_EVENT)
+		ep_rec_flush(r);
 }
 
 static void on_event(void *ctx, const struct ep_record *rec, const struct ep_alloc_info *info)
@@ -343,6 +362,8 @@ struct ep_recorder *ep_rec_open(const char *path, struct ep_pipeline *pipe)
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->nonempty, NULL);
 	pthread_cond_init(&r->nonfull, NULL);
+	/* Statistics on SQLite's allocator take a global lock on every malloc. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	/* Never overwrite: a recording is evidence. */
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640);
 	if (fd < 0) {
@@ -351,7 +372,9 @@ struct ep_recorder *ep_rec_open(const char *path, struct ep_pipeline *pipe)
 		return NULL;
 	}
 	close(fd);
-	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) ||
+	/* One thread at a time uses the connection (main before and after the
+	 * writer runs): SQLite's own locking per call would be pure cost. */
+	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ||
 	    sqlite3_busy_timeout(r->db, 5000) ||
 	    sqlite3_exec(r->db, SCHEMA, NULL, NULL, NULL) || prepare(r)) {
 		fprintf(stderr, "eptrace: cannot set up %s: %s\n", path, sqlite3_errmsg(r->db));
@@ -395,6 +418,7 @@ bool ep_rec_failed(struct ep_recorder *r)
 {
 	bool failed;
 
+	ep_rec_flush(r);
 	pthread_mutex_lock(&r->lock);
 	failed = r->failed;
 	if (failed && !r->failure_told) {
@@ -430,6 +454,7 @@ int ep_rec_close(struct ep_recorder *r, const struct ep_summary *sum)
 		return 0;
 	if (sum)
 		summary_meta(r, sum);
+	ep_rec_flush(r);
 	pthread_mutex_lock(&r->lock);
 	r->closing = true;
 	pthread_cond_broadcast(&r->nonempty);

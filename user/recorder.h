@@ -15,6 +15,8 @@ struct ep_recorder;
  * NULL after printing why. */
 struct ep_recorder *ep_rec_open(const char *path, struct ep_pipeline *pipe);
 void ep_rec_start(struct ep_recorder *r, const struct ep_start *s, int64_t mono_to_unix);
+/* Hand what the event loop staged to the writer (the loop calls it each turn). */
+void ep_rec_flush(struct ep_recorder *r);
 /* The writer hit an error (disk full...): it said why; what it committed stays. */
 bool ep_rec_failed(struct ep_recorder *r);
 /* Drains, writes the summary, closes. 0, or -1 after printing why. */
