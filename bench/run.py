@@ -154,7 +154,8 @@ def table(results, rounds):
                 got = [r for r in rs if r["mode"] == m and r["round"] == rnd]
                 if base and got:
                     per_round.append(got[0]["ops_per_s"] / base[0]["ops_per_s"])
-            ratios[m] = statistics.median(per_round) if per_round else None
+            ratios[m] = (statistics.median(per_round), min(per_round), max(per_round)) \
+                if per_round else None
         us = {}
         for m in ("hist", "json", "record"):
             xs = [r["cpu_s"] / r["events"] * 1e6 for r in rs if r["mode"] == m and r.get("events")]
@@ -163,7 +164,9 @@ def table(results, rounds):
         lost = "/".join(str(sum(r.get("lost", 0) for r in rs if r["mode"] == m))
                         for m in ("hist", "json", "record"))
         fmt = lambda x, f: "-" if x is None else f.format(x)
-        lines.append(f"| {w} | {base:,.0f} | " + " | ".join(fmt(ratios[m], "{:.3f}")
+        # median, and the spread over the rounds: the machine is noisy
+        rfmt = lambda r: "-" if r is None else f"{r[0]:.3f} ({r[1]:.2f}-{r[2]:.2f})"
+        lines.append(f"| {w} | {base:,.0f} | " + " | ".join(rfmt(ratios[m])
                      for m in MODES[1:]) + " | " + " | ".join(fmt(us[m], "{:.2f}")
                      for m in ("hist", "json", "record")) + f" | {lost} |")
     return "\n".join(lines)
@@ -222,7 +225,8 @@ def write(a, results, soak):
     text = [f"# Benchmarks\n\nMachine: {machine()}.\n",
             f"`make bench` ({a.rounds} rounds of {a.seconds:g} s per workload and mode, one "
             "generator process, modes interleaved; ratios are medians of traced/untraced "
-            "throughput within a round; CPU is the tracer's user+sys time per kernel record).\n",
+            "throughput within a round, with their range over the rounds in brackets; CPU is the "
+            "tracer's user+sys time per kernel record).\n",
             table(results, a.rounds), "",
             f"Exec to start: median {statistics.median(startup):.3f} s, max {max(startup):.3f} s. "
             f"Peak RSS over the whole run: {rss:.1f} MB.\n"]
