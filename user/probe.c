@@ -96,18 +96,23 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Owners of sockets not seen before, by one pass over /proc. */
-static void learn_owners(struct ep_probe *p, const struct dump *d)
+/* Owners of the sockets of several dumps not seen before: one pass over
+ * /proc serves them all. */
+static void learn_owners(struct ep_probe *p, struct dump *const *ds, size_t nd)
 {
-	uint32_t *want = malloc((d->n ? d->n : 1) * sizeof(*want));
+	size_t total = 0, n = 0;
 	struct ep_owner *found;
-	size_t n = 0;
+	uint32_t *want;
 
+	for (size_t k = 0; k < nd; k++)
+		total += ds[k]->n;
+	want = malloc((total ? total : 1) * sizeof(*want));
 	if (!want)
 		return;
-	for (size_t i = 0; i < d->n; i++)
-		if (d->v[i].inode && !ep_map_get(&p->owners, &d->v[i].inode))
-			want[n++] = d->v[i].inode;
+	for (size_t k = 0; k < nd; k++)
+		for (size_t i = 0; i < ds[k]->n; i++)
+			if (ds[k]->v[i].inode && !ep_map_get(&p->owners, &ds[k]->v[i].inode))
+				want[n++] = ds[k]->v[i].inode;
 	qsort(want, n, sizeof(*want), cmp_u32);
 	found = n ? calloc(n, sizeof(*found)) : NULL;
 	if (found && ep_owners_find(want, n, found) > 0) {
@@ -125,54 +130,115 @@ static void learn_owners(struct ep_probe *p, const struct dump *d)
 	free(want);
 }
 
-/* 0, or -ENOENT when the namespace is gone. */
-static int probe(struct ep_probe *p, uint32_t netns, struct ns_info *ni, uint64_t now,
-		 bool owners)
+static void free_dump(struct dump *d)
+{
+	if (d)
+		free(d->v);
+	free(d);
+}
+
+/* The namespace's settings and sockets, or NULL (*gone when it no longer
+ * exists; otherwise there is no way in and the events alone will do). */
+static struct dump *take(struct ep_probe *p, uint32_t netns, struct ns_info *ni, uint64_t now,
+			 bool *gone)
 {
 	struct dump *d = calloc(1, sizeof(*d));
-	struct ep_snap_entry *snap;
-	size_t n = 0;
 	int err;
 
+	*gone = false;
 	if (!d)
-		return 0;
+		return NULL;
 	ni->probed_ns = now;
 	err = ep_in_netns(netns, ni->pid, inside, d);
 	if (err < 0 || d->failed) {
-		free(d->v);
-		free(d);
-		return err == -ENOENT ? err : 0; /* no way in: the events alone will do */
+		*gone = err == -ENOENT;
+		free_dump(d);
+		return NULL;
 	}
+	return d;
+}
+
+/* Hands a dump to the pipeline: range, then the snapshot. */
+static void apply(struct ep_probe *p, uint32_t netns, const struct dump *d, uint64_t now)
+{
+	struct ep_snap_entry *snap;
+	size_t n = 0;
+
 	if (d->range_ok)
 		ep_pipe_range(p->pipe, now, netns, d->lo, d->hi, d->reserved_any ? d->reserved : NULL);
-	if (owners || now - ni->owners_ns > OWNER_SCAN_NS) {
-		learn_owners(p, d);
-		ni->owners_ns = now;
-	}
 	snap = calloc(d->n ? d->n : 1, sizeof(*snap));
-	if (snap) {
-		for (size_t i = 0; i < d->n; i++) {
-			const struct ep_diag_sock *s = &d->v[i];
-			struct ep_owner *o = s->inode ? ep_map_get(&p->owners, &s->inode) : NULL;
+	if (!snap)
+		return;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct ep_diag_sock *s = &d->v[i];
+		struct ep_owner *o = s->inode ? ep_map_get(&p->owners, &s->inode) : NULL;
 
-			if (!s->lport)
-				continue;
-			snap[n].cookie = s->cookie;
-			snap[n].port = s->lport;
-			snap[n].proto = s->proto;
-			snap[n].timewait = s->state == 6; /* TCP_TIME_WAIT */
-			if (o) {
-				snap[n].pid = o->pid;
-				memcpy(snap[n].comm, o->comm, EP_COMM_LEN);
-			}
-			n++;
+		if (!s->lport)
+			continue;
+		snap[n].cookie = s->cookie;
+		snap[n].port = s->lport;
+		snap[n].proto = s->proto;
+		snap[n].timewait = s->state == 6; /* TCP_TIME_WAIT */
+		if (o) {
+			snap[n].pid = o->pid;
+			memcpy(snap[n].comm, o->comm, EP_COMM_LEN);
 		}
-		ep_pipe_snapshot(p->pipe, now, netns, snap, n);
-		free(snap);
+		n++;
 	}
-	free(d->v);
-	free(d);
-	return 0;
+	ep_pipe_snapshot(p->pipe, now, netns, snap, n);
+	free(snap);
+}
+
+/* Probes the namespaces in v[0..n) together. Owners are looked up for all
+ * (owners) or for those not scanned for a while. Those that are gone go to
+ * gone (room for n, or NULL); returns how many. */
+static size_t probe_set(struct ep_probe *p, const uint32_t *v, size_t n, uint64_t now,
+			bool owners, uint32_t *gone_out)
+{
+	struct dump **ds = calloc(n ? n : 1, sizeof(*ds)), **scan = calloc(n ? n : 1, sizeof(*scan));
+	size_t ngone = 0, nscan = 0;
+
+	if (!ds || !scan) {
+		free(ds);
+		free(scan);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ns_info *ni = ep_map_get(&p->ns, &v[i]);
+		bool gone;
+
+		if (!ni)
+			continue;
+		ds[i] = take(p, v[i], ni, now, &gone);
+		if (gone && gone_out)
+			gone_out[ngone++] = v[i];
+		if (ds[i] && (owners || now - ni->owners_ns > OWNER_SCAN_NS)) {
+			scan[nscan++] = ds[i];
+			ni->owners_ns = now;
+		}
+	}
+	learn_owners(p, scan, nscan);
+	for (size_t i = 0; i < n; i++) {
+		if (ds[i])
+			apply(p, v[i], ds[i], now);
+		free_dump(ds[i]);
+	}
+	free(ds);
+	free(scan);
+	return ngone;
+}
+
+/* Every namespace known: their inodes, for probe_set. */
+static uint32_t *known(struct ep_probe *p, size_t *n)
+{
+	uint32_t *v = malloc((p->ns.count + 1) * sizeof(*v));
+	const uint32_t *netns;
+	size_t pos = 0;
+
+	*n = 0;
+	while (v && (netns = ep_map_next(&p->ns, &pos, NULL)))
+		v[(*n)++] = *netns;
+	return v;
 }
 
 static struct ns_info *info(struct ep_probe *p, uint32_t netns, uint32_t pid)
@@ -194,13 +260,14 @@ static void found(uint32_t netns, uint32_t pid, void *ctx)
 
 void ep_probe_all(struct ep_probe *p, uint64_t now)
 {
-	size_t pos = 0;
-	const uint32_t *netns;
-	struct ns_info *ni;
+	size_t n;
+	uint32_t *v;
 
 	ep_list_netns(found, p);
-	while ((netns = ep_map_next(&p->ns, &pos, (void **)&ni)))
-		probe(p, *netns, ni, now, true);
+	v = known(p, &n);
+	if (v)
+		probe_set(p, v, n, now, true, NULL);
+	free(v);
 }
 
 void ep_probe_seen(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t now)
@@ -208,7 +275,7 @@ void ep_probe_seen(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t no
 	struct ns_info *ni = info(p, netns, pid);
 
 	if (ni && !ni->probed_ns)
-		probe(p, netns, ni, now, true);
+		probe_set(p, &netns, 1, now, true, NULL);
 }
 
 void ep_probe_now(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t now)
@@ -216,19 +283,16 @@ void ep_probe_now(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t now
 	struct ns_info *ni = info(p, netns, pid);
 
 	if (ni && (!ni->probed_ns || now - ni->probed_ns >= MIN_GAP_NS))
-		probe(p, netns, ni, now, true);
+		probe_set(p, &netns, 1, now, true, NULL);
 }
 
 void ep_probe_refresh(struct ep_probe *p, uint64_t now)
 {
-	uint32_t *gone = malloc((p->ns.count + 1) * sizeof(*gone));
-	size_t pos = 0, ngone = 0;
-	const uint32_t *netns;
-	struct ns_info *ni;
+	size_t n, ngone = 0;
+	uint32_t *v = known(p, &n), *gone = malloc((n + 1) * sizeof(*gone));
 
-	while ((netns = ep_map_next(&p->ns, &pos, (void **)&ni)))
-		if (probe(p, *netns, ni, now, false) == -ENOENT && gone)
-			gone[ngone++] = *netns;
+	if (v && gone)
+		ngone = probe_set(p, v, n, now, false, gone);
 	/* Finding a namespace that is gone costs a walk of /proc: forget it
 	 * (an event from it, were it still alive, brings it back). */
 	for (size_t i = 0; i < ngone; i++) {
@@ -236,4 +300,5 @@ void ep_probe_refresh(struct ep_probe *p, uint64_t now)
 		ep_pipe_gone(p->pipe, now, gone[i]);
 	}
 	free(gone);
+	free(v);
 }
