@@ -447,7 +447,8 @@ size_t ep_agg_netns_count(const struct ep_agg *a)
 	return a->nns;
 }
 
-bool ep_agg_occupancy(struct ep_agg *a, size_t i, struct ep_occupancy *out)
+static bool occupancy_at(struct ep_agg *a, size_t i, struct ep_occupancy *out, bool advance,
+			 bool holders)
 {
 	if (a->ns[i]->gone) {
 		memset(out, 0, sizeof(*out));
@@ -455,19 +456,18 @@ bool ep_agg_occupancy(struct ep_agg *a, size_t i, struct ep_occupancy *out)
 		out->gone = true;
 		return false;
 	}
-	occupancy_of(a, a->ns[i], out, true, true);
+	occupancy_of(a, a->ns[i], out, advance, holders);
 	return true;
+}
+
+bool ep_agg_occupancy(struct ep_agg *a, size_t i, struct ep_occupancy *out)
+{
+	return occupancy_at(a, i, out, true, true);
 }
 
 bool ep_agg_occupancy_peek(struct ep_agg *a, size_t i, struct ep_occupancy *out)
 {
-	memset(out, 0, sizeof(*out));
-	out->netns = a->ns[i]->netns;
-	out->gone = a->ns[i]->gone;
-	if (out->gone)
-		return false;
-	occupancy_of(a, a->ns[i], out, false, false);
-	return true;
+	return occupancy_at(a, i, out, false, false);
 }
 
 void ep_ns_exhausted(struct ep_agg *a, struct ep_ns *ns, const struct ep_event *ev)
@@ -477,8 +477,8 @@ void ep_ns_exhausted(struct ep_agg *a, struct ep_ns *ns, const struct ep_event *
 	struct ep_collision c = { .type = EP_COLL_EXHAUSTED, .ts_ns = ev->rec->ts_ns, .ev = ev,
 				  .occ = &occ, .lo = ns->lo, .hi = ns->hi };
 
-	/* A failure storm gives one report per second, with the count folded in. */
-	/* Records from different CPUs arrive slightly out of order: compare
+	/* A failure storm gives one report per second, with the count folded in.
+	 * Records from different CPUs arrive slightly out of order: compare
 	 * without subtracting, and only ever move the mark forward. */
 	if (p->last_exhausted_ns && ev->rec->ts_ns < p->last_exhausted_ns + EXHAUSTED_EVERY_NS) {
 		p->suppressed++;

@@ -215,8 +215,11 @@ static int trace(struct ep_run *run)
 		now = mono_now();
 		housekeeping(run, now, &last_stats, &last_refresh, &last_report, refresh_every);
 		fflush(stdout);
-		if (run->rec && ep_rec_failed(run->rec))
-			goto out; /* it said why */
+		if (run->rec) {
+			ep_rec_flush(run->rec);
+			if (ep_rec_failed(run->rec))
+				goto out; /* it said why */
+		}
 		if (deadline && now >= deadline)
 			break;
 	}

@@ -100,6 +100,13 @@ size_t ep_metrics_bounds(uint64_t *out, size_t max)
 	return n;
 }
 
+/* The start of a sample line: name, suffix and the series' labels. */
+static void series_head(FILE *f, const char *name, const char *suffix, const struct ep_series *s)
+{
+	fprintf(f, "%s%s{", name, suffix);
+	labels(f, pi(s->proto), fi(s->family), vi(s->via));
+}
+
 /* le bounds sit on bucket edges of the log-linear histogram: exact counts. */
 static void histogram(FILE *f, const char *name, const struct ep_series *s)
 {
@@ -108,25 +115,21 @@ static void histogram(FILE *f, const char *name, const struct ep_series *s)
 	const struct ep_hist *h = s->h;
 
 	for (unsigned i = 0; i < EP_HIST_BUCKETS && b < nb; i++) {
-		while (b < nb && ep_hist_bucket_lo(i) >= bounds[b]) {
-			fprintf(f, "%s_bucket{", name);
-			labels(f, pi(s->proto), fi(s->family), vi(s->via));
+		for (; b < nb && ep_hist_bucket_lo(i) >= bounds[b]; b++) {
+			series_head(f, name, "_bucket", s);
 			fprintf(f, ",le=\"%.9g\"} %" PRIu64 "\n", bounds[b] / 1e9, cum);
-			b++;
 		}
 		cum += h->b[i];
 	}
 	for (; b < nb; b++) {
-		fprintf(f, "%s_bucket{", name);
-		labels(f, pi(s->proto), fi(s->family), vi(s->via));
+		series_head(f, name, "_bucket", s);
 		fprintf(f, ",le=\"%.9g\"} %" PRIu64 "\n", bounds[b] / 1e9, cum);
 	}
-	fprintf(f, "%s_bucket{", name);
-	labels(f, pi(s->proto), fi(s->family), vi(s->via));
-	fprintf(f, ",le=\"+Inf\"} %" PRIu64 "\n%s_sum{", h->count, name);
-	labels(f, pi(s->proto), fi(s->family), vi(s->via));
-	fprintf(f, "} %.9f\n%s_count{", h->sum / 1e9, name);
-	labels(f, pi(s->proto), fi(s->family), vi(s->via));
+	series_head(f, name, "_bucket", s);
+	fprintf(f, ",le=\"+Inf\"} %" PRIu64 "\n", h->count);
+	series_head(f, name, "_sum", s);
+	fprintf(f, "} %.9f\n", h->sum / 1e9);
+	series_head(f, name, "_count", s);
 	fprintf(f, "} %" PRIu64 "\n", h->count);
 }
 

@@ -418,7 +418,6 @@ bool ep_rec_failed(struct ep_recorder *r)
 {
 	bool failed;
 
-	ep_rec_flush(r);
 	pthread_mutex_lock(&r->lock);
 	failed = r->failed;
 	if (failed && !r->failure_told) {

@@ -108,6 +108,22 @@ def good_db(tmp_path, netns, tracer_factory):
     return db
 
 
+# SQL that damages a copy of a good recording, by kind of damage.
+DAMAGE_SQL = {
+    "schema": "UPDATE meta SET value='99' WHERE key='schema_version';",
+    "nulltype": """CREATE TABLE c2(seq INTEGER PRIMARY KEY, type TEXT,
+                   mono_ns INTEGER NOT NULL, netns INTEGER, data BLOB);
+                   INSERT INTO c2 SELECT * FROM controls; DROP TABLE controls;
+                   ALTER TABLE c2 RENAME TO controls;
+                   UPDATE controls SET type=NULL WHERE seq=(SELECT min(seq) FROM controls);""",
+    "seqtie": "UPDATE controls SET seq=(SELECT min(seq) FROM events) "
+              "WHERE seq=(SELECT max(seq) FROM controls);",
+    "view": "DROP TABLE events; CREATE VIEW events AS SELECT 1 AS seq, x'00' AS raw;",
+    "timejump": "INSERT INTO controls VALUES((SELECT max(seq) FROM events) + 100, 'tick', "
+                "4611686018427387904, 0, x'00');",
+}
+
+
 def damage(db, how, tmp_path):
     bad = str(tmp_path / f"{how}.db")
     data = open(db, "rb").read()
@@ -120,40 +136,12 @@ def damage(db, how, tmp_path):
     elif how == "empty":
         data = b""
     open(bad, "wb").write(data)
-    if how == "schema":
-        con = sqlite3.connect(bad)
-        con.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
-        con.commit()
-        con.close()
-    elif how == "nulltype":
-        con = sqlite3.connect(bad)
-        con.executescript("""CREATE TABLE c2(seq INTEGER PRIMARY KEY, type TEXT,
-                             mono_ns INTEGER NOT NULL, netns INTEGER, data BLOB);
-                             INSERT INTO c2 SELECT * FROM controls; DROP TABLE controls;
-                             ALTER TABLE c2 RENAME TO controls;
-                             UPDATE controls SET type=NULL WHERE seq=(SELECT min(seq) FROM controls);""")
-        con.close()
-    elif how == "seqtie":
-        con = sqlite3.connect(bad)
-        con.execute("UPDATE controls SET seq=(SELECT min(seq) FROM events) "
-                    "WHERE seq=(SELECT max(seq) FROM controls)")
-        con.commit()
-        con.close()
-    elif how == "view":
-        con = sqlite3.connect(bad)
-        con.executescript("DROP TABLE events; CREATE VIEW events AS SELECT 1 AS seq, x'00' AS raw;")
-        con.close()
-    elif how == "timejump":
-        con = sqlite3.connect(bad)
-        con.execute("INSERT INTO controls VALUES((SELECT max(seq) FROM events) + 100, 'tick', "
-                    "4611686018427387904, 0, x'00')")
-        con.commit()
-        con.close()
-    elif how == "foreign":
+    if how == "foreign":
         os.unlink(bad)
+    sql = "CREATE TABLE t(x);" if how == "foreign" else DAMAGE_SQL.get(how)
+    if sql:
         con = sqlite3.connect(bad)
-        con.execute("CREATE TABLE t(x)")
-        con.commit()
+        con.executescript(sql)
         con.close()
     return bad
 
