@@ -24,7 +24,7 @@
 #define SECOND 1000000000ULL
 #define REFRESH_EVERY (5 * SECOND)
 
-static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t exiting, hurry;
 
 struct ep_run {
 	struct ep_opts opts;
@@ -36,8 +36,10 @@ struct ep_run {
 	struct ep_exporter *exp;
 };
 
+/* A second signal while a recording closes: do not wait for its readable rows. */
 static void on_signal(int sig)
 {
+	hurry = exiting;
 	exiting = 1;
 }
 
@@ -240,7 +242,7 @@ out:
 			ep_exporter_publish(run->exp, &run->pipe, 0);
 		ep_pipe_summary(&run->pipe);
 	}
-	if (run->rec && ep_rec_close(run->rec, &run->pipe.sum))
+	if (run->rec && ep_rec_close(run->rec, &run->pipe.sum, &hurry))
 		err = 1;
 	fflush(stdout);
 	ep_exporter_stop(run->exp);

@@ -8,76 +8,37 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/utsname.h>
-#include <sqlite3.h>
-#include "decode.h"
+#include "rec_store.h"
 #include "recorder.h"
 
 #define QCAP 65536
-#define BATCH 8192
+#define BATCH EP_CHUNK_MAX
 #define STAGE 256 /* items the event loop gathers before taking the lock */
-#define ITEM_EVENT 0
-#define ITEM_META -1 /* data: "key\0value" */
-
-static const char SCHEMA[] =
-	"PRAGMA journal_mode=WAL;"
-	"PRAGMA synchronous=NORMAL;"
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
-	"CREATE TABLE events("
-	" seq INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, event TEXT NOT NULL,"
-	" fixed INTEGER NOT NULL, proto TEXT NOT NULL, family INTEGER NOT NULL,"
-	" laddr TEXT, lport INTEGER, raddr TEXT, rport INTEGER, via TEXT,"
-	" latency_ns INTEGER, reuse_ns INTEGER, reassign_ns INTEGER, tuple_reuse_ns INTEGER,"
-	" timewait_reuse INTEGER, held_ns INTEGER, timewait_ns INTEGER, reason TEXT, errno TEXT,"
-	" pid INTEGER, tid INTEGER, comm TEXT, netns INTEGER, cgroup_id INTEGER, cookie INTEGER,"
-	" raw BLOB NOT NULL);"
-	"CREATE TABLE controls(seq INTEGER PRIMARY KEY, type TEXT NOT NULL,"
-	" mono_ns INTEGER NOT NULL, netns INTEGER, data BLOB);";
-
-static const char INSERT_EVENT[] =
-	"INSERT INTO events VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-static const char INSERT_CONTROL[] = "INSERT INTO controls VALUES(?,?,?,?,?)";
-static const char INSERT_META[] = "INSERT OR REPLACE INTO meta VALUES(?,?)";
-
-struct item {
-	int type; /* ITEM_EVENT, ITEM_META or enum ep_control */
-	uint64_t seq;
-	union {
-		struct {
-			struct ep_record rec;
-			struct ep_alloc_info info;
-		} ev;
-		struct {
-			uint64_t mono;
-			uint32_t netns;
-			void *data;
-			size_t len;
-		} ctl;
-	};
-};
 
 struct ep_recorder {
 	const char *path;
-	sqlite3 *db;
-	sqlite3_stmt *ins_event, *ins_control, *ins_meta;
-	int64_t mono_to_unix;
+	struct ep_rec_store store;
 	pthread_t writer;
 	bool writer_running;
 	pthread_mutex_t lock;
 	pthread_cond_t nonempty, nonfull;
-	struct item *q;
+	struct ep_rec_item *q;
 	size_t head, count;
-	struct item staged[STAGE]; /* event loop side, no lock */
+	struct ep_rec_item staged[STAGE]; /* event loop side, no lock */
 	size_t nstaged;
 	uint64_t seq, committed;
 	bool closing, failed, failure_told;
+	const volatile sig_atomic_t *skip_rows; /* set while closing: leave rows behind */
 	char error[256];
 };
 
+/* Writer thread, with the lock held. */
 static void fail(struct ep_recorder *r, const char *what)
 {
 	if (!r->failed)
-		snprintf(r->error, sizeof(r->error), "%s: %s", what, sqlite3_errmsg(r->db));
+		snprintf(r->error, sizeof(r->error), "%s: %s", what, ep_store_error(&r->store));
 	r->failed = true;
+	pthread_cond_broadcast(&r->nonfull);
 }
 
 /* Hands the staged items to the writer under one lock. */
@@ -102,22 +63,22 @@ void ep_rec_flush(struct ep_recorder *r)
 	}
 	pthread_mutex_unlock(&r->lock);
 	for (; i < r->nstaged; i++)
-		if (r->staged[i].type != ITEM_EVENT)
+		if (r->staged[i].type != EP_ITEM_EVENT)
 			free(r->staged[i].ctl.data);
 	r->nstaged = 0;
 }
 
-static void enqueue(struct ep_recorder *r, struct item *it)
+static void enqueue(struct ep_recorder *r, struct ep_rec_item *it)
 {
 	it->seq = ++r->seq;
 	r->staged[r->nstaged++] = *it;
-	if (r->nstaged == STAGE || it->type != ITEM_EVENT)
+	if (r->nstaged == STAGE || it->type != EP_ITEM_EVENT)
 		ep_rec_flush(r);
 }
 
 static void on_event(void *ctx, const struct ep_record *rec, const struct ep_alloc_info *info)
 {
-	struct item it = { .type = ITEM_EVENT };
+	struct ep_rec_item it = { .type = EP_ITEM_EVENT };
 
 	it.ev.rec = *rec;
 	it.ev.info = *info;
@@ -138,7 +99,7 @@ static void out_of_memory(struct ep_recorder *r)
 static void on_control(void *ctx, int type, uint64_t mono, uint32_t netns, const void *data,
 		       size_t len)
 {
-	struct item it = { .type = type };
+	struct ep_rec_item it = { .type = type };
 
 	it.ctl.mono = mono;
 	it.ctl.netns = netns;
@@ -157,7 +118,7 @@ static void on_control(void *ctx, int type, uint64_t mono, uint32_t netns, const
 static void meta(struct ep_recorder *r, const char *key, const char *value)
 {
 	size_t kl = strlen(key) + 1, vl = strlen(value) + 1;
-	struct item it = { .type = ITEM_META };
+	struct ep_rec_item it = { .type = EP_ITEM_META };
 
 	it.ctl.data = malloc(kl + vl);
 	if (!it.ctl.data) {
@@ -170,124 +131,59 @@ static void meta(struct ep_recorder *r, const char *key, const char *value)
 	enqueue(r, &it);
 }
 
-static void bind_interval(sqlite3_stmt *st, int col, uint64_t v)
+static void write_batch(struct ep_recorder *r, struct ep_rec_item *b, size_t n)
 {
-	if (v == EP_NONE)
-		sqlite3_bind_null(st, col);
-	else
-		sqlite3_bind_int64(st, col, (int64_t)v);
-}
-
-static int write_event(struct ep_recorder *r, const struct item *it)
-{
-	const struct ep_record *rec = &it->ev.rec;
-	const struct ep_alloc_info *info = &it->ev.info;
-	sqlite3_stmt *st = r->ins_event;
-	struct ep_event ev;
-	struct ep_addrs a;
-	bool alloc = rec->kind == EP_ALLOC, rel = rec->kind == EP_RELEASE;
-	int c = 1;
-
-	if (ep_decode(rec, r->mono_to_unix, &ev))
-		return SQLITE_OK;
-	ep_event_addrs(&ev, &a);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	sqlite3_bind_int64(st, c++, (int64_t)it->seq);
-	sqlite3_bind_int64(st, c++, (int64_t)ev.ts_unix_ns);
-	sqlite3_bind_text(st, c++, ep_kind_name(rec->kind), -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, c++, (rec->flags & EP_F_FIXED) != 0);
-	sqlite3_bind_text(st, c++, ep_proto_name(rec->proto), -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, c++, rec->family);
-	sqlite3_bind_text(st, c++, a.laddr, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, c++, rec->lport);
-	if (ev.has_remote) {
-		sqlite3_bind_text(st, c++, a.raddr, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(st, c++, rec->rport);
-	} else {
-		c += 2;
-	}
-	sqlite3_bind_text(st, c++, ep_via_name(rec->via), -1, SQLITE_STATIC);
-	if (ev.has_latency)
-		sqlite3_bind_int64(st, c, (int64_t)rec->latency_ns);
-	c++;
-	if (alloc) {
-		bind_interval(st, c, info->reuse_ns);
-		bind_interval(st, c + 1, info->reassign_ns);
-		bind_interval(st, c + 2, info->tuple_reuse_ns);
-		sqlite3_bind_int(st, c + 3, info->timewait_reuse);
-	}
-	c += 4;
-	if (rel) {
-		sqlite3_bind_int64(st, c, (int64_t)ev.held_ns);
-		if (rec->flags & EP_F_TIMEWAIT)
-			sqlite3_bind_int64(st, c + 1, (int64_t)ev.timewait_ns);
-		sqlite3_bind_text(st, c + 2, ep_reason_name(rec->reason), -1, SQLITE_STATIC);
-	}
-	c += 3;
-	if (rec->kind == EP_FAIL)
-		sqlite3_bind_text(st, c, ep_errno_name(rec->err), -1, SQLITE_STATIC);
-	c++;
-	sqlite3_bind_int64(st, c++, rec->pid);
-	sqlite3_bind_int64(st, c++, rec->tid);
-	sqlite3_bind_text(st, c++, rec->comm, (int)strnlen(rec->comm, EP_COMM_LEN), SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, c++, rec->netns);
-	sqlite3_bind_int64(st, c++, (int64_t)rec->cgroup_id);
-	sqlite3_bind_int64(st, c++, (int64_t)rec->cookie);
-	sqlite3_bind_blob(st, c++, rec, sizeof(*rec), SQLITE_TRANSIENT);
-	return sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-}
-
-static int write_control(struct ep_recorder *r, const struct item *it)
-{
-	sqlite3_stmt *st = it->type == ITEM_META ? r->ins_meta : r->ins_control;
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (it->type == ITEM_META) {
-		const char *key = it->ctl.data;
-
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, key + strlen(key) + 1, -1, SQLITE_STATIC);
-	} else {
-		sqlite3_bind_int64(st, 1, (int64_t)it->seq);
-		sqlite3_bind_text(st, 2, ep_control_name(it->type), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, (int64_t)it->ctl.mono);
-		sqlite3_bind_int64(st, 4, it->ctl.netns);
-		if (it->ctl.len)
-			sqlite3_bind_blob(st, 5, it->ctl.data, (int)it->ctl.len, SQLITE_STATIC);
-	}
-	return sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-}
-
-/* One transaction per batch: all of it is committed, or none. */
-static void write_batch(struct ep_recorder *r, struct item *b, size_t n)
-{
-	bool ok = !r->failed && sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-
-	for (size_t i = 0; ok && i < n; i++)
-		ok = (b[i].type == ITEM_EVENT ? write_event(r, &b[i]) : write_control(r, &b[i])) ==
-		     SQLITE_OK;
-	if (ok)
-		ok = sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
-	if (!ok && !r->failed) {
-		pthread_mutex_lock(&r->lock);
-		fail(r, "writing failed");
-		pthread_cond_broadcast(&r->nonfull);
-		pthread_mutex_unlock(&r->lock);
-		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
-	} else if (ok) {
-		r->committed += n;
+	if (!r->failed) {
+		if (ep_store_batch(&r->store, b, n)) {
+			pthread_mutex_lock(&r->lock);
+			fail(r, "writing failed");
+			pthread_mutex_unlock(&r->lock);
+		} else {
+			r->committed += n;
+		}
 	}
 	for (size_t i = 0; i < n; i++)
-		if (b[i].type != ITEM_EVENT)
+		if (b[i].type != EP_ITEM_EVENT)
 			free(b[i].ctl.data);
+}
+
+/* Readable rows, one short step at a time while the queue is empty. */
+static void materialize(struct ep_recorder *r)
+{
+	if (ep_store_materialize(&r->store)) {
+		pthread_mutex_lock(&r->lock);
+		fail(r, "writing the events table failed");
+		pthread_mutex_unlock(&r->lock);
+	}
+}
+
+/* After a churn the writer could not follow with readable rows: catch up
+ * before closing, unless asked not to (replay reads the chunks either way). */
+static void finish_rows(struct ep_recorder *r)
+{
+	uint64_t left = r->store.chunked - r->store.materialized;
+
+	if (r->failed)
+		return;
+	if (left > 100000)
+		fprintf(stderr, "eptrace: filling the events table of %s: %" PRIu64 " records to go "
+				"(interrupt again to leave them in event_chunks only; report reads "
+				"those)\n", r->path, left);
+	while (!r->failed && ep_store_behind(&r->store) &&
+	       !(r->skip_rows && *r->skip_rows))
+		materialize(r);
+	if (!r->failed && ep_store_meta(&r->store, "events_complete",
+					ep_store_behind(&r->store) ? "0" : "1")) {
+		pthread_mutex_lock(&r->lock);
+		fail(r, "writing failed");
+		pthread_mutex_unlock(&r->lock);
+	}
 }
 
 static void *writer(void *arg)
 {
 	struct ep_recorder *r = arg;
-	struct item *batch = malloc(BATCH * sizeof(*batch));
+	struct ep_rec_item *batch = malloc(BATCH * sizeof(*batch));
 	size_t n;
 
 	if (!batch) {
@@ -296,8 +192,15 @@ static void *writer(void *arg)
 	}
 	for (;;) {
 		pthread_mutex_lock(&r->lock);
-		while (!r->count && !r->closing)
+		while (!r->count && !r->closing) {
+			if (!r->failed && ep_store_behind(&r->store)) {
+				pthread_mutex_unlock(&r->lock);
+				materialize(r);
+				pthread_mutex_lock(&r->lock);
+				continue;
+			}
 			pthread_cond_wait(&r->nonempty, &r->lock);
+		}
 		if (!r->count && r->closing) {
 			pthread_mutex_unlock(&r->lock);
 			break;
@@ -312,30 +215,16 @@ static void *writer(void *arg)
 		write_batch(r, batch, n);
 	}
 	free(batch);
+	finish_rows(r);
 	return NULL;
-}
-
-static int prepare(struct ep_recorder *r)
-{
-	return sqlite3_prepare_v2(r->db, INSERT_EVENT, -1, &r->ins_event, NULL) ||
-	       sqlite3_prepare_v2(r->db, INSERT_CONTROL, -1, &r->ins_control, NULL) ||
-	       sqlite3_prepare_v2(r->db, INSERT_META, -1, &r->ins_meta, NULL);
-}
-
-static void close_db(struct ep_recorder *r)
-{
-	sqlite3_finalize(r->ins_event);
-	sqlite3_finalize(r->ins_control);
-	sqlite3_finalize(r->ins_meta);
-	sqlite3_close(r->db);
 }
 
 static void free_recorder(struct ep_recorder *r)
 {
 	for (size_t i = 0; i < r->count; i++) {
-		struct item *it = &r->q[(r->head + i) % QCAP];
+		struct ep_rec_item *it = &r->q[(r->head + i) % QCAP];
 
-		if (it->type != ITEM_EVENT)
+		if (it->type != EP_ITEM_EVENT)
 			free(it->ctl.data);
 	}
 	pthread_mutex_destroy(&r->lock);
@@ -358,7 +247,6 @@ struct ep_recorder *ep_rec_open(const char *path, struct ep_pipeline *pipe)
 		return NULL;
 	}
 	r->path = path;
-	r->mono_to_unix = pipe->mono_to_unix;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->nonempty, NULL);
 	pthread_cond_init(&r->nonfull, NULL);
@@ -372,19 +260,13 @@ struct ep_recorder *ep_rec_open(const char *path, struct ep_pipeline *pipe)
 		return NULL;
 	}
 	close(fd);
-	/* One thread at a time uses the connection (main before and after the
-	 * writer runs): SQLite's own locking per call would be pure cost. */
-	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ||
-	    sqlite3_busy_timeout(r->db, 5000) ||
-	    sqlite3_exec(r->db, SCHEMA, NULL, NULL, NULL) || prepare(r)) {
-		fprintf(stderr, "eptrace: cannot set up %s: %s\n", path, sqlite3_errmsg(r->db));
-		close_db(r);
+	if (ep_store_open(&r->store, path, pipe->mono_to_unix)) {
 		free_recorder(r);
 		return NULL;
 	}
 	if (pthread_create(&r->writer, NULL, writer, r)) {
 		fprintf(stderr, "eptrace: cannot start the recording thread\n");
-		close_db(r);
+		ep_store_close(&r->store, path);
 		free_recorder(r);
 		return NULL;
 	}
@@ -445,7 +327,8 @@ static void summary_meta(struct ep_recorder *r, const struct ep_summary *s)
 	meta(r, "closed", "1");
 }
 
-int ep_rec_close(struct ep_recorder *r, const struct ep_summary *sum)
+int ep_rec_close(struct ep_recorder *r, const struct ep_summary *sum,
+		 const volatile sig_atomic_t *skip_rows)
 {
 	bool failed;
 
@@ -455,19 +338,14 @@ int ep_rec_close(struct ep_recorder *r, const struct ep_summary *sum)
 		summary_meta(r, sum);
 	ep_rec_flush(r);
 	pthread_mutex_lock(&r->lock);
+	r->skip_rows = skip_rows;
 	r->closing = true;
 	pthread_cond_broadcast(&r->nonempty);
 	pthread_mutex_unlock(&r->lock);
 	if (r->writer_running)
 		pthread_join(r->writer, NULL);
 	failed = ep_rec_failed(r);
-	/* Leave one self-contained file behind; a reader holding the file open
-	 * may prevent that, and then the WAL file is part of the recording. */
-	if (sqlite3_wal_checkpoint_v2(r->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) ||
-	    sqlite3_exec(r->db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL))
-		fprintf(stderr, "eptrace: %s stays in WAL mode (%s): keep %s-wal with it\n", r->path,
-			sqlite3_errmsg(r->db), r->path);
-	close_db(r);
+	ep_store_close(&r->store, r->path);
 	free_recorder(r);
 	return failed ? -1 : 0;
 }

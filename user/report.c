@@ -78,14 +78,14 @@ static int meta_get(struct replay *r, const char *key, char *out, size_t len)
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 
-/* meta, events and controls must be tables, not views. */
+/* meta, event_chunks and controls must be tables, not views. */
 static bool plain_tables(struct replay *r)
 {
 	sqlite3_stmt *st;
 	int n = 0;
 
 	if (sqlite3_prepare_v2(r->db, "SELECT count(*) FROM sqlite_schema WHERE type='table' AND "
-				      "name IN ('meta','events','controls')", -1, &st, NULL))
+				      "name IN ('meta','event_chunks','controls')", -1, &st, NULL))
 		return false;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
@@ -184,25 +184,59 @@ static void ticks_until(struct replay *r, uint64_t mono)
 	}
 }
 
-static int replay_event(struct replay *r, sqlite3_stmt *st)
+static void replay_event(struct replay *r, const struct ep_record *rec)
 {
-	const void *raw = sqlite3_column_blob(st, 1);
-	struct ep_record rec;
-	char msg[64];
+	ticks_until(r, rec->ts_ns);
+	if (rec->ts_ns > r->last_mono)
+		r->last_mono = rec->ts_ns;
+	if (wanted(r->o, rec))
+		ep_pipe_event(&r->pipe, rec);
+}
 
-	if (sqlite3_column_type(st, 1) != SQLITE_BLOB ||
-	    sqlite3_column_bytes(st, 1) != (int)sizeof(rec) || !raw) {
-		snprintf(msg, sizeof(msg), "corrupted event at seq %lld",
-			 (long long)sqlite3_column_int64(st, 0));
+/* Events one at a time out of the event_chunks rows, checked. */
+struct chunks {
+	sqlite3_stmt *st;
+	int rc;
+	size_t i, n;
+	uint64_t last_seq;
+	struct ep_rec_entry cur;
+};
+
+static int chunks_next(struct replay *r, struct chunks *c)
+{
+	const size_t sz = sizeof(struct ep_rec_entry);
+	char msg[80];
+
+	while (c->rc == SQLITE_ROW && c->i == c->n) {
+		c->rc = sqlite3_step(c->st);
+		if (c->rc != SQLITE_ROW)
+			return c->rc == SQLITE_DONE ? 0 : bad_sqlite(r, "reading the events");
+		c->n = (size_t)sqlite3_column_bytes(c->st, 1) / sz;
+		c->i = 0;
+		snprintf(msg, sizeof(msg), "corrupted event chunk at seq %lld",
+			 (long long)sqlite3_column_int64(c->st, 0));
+		if (sqlite3_column_type(c->st, 1) != SQLITE_BLOB || !c->n ||
+		    (size_t)sqlite3_column_bytes(c->st, 1) % sz ||
+		    sqlite3_column_int64(c->st, 2) != (sqlite3_int64)c->n)
+			return bad(r, msg);
+	}
+	if (c->rc != SQLITE_ROW)
+		return 0;
+	memcpy(&c->cur, (const char *)sqlite3_column_blob(c->st, 1) + c->i * sz, sz);
+	if (c->cur.seq <= c->last_seq || c->cur.seq > INT64_MAX ||
+	    (c->i == 0 && (int64_t)c->cur.seq != sqlite3_column_int64(c->st, 0))) {
+		snprintf(msg, sizeof(msg), "corrupted event chunk at seq %lld",
+			 (long long)sqlite3_column_int64(c->st, 0));
 		return bad(r, msg);
 	}
-	memcpy(&rec, raw, sizeof(rec));
-	ticks_until(r, rec.ts_ns);
-	if (rec.ts_ns > r->last_mono)
-		r->last_mono = rec.ts_ns;
-	if (wanted(r->o, &rec))
-		ep_pipe_event(&r->pipe, &rec);
+	c->last_seq = c->cur.seq;
+	c->i++;
 	return 0;
+}
+
+static bool chunks_have(const struct chunks *c)
+{
+	return c->rc == SQLITE_ROW;
 }
 
 static int replay_control(struct replay *r, sqlite3_stmt *st)
@@ -278,40 +312,40 @@ static int replay_control(struct replay *r, sqlite3_stmt *st)
 /* Events and controls, merged back into the order they were recorded in. */
 static int replay_all(struct replay *r)
 {
-	sqlite3_stmt *ev = NULL, *ctl = NULL;
-	int rc_ev, rc_ctl, err = 0;
+	struct chunks ev = { .rc = SQLITE_ROW };
+	sqlite3_stmt *ctl = NULL;
+	int rc_ctl, err = 0;
 
-	if (sqlite3_prepare_v2(r->db, "SELECT seq, raw FROM events ORDER BY seq", -1, &ev, NULL) ||
+	if (sqlite3_prepare_v2(r->db,
+			       "SELECT first_seq, data, count FROM event_chunks ORDER BY first_seq",
+			       -1, &ev.st, NULL) ||
 	    sqlite3_prepare_v2(r->db,
 			       "SELECT seq, type, mono_ns, netns, data FROM controls ORDER BY seq",
 			       -1, &ctl, NULL)) {
 		err = bad_sqlite(r, "reading the tables");
 		goto out;
 	}
-	rc_ev = sqlite3_step(ev);
+	err = chunks_next(r, &ev);
 	rc_ctl = sqlite3_step(ctl);
-	while (!err && (rc_ev == SQLITE_ROW || rc_ctl == SQLITE_ROW)) {
-		bool take_ev = rc_ev == SQLITE_ROW &&
-			       (rc_ctl != SQLITE_ROW ||
-				sqlite3_column_int64(ev, 0) < sqlite3_column_int64(ctl, 0));
+	while (!err && (chunks_have(&ev) || rc_ctl == SQLITE_ROW)) {
+		int64_t cseq = rc_ctl == SQLITE_ROW ? sqlite3_column_int64(ctl, 0) : 0;
 
-		if (rc_ev == SQLITE_ROW && rc_ctl == SQLITE_ROW &&
-		    sqlite3_column_int64(ev, 0) == sqlite3_column_int64(ctl, 0)) {
+		if (chunks_have(&ev) && rc_ctl == SQLITE_ROW && (int64_t)ev.cur.seq == cseq) {
 			err = bad(r, "corrupted: an event and a control share a seq");
 			break;
 		}
-		if (take_ev) {
-			err = replay_event(r, ev);
-			rc_ev = sqlite3_step(ev);
+		if (chunks_have(&ev) && (rc_ctl != SQLITE_ROW || (int64_t)ev.cur.seq < cseq)) {
+			replay_event(r, &ev.cur.rec);
+			err = chunks_next(r, &ev);
 		} else {
 			err = replay_control(r, ctl);
 			rc_ctl = sqlite3_step(ctl);
 		}
 	}
-	if (!err && (rc_ev != SQLITE_DONE || rc_ctl != SQLITE_DONE))
-		err = bad_sqlite(r, "reading the events");
+	if (!err && rc_ctl != SQLITE_DONE)
+		err = bad_sqlite(r, "reading the controls");
 out:
-	sqlite3_finalize(ev);
+	sqlite3_finalize(ev.st);
 	sqlite3_finalize(ctl);
 	return err;
 }

@@ -58,7 +58,11 @@ def test_report_prints_what_the_live_run_printed(netns, tracer_factory, tmp_path
     (h,) = [e for e in live if e["event"] == "hist" and e["metric"] == "latency"
             and e["via"] == "connect" and e["proto"] == "tcp" and e["family"] == 4]
     assert n == h["count"]
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+    # The readable table was filled from the chunks replay reads, all of them.
+    assert con.execute("SELECT value FROM meta WHERE key='events_complete'").fetchone() == ("1",)
+    assert (con.execute("SELECT count(*) FROM events").fetchone()
+            == con.execute("SELECT sum(count) FROM event_chunks").fetchone())
     con.close()
 
 
@@ -116,11 +120,17 @@ DAMAGE_SQL = {
                    INSERT INTO c2 SELECT * FROM controls; DROP TABLE controls;
                    ALTER TABLE c2 RENAME TO controls;
                    UPDATE controls SET type=NULL WHERE seq=(SELECT min(seq) FROM controls);""",
-    "seqtie": "UPDATE controls SET seq=(SELECT min(seq) FROM events) "
+    "seqtie": "UPDATE controls SET seq=(SELECT min(first_seq) FROM event_chunks) "
               "WHERE seq=(SELECT max(seq) FROM controls);",
-    "view": "DROP TABLE events; CREATE VIEW events AS SELECT 1 AS seq, x'00' AS raw;",
-    "timejump": "INSERT INTO controls VALUES((SELECT max(seq) FROM events) + 100, 'tick', "
-                "4611686018427387904, 0, x'00');",
+    "view": "DROP TABLE event_chunks; CREATE VIEW event_chunks AS "
+            "SELECT 1 AS first_seq, 1 AS last_seq, 1 AS count, x'00' AS data;",
+    "chunkcut": "UPDATE event_chunks SET data=substr(data, 1, 200) "
+                "WHERE first_seq=(SELECT max(first_seq) FROM event_chunks);",
+    "chunkcount": "UPDATE event_chunks SET count=count+1;",
+    "chunkorder": "UPDATE event_chunks SET data=substr(data, 169, 168) || substr(data, 1, 168) "
+                  "|| substr(data, 337) WHERE first_seq=(SELECT min(first_seq) FROM event_chunks);",
+    "timejump": "INSERT INTO controls VALUES((SELECT max(last_seq) FROM event_chunks) + 100, "
+                "'tick', 4611686018427387904, 0, x'00');",
 }
 
 
@@ -151,10 +161,13 @@ def damage(db, how, tmp_path):
     ("zeroed", "truncated or corrupted"),
     ("text", "not an SQLite database"),
     ("empty", "empty file, not a recording"),
-    ("schema", "schema version 99; this eptrace reads version 1"),
+    ("schema", "schema version 99; this eptrace reads version 2"),
     ("foreign", "not an eptrace recording"),
     ("nulltype", "corrupted control row at seq"),
     ("seqtie", "an event and a control share a seq"),
+    ("chunkcut", "corrupted event chunk at seq"),
+    ("chunkcount", "corrupted event chunk at seq"),
+    ("chunkorder", "corrupted event chunk at seq"),
     ("view", "not an eptrace recording"),
 ])
 def test_damaged_files_get_a_clear_error(good_db, tmp_path, how, needle):
