@@ -80,10 +80,14 @@ class Tracer:
             raise RuntimeError(f"{mode} did not start: {line!r} {self.proc.stderr.read()}")
         self.startup = time.monotonic() - t0
 
-    def stop(self):
+    def stop(self, res=None):
+        t0 = time.monotonic()
         self.proc.send_signal(signal.SIGINT)
-        _, err = self.proc.communicate(timeout=120)
+        _, err = self.proc.communicate(timeout=600)
         if self.mode == "record":
+            if res is not None:
+                res["close_s"] = time.monotonic() - t0
+                res["file_mb"] = os.path.getsize(self.db) / 1e6
             os.unlink(self.db)
         return err
 
@@ -113,7 +117,7 @@ def trial(workload, mode, seconds, procs, tmp):
                 res["lost"] = k1["lost"]
     finally:
         if tr:
-            tr.stop()
+            tr.stop(res)
     return res
 
 
@@ -209,7 +213,7 @@ def main():
                     print(json.dumps(r), flush=True)
         if a.soak:
             for w in ("tcp4", "udp_connect4"):
-                for m in ("hist", "json"):
+                for m in [m for m in ("hist", "json", "record") if m in modes]:
                     r = trial(w, m, a.soak, os.cpu_count(), tmp)
                     soak.append(r)
                     print(json.dumps(r), flush=True)
@@ -232,12 +236,18 @@ def write(a, results, soak):
             f"Peak RSS over the whole run: {rss:.1f} MB.\n"]
     if soak:
         text.append(f"Soak, one generator per core ({os.cpu_count()}), {a.soak:g} s each:\n")
-        text.append("| workload | mode | ops/s | events | lost | tracer us/event | peak RSS MB |")
-        text.append("|---|---|---|---|---|---|---|")
+        text.append("| workload | mode | ops/s | events | lost | tracer us/event | peak RSS MB "
+                    "| close s | file MB |")
+        text.append("|---|---|---|---|---|---|---|---|---|")
         for r in soak:
+            close = f"{r['close_s']:.1f} | {r['file_mb']:,.0f}" if "close_s" in r else "- | -"
             text.append(f"| {r['workload']} | {r['mode']} | {r['ops_per_s']:,.0f} | "
                         f"{r.get('events', 0):,} | {r.get('lost', '-')} | "
-                        f"{r['cpu_s'] / max(r.get('events', 1), 1) * 1e6:.2f} | {r['rss_mb']:.1f} |")
+                        f"{r['cpu_s'] / max(r.get('events', 1), 1) * 1e6:.2f} | {r['rss_mb']:.1f} "
+                        f"| {close} |")
+        text.append("\nFor `record`, tracer CPU is counted until the workload ends; `close s` is "
+                    "the time from SIGINT to exit, which includes filling the readable `events` "
+                    "table for what the writer could only store as chunks during the churn.\n")
     notes = os.path.join(ROOT, "bench", "NOTES.md")
     if os.path.exists(notes):
         text.append("\n" + open(notes).read())
