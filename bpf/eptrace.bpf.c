@@ -190,6 +190,20 @@ static __always_inline void failed(struct ep_record *r, __u64 now, int err, __u8
 
 /* ---------- TCP: state changes ---------- */
 
+/* No sockops: the connect's port is known by the end of the handshake. */
+static __always_inline void connected_without_sockops(const struct sock *sk, __u64 now)
+{
+	__u64 cookie = sk_cookie(sk);
+	struct sock_state *st, s;
+
+	st = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
+	if (!st || st->phase != PH_PENDING_CONNECT)
+		return;
+	s = *st;
+	fill_from_sk(&s.rec, sk);
+	assigned(cookie, &s, now, EP_LATENCY_NONE);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -203,6 +217,8 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 	if (oldstate == TCP_CLOSE && (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN)) {
 		struct sock_state fresh = {};
 
+		if (newstate == TCP_LISTEN && !sockops_on)
+			return 0;
 		if (BPF_CORE_READ(sk, __sk_common.skc_num))
 			return 0; /* bound before: not a selection */
 		if (!fill_owner(&fresh.rec) || !fill_from_sk(&fresh.rec, sk))
@@ -217,6 +233,10 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 		return 0;
 	}
 
+	if (!sockops_on && oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED) {
+		connected_without_sockops(sk, now);
+		return 0;
+	}
 	if (newstate != TCP_CLOSE)
 		return 0;
 	cookie = sk_cookie(sk);

@@ -20,6 +20,11 @@ const volatile __u64 tw_timer_fn = 0;
 /* Wake the reader only once this much data is waiting. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 
+/* Set by userspace (.bss, at run time) once the sockops program is attached.
+ * Without it a TCP connect is reported when the handshake ends, without
+ * latency, and listen() on an unbound socket is not followed. */
+volatile bool sockops_on = false;
+
 /* A syscall in progress on one thread, keyed by tid. */
 struct inflight {
 	__u64 sk;        /* kernel address (0 until known) */

@@ -303,7 +303,8 @@ static void on_release(struct ep_agg *a, const struct ep_event *ev)
 			tuple_released(a, r);
 	}
 	if (!ep_map_get(&a->socks, &r->cookie)) {
-		a->untracked_releases++;
+		if (!(r->flags & EP_F_PRESTART) || !ep_ns_snapshot_release(a, r))
+			a->untracked_releases++;
 		return;
 	}
 	drop_holder(a, r->cookie, r->ts_ns);

@@ -69,6 +69,7 @@ struct ep_ns *ep_ns_get(struct ep_agg *a, uint32_t netns, bool create);
 struct ep_port *ep_ns_port(struct ep_ns *ns, int proto, uint16_t port, bool create);
 /* Bits of a port's contribution to the occupancy counters. */
 int ep_port_state(const struct ep_ns *ns, uint16_t port, const struct ep_port *e);
+bool ep_ns_snapshot_release(struct ep_agg *a, const struct ep_record *r);
 void ep_port_changed(struct ep_agg *a, struct ep_ns *ns, int proto, uint16_t port, int before,
 		     const struct ep_port *e);
 void ep_ns_free_all(struct ep_agg *a);

@@ -204,6 +204,28 @@ void ep_agg_snapshot_add(struct ep_agg *a, uint32_t netns, int proto, uint16_t p
 	}
 }
 
+/* The release of a socket the last snapshot counted (it was there before
+ * the trace): it stops counting now rather than at the next snapshot. */
+bool ep_ns_snapshot_release(struct ep_agg *a, const struct ep_record *r)
+{
+	struct ep_ns *ns = ep_ns_get(a, r->netns, false);
+	struct ep_port *e = ns ? ep_ns_port(ns, r->proto, r->lport, false) : NULL;
+	int before;
+
+	if (!e || !e->snap)
+		return false;
+	before = ep_port_state(ns, r->lport, e);
+	e->snap--;
+	if (!e->snap) {
+		e->snap_pid = 0;
+		e->snap_comm[0] = 0;
+	}
+	if (!e->snap && !e->holders && !(r->flags & EP_F_FIXED))
+		e->last_release_ns = r->ts_ns;
+	ep_port_changed(a, ns, r->proto, r->lport, before, e);
+	return true;
+}
+
 void ep_agg_snapshot_end(struct ep_agg *a, uint32_t netns)
 {
 	struct ep_ns *ns = ep_ns_get(a, netns, false);

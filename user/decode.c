@@ -74,7 +74,8 @@ int ep_decode(const struct ep_record *rec, int64_t mono_to_unix, struct ep_event
 	ev->has_latency = rec->kind == EP_ALLOC && rec->latency_ns != EP_LATENCY_NONE;
 	ev->has_remote = (rec->flags & EP_F_RADDR) != 0;
 	if (rec->kind == EP_RELEASE) {
-		if (rec->assign_ns && rec->ts_ns >= rec->assign_ns)
+		ev->has_held = rec->assign_ns && rec->ts_ns >= rec->assign_ns;
+		if (ev->has_held)
 			ev->held_ns = rec->ts_ns - rec->assign_ns;
 		if ((rec->flags & EP_F_TIMEWAIT) && rec->tw_start_ns && rec->ts_ns >= rec->tw_start_ns)
 			ev->timewait_ns = rec->ts_ns - rec->tw_start_ns;

@@ -15,6 +15,7 @@ struct ep_event {
 	bool has_latency;
 	bool has_remote;
 	uint64_t held_ns;     /* release only */
+	bool has_held;        /* false: the socket was there before the trace */
 	uint64_t timewait_ns; /* release with EP_F_TIMEWAIT only */
 };
 

@@ -81,7 +81,9 @@ struct ep_exporter *ep_exporter_start(const char *listen, struct ep_pipeline *pi
 	e->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, port, NULL, NULL, handle, e,
 				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)32, MHD_OPTION_END);
+				     /* One misbehaving client address cannot take every slot. */
+				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
 	if (!e->daemon) {
 		fprintf(stderr, "eptrace: cannot serve metrics on %s:%u (in use, or not an address "
 				"of this host)\n", addr, port);

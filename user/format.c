@@ -115,6 +115,21 @@ void ep_table_header(FILE *f)
 		"COMM", "PROTO", "LOCAL", "REMOTE", "VIA", "LAT(us)", "DETAIL");
 }
 
+static void fmt_release_detail(char *buf, size_t len, const struct ep_event *ev)
+{
+	const struct ep_record *r = ev->rec;
+	char held[32];
+
+	if (ev->has_held)
+		snprintf(held, sizeof(held), "%.3fs", ev->held_ns / 1e9);
+	else
+		snprintf(held, sizeof(held), "since before the trace");
+	if (r->flags & EP_F_TIMEWAIT)
+		snprintf(buf, len, "held %s timewait %.3fs", held, ev->timewait_ns / 1e9);
+	else
+		snprintf(buf, len, "held %s %s", held, ep_reason_name(r->reason));
+}
+
 static void fmt_alloc_detail(char *buf, size_t len, const struct ep_alloc_info *info)
 {
 	size_t o = 0;
@@ -157,12 +172,8 @@ void ep_table_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_in
 		fmt_alloc_detail(detail, sizeof(detail), info);
 	else if (r->kind == EP_FAIL)
 		snprintf(detail, sizeof(detail), "%s", ep_errno_name(r->err));
-	else if (r->kind == EP_RELEASE && (r->flags & EP_F_TIMEWAIT))
-		snprintf(detail, sizeof(detail), "held %.3fs timewait %.3fs", ev->held_ns / 1e9,
-			 ev->timewait_ns / 1e9);
 	else if (r->kind == EP_RELEASE)
-		snprintf(detail, sizeof(detail), "held %.3fs %s", ev->held_ns / 1e9,
-			 ep_reason_name(r->reason));
+		fmt_release_detail(detail, sizeof(detail), ev);
 	fprintf(f, "%-12s %-7s %-7u %-16s %-5s %-28s %-28s %-8s %10s %s\n", when,
 		ep_kind_name(r->kind), r->pid, comm, ep_proto_name(r->proto), local, remote,
 		ep_via_name(r->via), lat, detail);
@@ -255,7 +266,8 @@ void ep_json_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_inf
 	put_field(&l, ",\"cgroup_id\":", r->cgroup_id);
 	put_field(&l, ",\"cookie\":", r->cookie);
 	if (r->kind == EP_RELEASE) {
-		put_field(&l, ",\"held_ns\":", ev->held_ns);
+		put_interval(&l, ",\"held_ns\":", ev->has_held ? ev->held_ns : EP_NONE);
+		put(&l, r->flags & EP_F_PRESTART ? ",\"prestart\":true" : ",\"prestart\":false");
 		put(&l, ",\"reason\":\"");
 		put(&l, ep_reason_name(r->reason));
 		put(&l, "\"");

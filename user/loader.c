@@ -10,6 +10,7 @@
 #include <linux/magic.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include "loader.h"
 #include "eptrace.skel.h"
 
@@ -83,7 +84,8 @@ int ep_ensure_mounts(char *cg2_path, size_t len)
 	if (mount("none", OWN_CG2, "cgroup2", 0, NULL)) {
 		fprintf(stderr, "eptrace: no cgroup v2 hierarchy and mounting one at %s failed: %s\n",
 			OWN_CG2, strerror(errno));
-		return -1;
+		cg2_path[0] = 0;
+		return 0;
 	}
 	fprintf(stderr, "eptrace: mounted cgroup v2 at %s\n", OWN_CG2);
 	snprintf(cg2_path, len, "%s", OWN_CG2);
@@ -120,13 +122,85 @@ static bool is_cgroup_prog(struct bpf_program *p)
 	}
 }
 
+static bool refused_for_test(const char *what)
+{
+	const char *env = getenv("EPTRACE_REFUSE");
+
+	return env && strstr(env, what);
+}
+
+static struct bpf_link *attach(struct ep_loader *l, struct bpf_program *prog)
+{
+	bool sockops = bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS;
+
+	if (!is_cgroup_prog(prog))
+		return bpf_program__attach(prog);
+	if (refused_for_test(sockops ? "sockops" : "sock_hooks")) {
+		errno = EPERM;
+		return NULL;
+	}
+	return bpf_program__attach_cgroup(prog, l->cgroup_fd);
+}
+
+/* The cgroup socket hooks work together (a bracket's start without its end
+ * or an assignment without its release is worse than nothing): all or none. */
+static void drop_sock_hooks(struct ep_loader *l, struct bpf_program **progs)
+{
+	for (int i = 0; i < l->nlinks; i++) {
+		if (is_cgroup_prog(progs[i]) &&
+		    bpf_program__type(progs[i]) != BPF_PROG_TYPE_SOCK_OPS && l->links[i]) {
+			bpf_link__destroy(l->links[i]);
+			l->links[i] = NULL;
+		}
+	}
+	l->sock_hooks = false;
+}
+
+/* What is left out, in words, or -1 when nothing the options ask for is left. */
+static int tell_missing(const struct ep_loader *l, const struct ep_opts *o)
+{
+	if (!l->sockops)
+		fprintf(stderr, "eptrace: without the sockops hook: TCP connect() is reported when "
+				"the handshake ends, with no latency; listen() on an unbound socket "
+				"is not seen\n");
+	if (!l->sock_hooks)
+		fprintf(stderr, "eptrace: without the cgroup socket hooks: bind() (assignments "
+				"and conflicts) and UDP (assignments and releases) are not seen\n");
+	if (!l->sock_hooks && !o->tcp) {
+		fprintf(stderr, "eptrace: only UDP was asked for and UDP cannot be seen: "
+				"nothing to trace\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Every program reads kernel structures through BTF (CO-RE, tp_btf). */
+static int have_kernel_btf(void)
+{
+	struct stat st;
+	struct btf *btf;
+
+	if (!stat("/sys/kernel/btf/vmlinux", &st) && st.st_size > 0)
+		return 0;
+	btf = btf__load_vmlinux_btf(); /* the other places libbpf knows */
+	if (btf) {
+		btf__free(btf);
+		return 0;
+	}
+	fprintf(stderr, "eptrace: this kernel has no BTF (/sys/kernel/btf/vmlinux; "
+			"CONFIG_DEBUG_INFO_BTF=y): none of eptrace's programs can load without it\n");
+	return -1;
+}
+
 int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path)
 {
-	struct bpf_program *prog;
+	struct bpf_program *prog, **progs = NULL;
 	int err, n = 0;
 
 	memset(l, 0, sizeof(*l));
 	l->cgroup_fd = -1;
+	if (have_kernel_btf())
+		return -1;
 	l->skel = eptrace_bpf__open();
 	if (!l->skel) {
 		fprintf(stderr, "eptrace: cannot open the BPF object: %s\n", strerror(errno));
@@ -155,31 +229,52 @@ int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path)
 				"verifier log)\n", strerror(-err));
 		goto fail;
 	}
-	l->cgroup_fd = open(cg2_path, O_RDONLY | O_DIRECTORY);
-	if (l->cgroup_fd < 0) {
-		fprintf(stderr, "eptrace: cannot open cgroup v2 root %s: %s\n", cg2_path,
-			strerror(errno));
-		goto fail;
+	if (cg2_path[0]) {
+		l->cgroup_fd = open(cg2_path, O_RDONLY | O_DIRECTORY);
+		if (l->cgroup_fd < 0)
+			fprintf(stderr, "eptrace: cannot open cgroup v2 root %s: %s\n", cg2_path,
+				strerror(errno));
 	}
 	bpf_object__for_each_program(prog, s->obj)
 		n++;
 	l->links = calloc(n, sizeof(*l->links));
-	if (!l->links)
+	progs = calloc(n, sizeof(*progs));
+	if (!l->links || !progs) {
+		fprintf(stderr, "eptrace: out of memory\n");
 		goto fail;
+	}
+	l->sockops = l->sock_hooks = l->cgroup_fd >= 0;
 	bpf_object__for_each_program(prog, s->obj) {
-		struct bpf_link *link = is_cgroup_prog(prog) ?
-			bpf_program__attach_cgroup(prog, l->cgroup_fd) : bpf_program__attach(prog);
+		bool cg = is_cgroup_prog(prog);
+		bool sockops = bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS;
+		struct bpf_link *link = NULL;
 
-		if (!link) {
+		progs[l->nlinks] = prog;
+		if (!cg || (sockops ? l->sockops : l->sock_hooks))
+			link = attach(l, prog);
+		if (!link && !cg) {
 			fprintf(stderr, "eptrace: attaching %s (%s) failed: %s\n",
 				bpf_program__name(prog), bpf_program__section_name(prog),
 				strerror(errno));
 			goto fail;
 		}
+		if (!link && l->cgroup_fd >= 0 && (sockops ? l->sockops : l->sock_hooks))
+			fprintf(stderr, "eptrace: attaching %s (%s) was refused: %s\n",
+				bpf_program__name(prog), bpf_program__section_name(prog),
+				strerror(errno));
 		l->links[l->nlinks++] = link;
+		if (!link && sockops)
+			l->sockops = false;
+		else if (!link && cg)
+			drop_sock_hooks(l, progs);
 	}
+	s->bss->sockops_on = l->sockops;
+	if (tell_missing(l, o))
+		goto fail;
+	free(progs);
 	return 0;
 fail:
+	free(progs);
 	ep_unload(l);
 	return -1;
 }
@@ -187,7 +282,8 @@ fail:
 void ep_detach(struct ep_loader *l)
 {
 	for (int i = 0; i < l->nlinks; i++)
-		bpf_link__destroy(l->links[i]);
+		if (l->links[i])
+			bpf_link__destroy(l->links[i]);
 	free(l->links);
 	l->links = NULL;
 	l->nlinks = 0;

@@ -14,12 +14,19 @@ struct ep_loader {
 	int nlinks;
 	int cgroup_fd;
 	bool tw_tracking; /* TIME_WAIT ends visible */
+	bool sockops;     /* TCP connect latency and listen(0) visible */
+	bool sock_hooks;  /* the other cgroup hooks: bind() and UDP visible */
 };
 
 /* 0, or -1 after naming on stderr every capability that is missing. */
 int ep_check_privileges(void);
-/* Mount tracefs and cgroup v2 where missing; fills the cgroup v2 path. */
+/* Mount tracefs and cgroup v2 where missing; fills the cgroup v2 path, or
+ * leaves it empty (after saying why) when there is none to be had. */
 int ep_ensure_mounts(char *cg2_path, size_t len);
+/* Loads and attaches what the kernel allows: without cgroup v2 or with some
+ * cgroup hooks refused it says what it cannot see and goes on; -1 (after
+ * saying why) when it could see nothing. EPTRACE_REFUSE=sockops or
+ * =sock_hooks treats that attachment as refused (tests of the fallback). */
 int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path);
 /* Stop all programs; maps stay readable until ep_unload. */
 void ep_detach(struct ep_loader *l);

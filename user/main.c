@@ -12,6 +12,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "exporter.h"
+#include "caps.h"
+#include "prestart.h"
 #include "loader.h"
 #include "options.h"
 #include "pipeline.h"
@@ -125,6 +127,14 @@ static bool kernel_tracks(uint64_t cookie, void *ctx)
 	return !bpf_map_lookup_elem(ep_socks_fd(&run->loader), &cookie, &st);
 }
 
+static void follow_prestart(void *ctx, uint32_t netns, const struct ep_diag_sock *s,
+			    const struct ep_owner *owner, bool fixed)
+{
+	struct ep_run *run = ctx;
+
+	ep_prestart_follow(ep_socks_fd(&run->loader), &run->opts, netns, s, owner, fixed);
+}
+
 static void print_start(struct ep_run *run, uint64_t mono)
 {
 	struct ep_start start = { .ts_ns = ep_mono_to_unix(mono, run->pipe.mono_to_unix),
@@ -180,16 +190,20 @@ static int trace(struct ep_run *run)
 	/* Before any thread starts, so that they do not take the signals. */
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (run->opts.prometheus && !(run->exp = ep_exporter_start(run->opts.prometheus, &run->pipe)))
-		goto out;
 	if (ep_load(&run->loader, &run->opts, cg2))
 		goto out;
-	ep_exporter_set_timewait(run->exp, run->loader.tw_tracking);
 	rb = ring_buffer__new(ep_events_fd(&run->loader), on_record, run, NULL);
 	if (!rb) {
 		fprintf(stderr, "eptrace: cannot open the ring buffer: %s\n", strerror(errno));
 		goto out;
 	}
+	/* Loaded and attached: what it took is given up before any thread
+	 * starts, the exporter's (the one that talks to the network) first. */
+	if (ep_caps_drop())
+		goto out;
+	if (run->opts.prometheus && !(run->exp = ep_exporter_start(run->opts.prometheus, &run->pipe)))
+		goto out;
+	ep_exporter_set_timewait(run->exp, run->loader.tw_tracking);
 	/* The file only once everything else worked: a name is not taken for nothing. */
 	if (run->opts.file && !(run->rec = ep_rec_open(run->opts.file, &run->pipe)))
 		goto out;
@@ -197,7 +211,9 @@ static int trace(struct ep_run *run)
 	if (run->exp)
 		ep_exporter_publish(run->exp, &run->pipe, 0); /* a page from the start on */
 	print_start(run, start);
-	/* Sockets that exist already count from the first second. */
+	/* Sockets that exist already count from the first second, and the
+	 * kernel side follows them to their release. */
+	ep_probe_on_found(run->probe, follow_prestart, run);
 	ep_probe_all(run->probe, mono_now());
 	if (run->pipe.report_every && run->pipe.report_every < refresh_every)
 		refresh_every = run->pipe.report_every;

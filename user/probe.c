@@ -12,7 +12,7 @@
 
 struct ns_info {
 	uint32_t pid;       /* a process seen in it */
-	uint32_t pad;
+	uint32_t seeded;    /* its sockets were handed to on_found */
 	uint64_t probed_ns; /* 0: never */
 	uint64_t owners_ns; /* last /proc scan for its sockets */
 };
@@ -22,7 +22,19 @@ struct ep_probe {
 	uint32_t only;
 	struct ep_map ns;     /* netns -> ns_info */
 	struct ep_map owners; /* socket inode -> struct ep_owner */
+	void (*on_found)(void *ctx, uint32_t netns, const struct ep_diag_sock *s,
+			 const struct ep_owner *owner, bool fixed);
+	void *on_found_ctx;
 };
+
+void ep_probe_on_found(struct ep_probe *p,
+		       void (*fn)(void *ctx, uint32_t netns, const struct ep_diag_sock *s,
+				  const struct ep_owner *owner, bool fixed),
+		       void *ctx)
+{
+	p->on_found = fn;
+	p->on_found_ctx = ctx;
+}
 
 /* What one probe collects inside the namespace. */
 struct dump {
@@ -158,6 +170,29 @@ static struct dump *take(struct ep_probe *p, uint32_t netns, struct ns_info *ni,
 	return d;
 }
 
+#define TCP_TIME_WAIT 6
+#define TCP_LISTEN 10
+
+/* Sockets from before the trace, the first time their namespace is seen. */
+static void hand_over_found(struct ep_probe *p, uint32_t netns, const struct dump *d)
+{
+	struct ns_info *ni = ep_map_get(&p->ns, &netns);
+
+	if (!p->on_found || !ni || ni->seeded)
+		return;
+	ni->seeded = 1;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct ep_diag_sock *s = &d->v[i];
+		const struct ep_owner *o = s->inode ? ep_map_get(&p->owners, &s->inode) : NULL;
+		bool in_range = d->range_ok && s->lport >= d->lo && s->lport <= d->hi;
+
+		if (!s->lport || !s->inode || !s->cookie || s->state == TCP_TIME_WAIT)
+			continue;
+		p->on_found(p->on_found_ctx, netns, s, o,
+			    !in_range || (s->proto == 6 && s->state == TCP_LISTEN));
+	}
+}
+
 /* Hands a dump to the pipeline: range, then the snapshot. */
 static void apply(struct ep_probe *p, uint32_t netns, const struct dump *d, uint64_t now)
 {
@@ -178,7 +213,7 @@ static void apply(struct ep_probe *p, uint32_t netns, const struct dump *d, uint
 		snap[n].cookie = s->cookie;
 		snap[n].port = s->lport;
 		snap[n].proto = s->proto;
-		snap[n].timewait = s->state == 6; /* TCP_TIME_WAIT */
+		snap[n].timewait = s->state == TCP_TIME_WAIT;
 		if (o) {
 			snap[n].pid = o->pid;
 			memcpy(snap[n].comm, o->comm, EP_COMM_LEN);
@@ -187,6 +222,7 @@ static void apply(struct ep_probe *p, uint32_t netns, const struct dump *d, uint
 	}
 	ep_pipe_snapshot(p->pipe, now, netns, snap, n);
 	free(snap);
+	hand_over_found(p, netns, d);
 }
 
 /* Probes the namespaces in v[0..n) together. Owners are looked up for all

@@ -4,12 +4,22 @@
 #define EPTRACE_PROBE_H
 
 #include <stdint.h>
+#include <stdbool.h>
+#include "owners.h"
 #include "pipeline.h"
+#include "sockdiag.h"
 
 struct ep_probe;
 
 /* only_netns: 0 for all namespaces. */
 struct ep_probe *ep_probe_new(struct ep_pipeline *pipe, uint32_t only_netns);
+/* Called for each socket that held a port when its namespace was first
+ * probed (not TIME_WAIT), so that the kernel side follows it to its release.
+ * fixed: a listener, or a port outside the namespace's ephemeral range. */
+void ep_probe_on_found(struct ep_probe *p,
+		       void (*fn)(void *ctx, uint32_t netns, const struct ep_diag_sock *s,
+				  const struct ep_owner *owner, bool fixed),
+		       void *ctx);
 void ep_probe_free(struct ep_probe *p);
 /* Every namespace on the host (or the one selected), at startup. */
 void ep_probe_all(struct ep_probe *p, uint64_t now);

@@ -20,13 +20,14 @@ static const char SCHEMA[] =
 	" laddr TEXT, lport INTEGER, raddr TEXT, rport INTEGER, via TEXT,"
 	" latency_ns INTEGER, reuse_ns INTEGER, reassign_ns INTEGER, tuple_reuse_ns INTEGER,"
 	" timewait_reuse INTEGER, held_ns INTEGER, timewait_ns INTEGER, reason TEXT, errno TEXT,"
-	" pid INTEGER, tid INTEGER, comm TEXT, netns INTEGER, cgroup_id INTEGER, cookie INTEGER);"
+	" pid INTEGER, tid INTEGER, comm TEXT, netns INTEGER, cgroup_id INTEGER, cookie INTEGER,"
+	" prestart INTEGER);"
 	"CREATE TABLE controls(seq INTEGER PRIMARY KEY, type TEXT NOT NULL,"
 	" mono_ns INTEGER NOT NULL, netns INTEGER, data BLOB);";
 
 static const char INSERT_CHUNK[] = "INSERT INTO event_chunks VALUES(?,?,?,?)";
 static const char INSERT_EVENT[] =
-	"INSERT INTO events VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	"INSERT INTO events VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 static const char INSERT_CONTROL[] = "INSERT INTO controls VALUES(?,?,?,?,?)";
 static const char INSERT_META[] = "INSERT OR REPLACE INTO meta VALUES(?,?)";
 static const char NEXT_CHUNK[] =
@@ -132,7 +133,8 @@ static int write_event(struct ep_rec_store *s, const struct ep_rec_entry *e)
 	}
 	c += 4;
 	if (rel) {
-		sqlite3_bind_int64(st, c, (int64_t)ev.held_ns);
+		if (ev.has_held)
+			sqlite3_bind_int64(st, c, (int64_t)ev.held_ns);
 		if (rec->flags & EP_F_TIMEWAIT)
 			sqlite3_bind_int64(st, c + 1, (int64_t)ev.timewait_ns);
 		sqlite3_bind_text(st, c + 2, ep_reason_name(rec->reason), -1, SQLITE_STATIC);
@@ -147,6 +149,8 @@ static int write_event(struct ep_rec_store *s, const struct ep_rec_entry *e)
 	sqlite3_bind_int64(st, c++, rec->netns);
 	sqlite3_bind_int64(st, c++, (int64_t)rec->cgroup_id);
 	sqlite3_bind_int64(st, c++, (int64_t)rec->cookie);
+	if (rel)
+		sqlite3_bind_int(st, c, (rec->flags & EP_F_PRESTART) != 0);
 	return sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 }
 

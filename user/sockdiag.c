@@ -102,7 +102,11 @@ static void emit_sock(struct dump_req *d, const struct inet_diag_msg *m)
 		.cookie = m->id.idiag_cookie[0] | (uint64_t)m->id.idiag_cookie[1] << 32,
 		.inode = m->idiag_inode,
 		.uid = m->idiag_uid,
+		.rport = ntohs(m->id.idiag_dport),
 	};
+
+	memcpy(s.laddr, m->id.idiag_src, s.family == 6 ? 16 : 4);
+	memcpy(s.raddr, m->id.idiag_dst, s.family == 6 ? 16 : 4);
 
 	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
 		return;

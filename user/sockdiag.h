@@ -9,6 +9,8 @@ struct ep_diag_sock {
 	uint8_t family;  /* 4 or 6 */
 	uint8_t state;   /* TCP state number (TCP_TIME_WAIT = 6, TCP_LISTEN = 10); UDP: as reported */
 	uint16_t lport;  /* host order */
+	uint16_t rport;  /* host order, 0: not connected */
+	uint8_t laddr[16], raddr[16]; /* IPv4 in the first 4 bytes */
 	uint64_t cookie; /* idiag_cookie[0] | (u64)idiag_cookie[1] << 32, as bpf_get_socket_cookie */
 	uint32_t inode;  /* 0 for TIME_WAIT and SYN_RECV entries */
 	uint32_t uid;

@@ -10,8 +10,10 @@ import uuid
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-EPTRACE = os.path.join(ROOT, "build", "eptrace")
+# make sanitize points this at the AddressSanitizer+UBSan build.
+EPTRACE = os.environ.get("EPTRACE_BIN", os.path.join(ROOT, "build", "eptrace"))
 WORKLOAD = os.path.join(ROOT, "build", "tests", "workload")
+CHURN = os.path.join(ROOT, "build", "bench", "churn")
 SCENARIO = os.path.join(ROOT, "tests", "integration", "scenario.py")
 
 
@@ -55,11 +57,12 @@ class Netns:
 class Tracer:
     """eptrace --json in the background; events collected as they arrive."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, env=None):
         # a subcommand (record) goes first
         sub = [args[0]] if args and args[0] == "record" else []
         self.proc = subprocess.Popen([EPTRACE, *sub, "--json", *args[len(sub):]],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, **env} if env else None)
         self.events = []
         self.lock = threading.Lock()
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -94,6 +97,7 @@ class Tracer:
         bad = self.of("bad_json")
         assert not bad, f"eptrace printed lines that are not JSON: {bad[:3]}"
         self.stderr = self.proc.stderr.read()
+        assert_no_sanitizer_report(self.stderr)
         return rc
 
     def summary(self):
@@ -137,6 +141,11 @@ def read_until(proc, kind, timeout=60):
         if out[-1]["kind"] == kind:
             return out
     raise AssertionError(f"timed out waiting for {kind}")
+
+
+def assert_no_sanitizer_report(stderr):
+    for needle in ("Sanitizer", "runtime error:"):
+        assert needle not in stderr, stderr[-3000:]
 
 
 def facts(output):

@@ -84,6 +84,25 @@ def hold(port, kind):
     sys.stdin.readline()
 
 
+def hold_conns():
+    """A TCP connection (closed with a reset: no TIME_WAIT) and a connected UDP
+    socket, held until a line on stdin, then closed."""
+    srv = listener()
+    t = socket.socket()
+    t.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+    t.connect(SERVER)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.connect(("127.0.0.1", 53))
+    fact(kind="holding", proto="tcp", lport=t.getsockname()[1])
+    fact(kind="holding", proto="udp", lport=u.getsockname()[1])
+    sys.stdin.readline()
+    t.close()
+    u.close()
+    srv.close()
+    fact(kind="closed")
+    sys.stdin.readline()
+
+
 def bind(port):
     s = socket.socket()
     try:
@@ -107,4 +126,4 @@ def connect_many(count):
 if __name__ == "__main__":
     name, args = sys.argv[1], [int(a) if a.isdigit() else a for a in sys.argv[2:]]
     {"fill": fill, "tw_reuse": tw_reuse, "hold": hold, "bind": bind,
-     "connect_many": connect_many}[name](*args)
+     "connect_many": connect_many, "hold_conns": hold_conns}[name](*args)

@@ -8,7 +8,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from conftest import EPTRACE, SCENARIO, facts, wait_until
+from conftest import EPTRACE, ROOT, SCENARIO, facts, wait_until
 
 PY = "/usr/bin/python3"
 
@@ -146,7 +146,7 @@ def test_bad_listen_address():
 def test_make_install_puts_binary_and_unit(tmp_path):
     root = str(tmp_path / "root")
     r = subprocess.run(["make", "-s", "install", f"DESTDIR={root}"], capture_output=True,
-                       text=True, cwd=EPTRACE.rsplit("/build/", 1)[0])
+                       text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     unit = open(f"{root}/etc/systemd/system/eptrace.service").read()
     assert "ExecStart=/usr/local/sbin/eptrace --prometheus 127.0.0.1:9435" in unit
@@ -158,7 +158,7 @@ def test_make_install_puts_binary_and_unit(tmp_path):
         units = tmp_path / "units"
         r = subprocess.run(["make", "-s", "install", f"PREFIX={root}/opt",
                             f"UNITDIR={units}"], capture_output=True, text=True,
-                           cwd=EPTRACE.rsplit("/build/", 1)[0])
+                           cwd=ROOT)
         assert r.returncode == 0, r.stderr
         r = subprocess.run(["systemd-analyze", "verify", str(units / "eptrace.service")],
                            capture_output=True, text=True)

@@ -210,6 +210,15 @@ static void occupancy(void)
 	ep_agg_snapshot_end(&a, NS_A);
 	ep_agg_occupancy(&a, 0, &o);
 	CHECK(o.tcp.in_use == 4 && o.tcp.timewait == 1);
+	/* the kernel followed the one from before the trace to its release */
+	r = rec(EP_RELEASE, 6 * S + 1, 555, 110);
+	r.flags |= EP_F_PRESTART;
+	r.assign_ns = 0;
+	feed(&a, &r);
+	ep_agg_occupancy(&a, 0, &o);
+	CHECK(o.tcp.in_use == 3 && a.untracked_releases == 0);
+	feed(&a, &r); /* a second one for the same port finds nothing to release */
+	CHECK(a.untracked_releases == 1);
 	ep_agg_snapshot_begin(&a, NS_A);
 	ep_agg_snapshot_end(&a, NS_A);
 	ep_agg_occupancy(&a, 0, &o);

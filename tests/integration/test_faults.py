@@ -1,0 +1,260 @@
+"""Faults around the tracer: a paused reader, SIGKILL, a second instance,
+namespaces that come and go, misbehaving scrapers, hostile process names."""
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import (CHURN, EPTRACE, SCENARIO, Netns, Tracer, assert_no_sanitizer_report, facts,
+                      read_until, wait_until)
+
+PY = "/usr/bin/python3"
+
+
+def start_quiet(*args):
+    """eptrace --json -q: no start event, so wait for the banner instead."""
+    proc = subprocess.Popen([EPTRACE, "--json", "-q", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    assert "Tracing" in line, line + proc.stderr.read()
+    return proc
+
+
+def stop_quiet(proc, sig=signal.SIGINT):
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert_no_sanitizer_report(err)
+    (summary,) = [e for e in facts(out) if e["event"] == "summary"]
+    return summary
+
+
+def test_paused_reader_accounts_for_every_record(netns):
+    """SIGSTOP under full churn: what it reports plus what it lost is exactly
+    what the workload did."""
+    proc = start_quiet("--netns", netns.path)
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        # 2 records (alloc, release) per connect+close; far more than the
+        # ring buffer holds while nobody reads it.
+        out = netns.run(CHURN, "udp_connect4", "2", "1").stdout
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    churn = json.loads(out)
+    assert churn["errors"] == 0
+    s = stop_quiet(proc)
+    assert s["lost"] > 0, s
+    assert s["fail"] == 0 and s["bad_records"] == 0
+    # Two records per connect+close, and two for the generator's own server
+    # (a fixed bind and its release, which are not assignments).
+    assert s["records_received"] + s["lost"] == 2 * churn["ops"] + 2, (s, churn)
+    assert 0 <= s["records_received"] - s["alloc"] - s["release"] <= 2, s
+
+
+def our_bpf_objects():
+    """Program ids, links, cgroup attachments and pins that look like eptrace's."""
+    progs = json.loads(subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True,
+                                      text=True, check=True).stdout)
+    ids = {p["id"] for p in progs if p.get("name", "").startswith("on_")}
+    links = json.loads(subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True,
+                                      text=True, check=True).stdout)
+    link_ids = {l["id"] for l in links if l.get("prog_id") in ids}
+    pins = [n for n in os.listdir("/sys/fs/bpf")] if os.path.isdir("/sys/fs/bpf") else []
+    return ids, link_ids, [p for p in pins if "eptrace" in p]
+
+
+def test_sigkill_leaves_nothing_attached_and_the_next_run_is_clean(netns):
+    before, before_links, _ = our_bpf_objects()
+    proc = start_quiet("--netns", netns.path)
+    now, links, pins = our_bpf_objects()
+    mine, my_links = now - before, links - before_links
+    assert len(mine) >= 10 and my_links and not pins
+    proc.kill()
+    proc.wait()
+    # The kernel releases programs when their last reference (our fds) goes.
+    wait_until(lambda: not (mine & our_bpf_objects()[0]), 10, "the programs to be released")
+    assert not (my_links & our_bpf_objects()[1])
+    cg = subprocess.run(["bpftool", "-j", "cgroup", "tree"], capture_output=True, text=True)
+    assert not any(f'"id":{i},' in cg.stdout.replace(" ", "") for i in mine)
+    tr = Tracer("--netns", netns.path)
+    truth = facts(netns.run(PY, SCENARIO, "connect_many", "20").stdout)
+    wait_until(lambda: len(tr.of("alloc")) >= 20, 20, "assignments after a SIGKILLed run")
+    assert tr.stop() == 0
+    assert sorted(e["lport"] for e in tr.of("alloc")) == sorted(f["lport"] for f in truth)
+
+
+def test_two_instances_both_see_every_event(netns, tracer_factory):
+    a = tracer_factory("--netns", netns.path)
+    b = tracer_factory("--netns", netns.path, "--interval", "0.5")
+    truth = sorted(f["lport"] for f in facts(
+        netns.run(PY, SCENARIO, "connect_many", "200").stdout))
+    for tr in (a, b):
+        wait_until(lambda: len(tr.of("alloc")) >= 200, 20, "both instances' assignments")
+        assert sorted(e["lport"] for e in tr.of("alloc")) == truth
+    assert a.stop() == 0 and a.summary()["lost"] == 0
+    # The other one goes on, undisturbed by the first one's exit.
+    more = sorted(f["lport"] for f in facts(
+        netns.run(PY, SCENARIO, "connect_many", "50").stdout))
+    wait_until(lambda: len(b.of("alloc")) >= 250, 20, "assignments after the first one left")
+    assert sorted(e["lport"] for e in b.of("alloc")[200:]) == more
+    assert b.stop() == 0 and b.summary()["lost"] == 0
+
+
+def test_namespace_created_and_destroyed_while_tracing(tracer_factory):
+    tr = tracer_factory("--interval", "0.2")
+    ns = Netns()
+    try:
+        truth = sorted(f["lport"] for f in facts(
+            ns.run(PY, SCENARIO, "connect_many", "30").stdout))
+        wait_until(lambda: len(tr.of("alloc", netns=ns.inode)) >= 30, 20,
+                   "the new namespace's assignments")
+        assert sorted(e["lport"] for e in tr.of("alloc", netns=ns.inode)) == truth
+        assert all(e["comm"] == "python3" for e in tr.of("alloc", netns=ns.inode))
+        wait_until(lambda: tr.of("occupancy", netns=ns.inode), 10, "its occupancy report")
+    finally:
+        ns.delete()
+    # Gone: later reports stop listing it (the next probe notices).
+    n = len(tr.of("occupancy"))
+    wait_until(lambda: len(tr.of("occupancy")) > n + 60, 30, "reports after it went")
+    tail = tr.of("occupancy")[-20:]
+    assert not [o for o in tail if o["netns"] == ns.inode]
+    assert tr.stop() == 0
+    assert tr.summary()["lost"] == 0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def good_scrape(port):
+    """A scrape from another client address than the misbehaving ones."""
+    s = socket.socket()
+    s.settimeout(10)
+    s.bind(("127.0.0.2", 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    s.close()
+    return data.decode(errors="replace")
+
+
+GARBAGE = [
+    b"\x00\xff" * 4096,
+    b"GET /" + b"A" * 200000 + b" HTTP/1.1\r\n\r\n",
+    b"POST /metrics HTTP/1.1\r\nContent-Length: 99999999\r\n\r\nxx",
+    b"GET /metrics HTTP/9.9\r\n\r\n",
+    b"GET /metrics HTTP/1.1\r\n" + b"X: y\r\n" * 20000 + b"\r\n",
+    b"\r\n\r\n\r\n",
+]
+
+
+def test_exporter_survives_silent_garbage_and_hundreds_of_clients(netns, tracer_factory):
+    port = free_port()
+    tr = tracer_factory("--netns", netns.path, "--prometheus", str(port))
+    wait_until(lambda: "eptrace_up" in good_scrape(port), 10, "a first page")
+    held = []
+    try:
+        for payload in GARBAGE:
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            try:
+                s.sendall(payload)
+                s.recv(4096)
+            except OSError:
+                pass  # reset or refused: fine, as long as the tracer stays up
+            s.close()
+        # Hundreds that connect and never send, some after half a request.
+        for i in range(300):
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=2)
+                if i % 2:
+                    s.sendall(b"GET /metrics HTTP/1.1\r\n")
+                held.append(s)
+            except OSError:
+                pass
+        t0 = time.monotonic()
+        truth = facts(netns.run(PY, SCENARIO, "connect_many", "300").stdout)
+        wait_until(lambda: len(tr.of("alloc")) >= len(truth), 10, "events while clients hang")
+        page = good_scrape(port)
+        assert "200 OK" in page.split("\r\n", 1)[0], page[:200]
+        assert "eptrace_assignments_total" in page
+        assert time.monotonic() - t0 < 20
+    finally:
+        for s in held:
+            s.close()
+    assert tr.proc.poll() is None
+    assert tr.stop() == 0 and tr.summary()["lost"] == 0
+
+
+HOSTILE = b'q"\\\x01\n\x1b[31m\xff\xfe'  # 15 bytes at most: quote, backslash, controls, bad UTF-8
+
+
+def named_connect(netns):
+    code = ("import ctypes, socket\n"
+            f"ctypes.CDLL(None).prctl(15, {HOSTILE!r})\n"
+            "s = socket.socket(); l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen()\n"
+            "s.connect(l.getsockname()); print(s.getsockname()[1])\n")
+    return int(netns.run(PY, "-c", code).stdout)
+
+
+def test_hostile_process_names_are_escaped(netns, tracer_factory, tmp_path):
+    tr = tracer_factory("--netns", netns.path)
+    port = named_connect(netns)
+    wait_until(lambda: tr.of("alloc", lport=port), 10, "the renamed process's connect")
+    (ev,) = tr.of("alloc", lport=port)
+    # JSON: quote and backslash escaped, controls as \\u00XX, bad bytes as U+FFFD.
+    assert ev["comm"] == 'q"\\\x01\n\x1b[31m\ufffd\ufffd', ev["comm"]
+    assert tr.stop() == 0
+    # The table: one line per event, no raw control bytes.
+    proc = subprocess.Popen([EPTRACE, "--netns", netns.path], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert b"Tracing" in proc.stderr.readline()
+    port = named_connect(netns)
+    # No wait needed: on SIGINT it detaches, then drains the ring buffer.
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    lines = [l for l in out.splitlines() if str(port).encode() in l]
+    assert lines, out[-2000:]
+    for l in lines:
+        assert not any(c < 0x20 or c == 0x7f for c in l), l
+        assert b"\\x01" in l and b"\\x0a" in l and b"\\xff" in l, l
+
+
+def test_socket_from_before_the_start_is_released_to_its_owner(netns, tracer_factory):
+    holder = netns.popen(PY, SCENARIO, "hold_conns")
+    try:
+        held = read_until(holder, "holding")
+        held += [json.loads(holder.stdout.readline())]
+        tr = tracer_factory("--netns", netns.path, "--interval", "0.2")
+        ports = {(h["proto"], h["lport"]) for h in held}
+        wait_until(lambda: any(o["netns"] == netns.inode and o["tcp"]["in_use"] >= 1
+                               for o in tr.of("occupancy")), 10, "the startup snapshot")
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        read_until(holder, "closed")
+        wait_until(lambda: len(tr.of("release", prestart=True)) >= 2, 10,
+                   "the releases of sockets from before the start")
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    rel = tr.of("release", prestart=True)
+    assert {(e["proto"], e["lport"]) for e in rel} == ports
+    for e in rel:
+        assert e["pid"] == held[0]["pid"] and e["comm"] == "python3", e
+        assert e["held_ns"] is None and e["netns"] == netns.inode
+    # No port of the namespace stays counted as held once both are gone.
+    n = len(tr.of("occupancy"))
+    wait_until(lambda: len(tr.of("occupancy")) > n, 10, "the next report")
+    last = tr.of("occupancy", netns=netns.inode)[-1]
+    assert last["tcp"]["in_use"] == 0 and last["udp"]["in_use"] == 0, last
+    assert tr.stop() == 0
+    s = tr.summary()
+    assert s["untracked_releases"] == 0 and s["lost"] == 0

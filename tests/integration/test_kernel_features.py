@@ -1,0 +1,92 @@
+"""A kernel feature missing: eptrace runs with what remains and says what it
+cannot see, or refuses with a clear message when it could see nothing."""
+import json
+import os
+import subprocess
+
+from conftest import EPTRACE, Tracer, facts, wait_until
+
+PY = "/usr/bin/python3"
+
+
+def tcp_udp_bind(netns):
+    code = ("import socket, json\n"
+            "l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen()\n"
+            "c = socket.socket(); c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,"
+            " b'\\1\\0\\0\\0\\0\\0\\0\\0'); c.connect(l.getsockname())\n"
+            "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.connect(('127.0.0.1', 53))\n"
+            "b = socket.socket(); b.bind(('127.0.0.1', 0))\n"
+            "print(json.dumps({'tcp': c.getsockname()[1], 'udp': u.getsockname()[1],"
+            " 'bind': b.getsockname()[1]}))\n"
+            "c.close(); u.close(); b.close()\n")
+    return json.loads(netns.run(PY, "-c", code).stdout)
+
+
+def run_refused(netns, what):
+    env = {"EPTRACE_REFUSE": what}
+    tr = Tracer("--netns", netns.path, env=env)
+    ports = tcp_udp_bind(netns)
+    wait_until(lambda: tr.of("release", lport=ports["tcp"]), 10, "the TCP release")
+    assert tr.stop() == 0
+    return tr, ports
+
+
+def test_sockops_refused_reports_tcp_at_the_handshake(netns):
+    tr, ports = run_refused(netns, "sockops")
+    assert "without the sockops hook" in tr.stderr
+    (tcp,) = tr.of("alloc", lport=ports["tcp"])
+    assert tcp["latency_ns"] is None and tcp["via"] == "connect"
+    # the rest is unaffected
+    assert tr.of("alloc", lport=ports["udp"])[0]["latency_ns"] > 0
+    assert tr.of("alloc", lport=ports["bind"])[0]["via"] == "bind"
+
+
+def test_socket_hooks_refused_leave_tcp(netns):
+    tr, ports = run_refused(netns, "sock_hooks")
+    assert "bind() (assignments and conflicts) and UDP" in tr.stderr
+    assert tr.of("alloc", lport=ports["tcp"])[0]["latency_ns"] > 0
+    assert not tr.of("alloc", lport=ports["udp"]) and not tr.of("alloc", lport=ports["bind"])
+    assert tr.summary()["lost"] == 0
+
+
+def test_only_udp_asked_and_unseeable_is_refused():
+    r = subprocess.run([EPTRACE, "--udp", "-d", "1"],
+                       env={**os.environ, "EPTRACE_REFUSE": "sock_hooks"},
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "nothing to trace" in r.stderr, r.stderr
+
+
+def test_no_cgroup_v2_runs_on_tracepoints(netns):
+    # A mount namespace with no cgroup v2 anywhere and no room to mount one.
+    script = ("umount -l /sys/fs/cgroup 2>/dev/null; "
+              "for m in $(awk '$3==\"cgroup2\"{print $2}' /proc/mounts); do umount -l $m; done; "
+              "mount -t tmpfs -o ro,size=1m none /run && "
+              f"exec {EPTRACE} --json --netns {netns.inode}")
+    proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        err = ""
+        while "Tracing" not in err:
+            line = proc.stderr.readline()
+            assert line, err
+            err += line
+        assert "no cgroup v2 hierarchy and mounting one" in err
+        assert "without the cgroup socket hooks" in err and "without the sockops hook" in err
+        ports = tcp_udp_bind(netns)
+    finally:
+        proc.send_signal(2)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    ev = facts(out)
+    tcp = [e for e in ev if e["event"] == "alloc" and e["lport"] == ports["tcp"]]
+    assert len(tcp) == 1 and tcp[0]["latency_ns"] is None
+    assert [e for e in ev if e["event"] == "release" and e["lport"] == ports["tcp"]]
+    assert not [e for e in ev if e["event"] == "alloc" and e["lport"] == ports["udp"]]
+
+
+def test_no_kernel_btf_is_refused_clearly():
+    script = f"mount --bind /dev/null /sys/kernel/btf/vmlinux && exec {EPTRACE} -d 1"
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "this kernel has no BTF" in r.stderr, r.stderr
+    assert "Segmentation" not in r.stderr
