@@ -24,7 +24,7 @@ PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 UNITDIR ?= /etc/systemd/system
 
-.PHONY: all clean test unit integration sanitize fuzz fuzz-short fuzz-build soak deps install uninstall bench
+.PHONY: all clean test unit integration sanitize fuzz fuzz-short fuzz-build soak valgrind deps install uninstall bench
 all: $(OUT)/eptrace $(OUT)/tests/workload $(OUT)/bench/churn
 
 $(OUT):
@@ -101,7 +101,10 @@ fuzz-short: fuzz-build
 fuzz: fuzz-build
 	$(FUZZ_RUN) -max_total_time=$(FUZZ_SECONDS)
 
-test: unit integration sanitize fuzz-short
+valgrind: all $(UNIT_TESTS)
+	./tests/valgrind.sh
+
+test: unit integration sanitize fuzz-short valgrind
 
 deps:
 	./scripts/setup.sh

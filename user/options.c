@@ -114,6 +114,45 @@ int ep_parse_threshold(const char *s, double *out, const char **err)
 	return 0;
 }
 
+static int port_number(const char *s, const char **end_out, unsigned long *v)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoul(s, &end, 10);
+	*end_out = end;
+	return errno || *v == 0 || *v > 65535 ? -1 : 0;
+}
+
+int ep_parse_ports(const char *s, uint16_t *lo, uint16_t *hi, const char **err)
+{
+	unsigned long a, b;
+	const char *end;
+
+	if (port_number(s, &end, &a)) {
+		*err = "expected PORT or LO-HI, ports 1..65535";
+		return -1;
+	}
+	b = a;
+	if (*end == '-' && port_number(end + 1, &end, &b)) {
+		*err = "expected PORT or LO-HI, ports 1..65535";
+		return -1;
+	}
+	if (*end) {
+		*err = "expected PORT or LO-HI, ports 1..65535";
+		return -1;
+	}
+	if (b < a) {
+		*err = "LO is above HI";
+		return -1;
+	}
+	*lo = (uint16_t)a;
+	*hi = (uint16_t)b;
+	return 0;
+}
+
 int ep_parse_listen(const char *s, char *addr, uint16_t *port, const char **err)
 {
 	const char *colon = strrchr(s, ':');
@@ -234,7 +273,7 @@ static const char doc[] =
 	"at exit, histograms.";
 
 enum { OPT_JSON = 1000, OPT_NETNS, OPT_CGROUP, OPT_HIST, OPT_COLLISIONS, OPT_OCCUPANCY,
-       OPT_BY, OPT_TOP, OPT_THRESHOLD, OPT_PROMETHEUS };
+       OPT_BY, OPT_TOP, OPT_THRESHOLD, OPT_PROMETHEUS, OPT_PORTS };
 
 static const struct argp_option options[] = {
 	{ "duration", 'd', "SECS", 0, "Stop after SECS seconds", 0 },
@@ -242,6 +281,7 @@ static const struct argp_option options[] = {
 	{ "comm", 'c', "COMM", 0, "Only processes with this name", 0 },
 	{ "netns", OPT_NETNS, "PATH|INODE", 0, "Only this network namespace", 0 },
 	{ "cgroup", OPT_CGROUP, "PATH", 0, "Only processes in this cgroup v2 directory", 0 },
+	{ "ports", OPT_PORTS, "LO[-HI]", 0, "Only events on local ports in this range", 0 },
 	{ "tcp", 't', NULL, 0, "TCP only", 0 },
 	{ "udp", 'u', NULL, 0, "UDP only", 0 },
 	{ "ipv4", '4', NULL, 0, "IPv4 only", 0 },
@@ -292,6 +332,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_CGROUP:
 		if (ep_resolve_cgroup(arg, &o->cgroup, &err))
 			argp_error(state, "invalid --cgroup '%s': %s", arg, err);
+		break;
+	case OPT_PORTS:
+		if (ep_parse_ports(arg, &o->port_lo, &o->port_hi, &err))
+			argp_error(state, "invalid --ports '%s': %s", arg, err);
 		break;
 	case 't': o->tcp = true; break;
 	case 'u': o->udp = true; break;

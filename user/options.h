@@ -19,6 +19,7 @@ struct ep_opts {
 	bool comm_set;
 	uint32_t netns;    /* inode, 0: all */
 	uint64_t cgroup;   /* cgroup v2 id, 0: all */
+	uint16_t port_lo, port_hi; /* local ports, 0: all */
 	bool tcp, udp, ipv4, ipv6;
 	bool json;
 	bool verbose;
@@ -38,6 +39,8 @@ int ep_parse_by(const char *s, int *out, const char **err);
 int ep_parse_top(const char *s, int *out, const char **err);
 /* [ADDR:]PORT (IPv4; ADDR defaults to 127.0.0.1); addr needs 64 bytes. */
 int ep_parse_listen(const char *s, char *addr, uint16_t *port, const char **err);
+/* PORT or LO-HI, 1..65535. */
+int ep_parse_ports(const char *s, uint16_t *lo, uint16_t *hi, const char **err);
 /* A percentage 1..100 -> fraction. */
 int ep_parse_threshold(const char *s, double *out, const char **err);
 /* PATH of a namespace file (/proc/PID/ns/net, /run/netns/NAME) or an inode. */

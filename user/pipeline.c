@@ -92,6 +92,10 @@ void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 	struct ep_alloc_info info;
 	struct ep_event ev;
 
+	/* --ports: a failed search has no port and always counts. */
+	if (p->opts->port_lo && rec->lport &&
+	    (rec->lport < p->opts->port_lo || rec->lport > p->opts->port_hi))
+		return;
 	if (ep_decode(rec, p->mono_to_unix, &ev)) {
 		p->sum.bad_records++;
 		return;

@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -141,6 +142,12 @@ def read_until(proc, kind, timeout=60):
         if out[-1]["kind"] == kind:
             return out
     raise AssertionError(f"timed out waiting for {kind}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def assert_no_sanitizer_report(stderr):

@@ -4,7 +4,9 @@ import os
 import signal
 import subprocess
 
-from conftest import EPTRACE, WORKLOAD, facts, wait_until
+from conftest import EPTRACE, SCENARIO, WORKLOAD, facts, wait_until
+
+PY = "/usr/bin/python3"
 
 ID_FIELDS = ("proto", "family", "lport", "via", "pid", "tid", "comm")
 
@@ -135,3 +137,15 @@ def test_duration_ends_the_run():
                        timeout=30)
     assert r.returncode == 0, r.stderr
     assert '"event":"summary"' in r.stdout.splitlines()[-1]
+
+
+def test_ports_filter(netns, tracer_factory):
+    netns.sysctl("net.ipv4.ip_local_port_range", "40000 40099")
+    tr = tracer_factory("--netns", netns.path, "--ports", "40000-40049")
+    truth = [f["lport"] for f in facts(netns.run(PY, SCENARIO, "connect_many", "100").stdout)]
+    inside = sorted(p for p in truth if p <= 40049)
+    assert inside and len(inside) < len(truth)
+    wait_until(lambda: len(tr.of("release")) >= len(inside), 20, "the releases in range")
+    assert tr.stop() == 0
+    assert sorted(e["lport"] for e in tr.of("alloc")) == inside
+    assert all(40000 <= e["lport"] <= 40049 for e in tr.of("release"))

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import (CHURN, EPTRACE, SCENARIO, Netns, Tracer, assert_no_sanitizer_report, facts,
-                      read_until, wait_until)
+                      free_port, read_until, wait_until)
 
 PY = "/usr/bin/python3"
 
@@ -125,12 +125,6 @@ def test_namespace_created_and_destroyed_while_tracing(tracer_factory):
     assert not [o for o in tail if o["netns"] == ns.inode]
     assert tr.stop() == 0
     assert tr.summary()["lost"] == 0
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def good_scrape(port):
@@ -258,3 +252,28 @@ def test_socket_from_before_the_start_is_released_to_its_owner(netns, tracer_fac
     assert tr.stop() == 0
     s = tr.summary()
     assert s["untracked_releases"] == 0 and s["lost"] == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("mode", [[], ["--json"], ["--hist"], ["--collisions"], ["--occupancy"],
+                                  ["-q"], ["--json", "--prometheus", "0"], ["record"]])
+def test_every_mode_exits_cleanly_with_a_summary(netns, tmp_path, mode, sig):
+    argv = [EPTRACE, *mode, "--netns", netns.path]
+    if mode == ["record"]:
+        argv += ["-o", str(tmp_path / "sig.db")]
+    if "--prometheus" in mode:
+        argv[argv.index("0")] = str(free_port())
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "Tracing" in proc.stderr.readline()
+    truth = facts(netns.run(PY, SCENARIO, "connect_many", "20").stdout)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert_no_sanitizer_report(err)
+    assert "summary" in out or "summary" in err, (out[-500:], err[-500:])
+    if mode == ["record"]:
+        r = subprocess.run([EPTRACE, "report", str(tmp_path / "sig.db"), "--json"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "not closed cleanly" not in r.stderr, r.stderr
+        got = sorted(e["lport"] for e in facts(r.stdout) if e["event"] == "alloc")
+        assert got == sorted(f["lport"] for f in truth)

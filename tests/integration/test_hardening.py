@@ -1,8 +1,7 @@
 """What the running tracer keeps: capabilities, listening addresses."""
 import os
-import socket
 
-from conftest import wait_until
+from conftest import free_port, wait_until
 
 # CAP_DAC_OVERRIDE (1), CAP_DAC_READ_SEARCH (2), CAP_SYS_PTRACE (19), CAP_SYS_ADMIN (21)
 KEPT = (1 << 1) | (1 << 2) | (1 << 19) | (1 << 21)
@@ -14,12 +13,6 @@ def status(pid, tid):
         k, _, v = line.partition(":")
         out[k] = v.strip()
     return out
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_capabilities_are_dropped_in_every_thread(netns, tracer_factory, tmp_path):

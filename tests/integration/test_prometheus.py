@@ -8,15 +8,9 @@ import time
 import urllib.parse
 import urllib.request
 
-from conftest import EPTRACE, ROOT, SCENARIO, facts, wait_until
+from conftest import EPTRACE, ROOT, SCENARIO, facts, free_port, wait_until
 
 PY = "/usr/bin/python3"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def scrape(port):

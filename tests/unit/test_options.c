@@ -70,5 +70,22 @@ int main(void)
 		CHECK(ep_parse_listen("1.2.3.4:", addr, &port, &err) == -1);
 		CHECK(ep_parse_listen("1.2.3.4:-5", addr, &port, &err) == -1);
 	}
+	{
+		uint16_t lo = 0, hi = 0;
+
+		CHECK(ep_parse_ports("32768-60999", &lo, &hi, &err) == 0 && lo == 32768 &&
+		      hi == 60999);
+		CHECK(ep_parse_ports("443", &lo, &hi, &err) == 0 && lo == 443 && hi == 443);
+		CHECK(ep_parse_ports("1-65535", &lo, &hi, &err) == 0 && lo == 1 && hi == 65535);
+		CHECK(ep_parse_ports("0", &lo, &hi, &err) == -1);
+		CHECK(ep_parse_ports("100-50", &lo, &hi, &err) == -1 && strstr(err, "above"));
+		CHECK(ep_parse_ports("1-65536", &lo, &hi, &err) == -1);
+		CHECK(ep_parse_ports("-5", &lo, &hi, &err) == -1);
+		CHECK(ep_parse_ports("5-", &lo, &hi, &err) == -1);
+		CHECK(ep_parse_ports("5-6-7", &lo, &hi, &err) == -1);
+		CHECK(ep_parse_ports(" 5", &lo, &hi, &err) == -1);
+		CHECK(ep_parse_ports("", &lo, &hi, &err) == -1);
+		CHECK(ep_parse_ports("99999999999999999999", &lo, &hi, &err) == -1);
+	}
 	return check_done("test_options");
 }
