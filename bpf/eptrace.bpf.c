@@ -24,6 +24,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define IPPROTO_UDP 17
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
+#define ENOENT 2
 #define EAGAIN 11
 #define EADDRINUSE 98
 #define EADDRNOTAVAIL 99
@@ -171,10 +172,18 @@ static __always_inline void released(__u64 cookie, const struct sock_state *st, 
 	r.reason = reason;
 	r.flags |= extra_flags;
 	r.latency_ns = EP_LATENCY_NONE;
-	/* Whoever deletes the entry owns the release: the kernel and the
-	 * userspace TIME_WAIT resolver may race for it. */
-	if (bpf_map_delete_elem(&socks, &cookie))
+	long err = bpf_map_delete_elem(&socks, &cookie);
+
+	/* The bucket lock can time out (a lock holder's vCPU preempted): try
+	 * again, and if it still fails, report the release anyway and leave the
+	 * entry to userspace. Only a missing entry means someone else (the
+	 * userspace TIME_WAIT resolver) owns the release. */
+	for (int i = 0; i < 3 && err && err != -ENOENT; i++)
+		err = bpf_map_delete_elem(&socks, &cookie);
+	if (err == -ENOENT)
 		return;
+	if (err)
+		r.flags |= EP_F_STALE;
 	emit(&r);
 }
 

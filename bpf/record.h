@@ -49,6 +49,7 @@ enum ep_release_reason {
 #define EP_F_FIXED      0x04 /* alloc/release of a port the caller chose in bind() */
 #define EP_F_UNTRACKED  0x08 /* alloc: the socket table was full, no release will follow */
 #define EP_F_PRESTART   0x10 /* release: the socket was there before the trace (assign_ns 0) */
+#define EP_F_STALE      0x20 /* release: the table entry could not be removed; userspace does */
 
 /* Counters kept per CPU in the kernel; index into the stats map. */
 enum ep_stat {

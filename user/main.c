@@ -107,6 +107,8 @@ static int on_record(void *ctx, void *data, size_t len)
 		ep_tw_add(&run->tw, rec->cookie, rec->ts_ns, tw_confirm, run);
 		return 0;
 	}
+	if (rec->kind == EP_RELEASE && (rec->flags & EP_F_STALE))
+		bpf_map_delete_elem(ep_socks_fd(&run->loader), &rec->cookie);
 	ep_pipe_event(&run->pipe, rec);
 	return 0;
 }
