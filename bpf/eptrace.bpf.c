@@ -182,8 +182,15 @@ static __always_inline void released(__u64 cookie, const struct sock_state *st, 
 		err = bpf_map_delete_elem(&socks, &cookie);
 	if (err == -ENOENT)
 		return;
-	if (err)
+	if (err) {
+		/* A lookup takes no lock: mark it so that no other hook releases
+		 * it again before userspace removes it. */
+		struct sock_state *cur = bpf_map_lookup_elem(&socks, &cookie);
+
+		if (cur)
+			cur->phase = PH_RELEASED;
 		r.flags |= EP_F_STALE;
+	}
 	emit(&r);
 }
 

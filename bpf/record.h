@@ -57,6 +57,8 @@ enum ep_stat {
 	EP_STAT_SOCKS_FULL,      /* socket table full: socket not tracked */
 	EP_STAT_INFLIGHT_FULL,   /* per-thread table full: bracket lost */
 	EP_STAT_EVENTS,          /* records submitted */
+	EP_STAT_HOOK_MISSES,     /* runs the kernel skipped (a hook nested in itself on a CPU);
+				  * filled in by userspace from the programs' recursion_misses */
 	EP_STAT_MAX,
 };
 
@@ -92,6 +94,7 @@ enum sock_phase {
 	PH_PENDING_LISTEN = 2,  /* listen() on an unbound socket */
 	PH_ASSIGNED = 3,        /* port held by this socket */
 	PH_TIMEWAIT = 4,        /* port handed to a TIME_WAIT socket */
+	PH_RELEASED = 5,        /* released, entry not removable then: userspace removes it */
 };
 
 /* One per tracked socket, keyed by socket cookie (cookies are never reused,

@@ -41,7 +41,7 @@ def map_entries(pid):
         if m.get("name") in MAPS and (not ids or m["id"] in ids):
             dump = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(m["id"])],
                                   capture_output=True, text=True).stdout
-            out[m["name"]] = len(json.loads(dump or "[]"))
+            out[m["name"]] = out.get(m["name"], 0) + len(json.loads(dump or "[]"))
     return out
 
 
@@ -59,6 +59,7 @@ def main():
     if "Tracing" not in line:
         sys.exit(f"soak: eptrace did not start: {line}{tracer.stderr.read()}")
     ops = errors = 0
+    drained = {}
     samples = []
     t_end = time.monotonic() + a.minutes * 60
     i = 0
@@ -77,6 +78,12 @@ def main():
             samples.append(s)
             print(json.dumps(s), flush=True)
             i += 1
+        # Entries of sockets whose release was not seen are swept within a
+        # refresh (5 s): wait for the table to empty before stopping.
+        deadline = time.monotonic() + 30
+        while map_entries(tracer.pid).get("socks", 0) and time.monotonic() < deadline:
+            time.sleep(1)
+        drained = map_entries(tracer.pid)
     finally:
         tracer.send_signal(signal.SIGINT)
         out, err = tracer.communicate(timeout=300)
@@ -92,11 +99,14 @@ def main():
         "no record lost": s["lost"] == 0,
         "no workload errors": errors == 0,
         "assignments equal the workload's operations": s["alloc"] == ops,
-        "releases equal the workload's operations": s["release"] == ops,
+        # A release no hook reported (the kernel skipped a hook run) is
+        # found by the sweep and counted as reconciled: nothing unaccounted.
+        "releases plus reconciled equal the workload's operations":
+            s["release"] + s["reconciled"] == ops,
         "no bad records, no aggregate drops": s["bad_records"] == 0 and s["agg_dropped"] == 0,
         "RSS flat (second half within 10% + 2 MB of the first)": second <= first * 1.1 + 2,
-        "socket table drained": samples[-1].get("socks", 0) < 1000,
-        "bracket table drained": samples[-1].get("inflight", 0) < 1000,
+        "socket table empty within 30 s of the last workload": drained.get("socks", 0) == 0,
+        "bracket table empty": drained.get("inflight", 0) == 0,
     }
     print(json.dumps({"operations": ops, "summary": s, "rss_first_half_mb": first,
                       "rss_second_half_mb": second}))

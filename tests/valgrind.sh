@@ -11,7 +11,8 @@ for t in build/tests/test_*; do
 done
 tmp=$(mktemp -d)
 ns=eptrace-vg-$$
-trap 'ip netns del $ns 2>/dev/null; rm -rf "$tmp"' EXIT
+pid=
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; ip netns del $ns 2>/dev/null; rm -rf "$tmp"' EXIT
 ip netns add $ns
 ip -n $ns link set lo up
 port=$((20000 + $$ % 20000))
@@ -27,7 +28,8 @@ for _ in $(seq 300); do
 done
 python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/metrics').read()"
 kill -INT $pid
-if ! wait $pid; then cat "$tmp/live.err"; exit 1; fi
+if ! wait $pid; then pid=; cat "$tmp/live.err"; exit 1; fi
+pid=
 [ "$(grep -c '"event":"alloc"' "$tmp/live.out")" -ge 50 ] || { echo "valgrind: allocs missing"; exit 1; }
 "${VG[@]}" build/eptrace report "$tmp/vg.db" --hist --collisions --occupancy > /dev/null
 "${VG[@]}" build/eptrace report "$tmp/vg.db" --json > /dev/null

@@ -294,6 +294,7 @@ static void summary_fields(FILE *f, const struct ep_summary *s, const char *sep,
 	fprintf(f, ",%slost%s%s%" PRIu64, q, q, sep, s->lost);
 	fprintf(f, ",%ssocks_full%s%s%" PRIu64, q, q, sep, s->socks_full);
 	fprintf(f, ",%sinflight_full%s%s%" PRIu64, q, q, sep, s->inflight_full);
+	fprintf(f, ",%shook_misses%s%s%" PRIu64, q, q, sep, s->hook_misses);
 	fprintf(f, ",%sbad_records%s%s%" PRIu64, q, q, sep, s->bad_records);
 	fprintf(f, ",%srecords_submitted%s%s%" PRIu64, q, q, sep, s->submitted);
 	fprintf(f, ",%srecords_received%s%s%" PRIu64, q, q, sep, s->received);

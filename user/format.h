@@ -14,6 +14,7 @@ struct ep_summary {
 	uint64_t lost;    /* ring buffer full */
 	uint64_t socks_full;
 	uint64_t inflight_full;
+	uint64_t hook_misses; /* hook runs the kernel skipped: their events are missing */
 	uint64_t bad_records;
 	uint64_t submitted; /* records the kernel put in the ring buffer */
 	uint64_t received;  /* records read from it */

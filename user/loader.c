@@ -135,7 +135,8 @@ static struct bpf_link *attach(struct ep_loader *l, struct bpf_program *prog)
 
 	if (!is_cgroup_prog(prog))
 		return bpf_program__attach(prog);
-	if (refused_for_test(sockops ? "sockops" : "sock_hooks")) {
+	if (refused_for_test(sockops ? "sockops" : "sock_hooks") ||
+	    refused_for_test(bpf_program__name(prog))) {
 		errno = EPERM;
 		return NULL;
 	}
@@ -297,6 +298,26 @@ void ep_unload(struct ep_loader *l)
 	l->cgroup_fd = -1;
 	eptrace_bpf__destroy(l->skel);
 	l->skel = NULL;
+}
+
+/* Runs of our programs the kernel skipped because the same program was
+ * already running on that CPU (a tracepoint hit again from an interrupt). */
+uint64_t ep_hook_misses(const struct ep_loader *l)
+{
+	struct bpf_program *prog;
+	uint64_t n = 0;
+
+	if (!l->skel)
+		return 0;
+	bpf_object__for_each_program(prog, l->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			n += info.recursion_misses;
+	}
+	return n;
 }
 
 int ep_events_fd(const struct ep_loader *l)

@@ -32,6 +32,7 @@ int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path);
 void ep_detach(struct ep_loader *l);
 void ep_unload(struct ep_loader *l);
 int ep_events_fd(const struct ep_loader *l);
+uint64_t ep_hook_misses(const struct ep_loader *l);
 int ep_socks_fd(const struct ep_loader *l);
 int ep_stats_fd(const struct ep_loader *l);
 

@@ -14,6 +14,7 @@
 #include "exporter.h"
 #include "caps.h"
 #include "prestart.h"
+#include "sweep.h"
 #include "loader.h"
 #include "options.h"
 #include "pipeline.h"
@@ -34,6 +35,7 @@ struct ep_run {
 	struct ep_tw_resolver tw;
 	struct ep_pipeline pipe;
 	struct ep_probe *probe;
+	struct ep_sweep sweep; /* dumps of this probe round, for the table sweep */
 	struct ep_recorder *rec;
 	struct ep_exporter *exp;
 };
@@ -93,6 +95,8 @@ static void tw_confirm(const struct ep_tw_pending *p, void *ctx)
 	ep_pipe_event(&run->pipe, &st.rec);
 }
 
+static void forget_released(struct ep_run *run, uint64_t cookie);
+
 static int on_record(void *ctx, void *data, size_t len)
 {
 	struct ep_run *run = ctx;
@@ -108,17 +112,38 @@ static int on_record(void *ctx, void *data, size_t len)
 		return 0;
 	}
 	if (rec->kind == EP_RELEASE && (rec->flags & EP_F_STALE))
-		bpf_map_delete_elem(ep_socks_fd(&run->loader), &rec->cookie);
+		forget_released(run, rec->cookie);
 	ep_pipe_event(&run->pipe, rec);
 	return 0;
+}
+
+static unsigned exporter_port(const struct ep_opts *o)
+{
+	uint16_t port = 65535;
+
+	if (o->prometheus)
+		ep_parse_listen(o->prometheus, NULL, &port, &(const char *){ NULL });
+	return port;
+}
+
+/* The kernel reported a release but could not remove the entry. */
+static void forget_released(struct ep_run *run, uint64_t cookie)
+{
+	struct sock_state st;
+	int fd = ep_socks_fd(&run->loader);
+
+	if (!bpf_map_lookup_elem(fd, &cookie, &st) && st.phase == PH_RELEASED)
+		bpf_map_delete_elem(fd, &cookie);
 }
 
 static void refresh_stats(struct ep_run *run)
 {
 	uint64_t st[EP_STAT_MAX];
 
-	if (!ep_read_stats(ep_stats_fd(&run->loader), st))
+	if (!ep_read_stats(ep_stats_fd(&run->loader), st)) {
+		st[EP_STAT_HOOK_MISSES] = ep_hook_misses(&run->loader);
 		ep_pipe_stats(&run->pipe, mono_now(), st);
+	}
 }
 
 static bool kernel_tracks(uint64_t cookie, void *ctx)
@@ -134,7 +159,18 @@ static void follow_prestart(void *ctx, uint32_t netns, const struct ep_diag_sock
 {
 	struct ep_run *run = ctx;
 
+	/* Without the release hook nothing would ever take a UDP entry out. */
+	if (s->proto == EP_UDP && !run->loader.sock_hooks)
+		return;
 	ep_prestart_follow(ep_socks_fd(&run->loader), &run->opts, netns, s, owner, fixed);
+}
+
+static void collect_dump(void *ctx, uint32_t netns, const struct ep_diag_sock *v, size_t n,
+			 uint64_t mono)
+{
+	struct ep_run *run = ctx;
+
+	ep_sweep_add(&run->sweep, netns, v, n, mono);
 }
 
 static void print_start(struct ep_run *run, uint64_t mono)
@@ -161,6 +197,7 @@ static void housekeeping(struct ep_run *run, uint64_t now, uint64_t *last_stats,
 	 * whose release was lost are dropped. */
 	if (now - *last_refresh >= refresh_every) {
 		ep_probe_refresh(run->probe, now);
+		ep_sweep_run(&run->sweep, ep_socks_fd(&run->loader));
 		ep_pipe_reconcile_live(&run->pipe, now, kernel_tracks, run);
 		*last_refresh = now;
 	}
@@ -201,7 +238,7 @@ static int trace(struct ep_run *run)
 	}
 	/* Loaded and attached: what it took is given up before any thread
 	 * starts, the exporter's (the one that talks to the network) first. */
-	if (ep_caps_drop())
+	if (ep_caps_drop(exporter_port(&run->opts) < 1024))
 		goto out;
 	if (run->opts.prometheus && !(run->exp = ep_exporter_start(run->opts.prometheus, &run->pipe)))
 		goto out;
@@ -216,7 +253,9 @@ static int trace(struct ep_run *run)
 	/* Sockets that exist already count from the first second, and the
 	 * kernel side follows them to their release. */
 	ep_probe_on_found(run->probe, follow_prestart, run);
+	ep_probe_on_dumped(run->probe, collect_dump, run);
 	ep_probe_all(run->probe, mono_now());
+	ep_sweep_run(&run->sweep, ep_socks_fd(&run->loader));
 	if (run->pipe.report_every && run->pipe.report_every < refresh_every)
 		refresh_every = run->pipe.report_every;
 	if (run->opts.duration_s > 0)
@@ -268,6 +307,7 @@ out:
 	ep_unload(&run->loader);
 	ep_tw_free(&run->tw);
 	ep_probe_free(run->probe);
+	ep_sweep_free(&run->sweep);
 	ep_pipe_free(&run->pipe);
 	return err;
 }

@@ -221,7 +221,18 @@ void ep_pipe_stats(struct ep_pipeline *p, uint64_t mono, const uint64_t st[EP_ST
 	p->sum.lost = st[EP_STAT_LOST];
 	p->sum.socks_full = st[EP_STAT_SOCKS_FULL];
 	p->sum.inflight_full = st[EP_STAT_INFLIGHT_FULL];
+	p->sum.hook_misses = st[EP_STAT_HOOK_MISSES];
 	p->sum.submitted = st[EP_STAT_EVENTS];
+	if (p->sum.hook_misses > p->misses_reported) {
+		if (p->opts->json)
+			printf("{\"event\":\"lost\",\"hook_misses\":%" PRIu64 ",\"new\":%" PRIu64
+			       "}\n", p->sum.hook_misses, p->sum.hook_misses - p->misses_reported);
+		else
+			fprintf(stderr, "WARNING: %" PRIu64 " hook runs skipped by the kernel so far "
+					"(a hook nested in itself): their events are missing\n",
+				p->sum.hook_misses);
+		p->misses_reported = p->sum.hook_misses;
+	}
 	if (p->sum.lost <= p->lost_reported)
 		return;
 	if (p->opts->json)

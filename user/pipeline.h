@@ -48,7 +48,7 @@ struct ep_pipeline {
 	int64_t mono_to_unix;
 	bool show_events, show_collisions, show_occupancy;
 	uint64_t report_every; /* ns, 0: at exit only */
-	uint64_t lost_reported;
+	uint64_t lost_reported, misses_reported;
 	struct ep_journal journal; /* event NULL: not recording */
 	struct ep_enrich enrich;
 	void (*on_event)(void *ctx, const struct ep_event *ev, const struct ep_alloc_info *info);

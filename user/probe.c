@@ -25,7 +25,19 @@ struct ep_probe {
 	void (*on_found)(void *ctx, uint32_t netns, const struct ep_diag_sock *s,
 			 const struct ep_owner *owner, bool fixed);
 	void *on_found_ctx;
+	void (*on_dumped)(void *ctx, uint32_t netns, const struct ep_diag_sock *v, size_t n,
+			  uint64_t mono);
+	void *on_dumped_ctx;
 };
+
+void ep_probe_on_dumped(struct ep_probe *p,
+			void (*fn)(void *ctx, uint32_t netns, const struct ep_diag_sock *v,
+				   size_t n, uint64_t mono),
+			void *ctx)
+{
+	p->on_dumped = fn;
+	p->on_dumped_ctx = ctx;
+}
 
 void ep_probe_on_found(struct ep_probe *p,
 		       void (*fn)(void *ctx, uint32_t netns, const struct ep_diag_sock *s,
@@ -178,9 +190,18 @@ static void hand_over_found(struct ep_probe *p, uint32_t netns, const struct dum
 {
 	struct ns_info *ni = ep_map_get(&p->ns, &netns);
 
+	uint8_t *listening;
+
 	if (!p->on_found || !ni || ni->seeded)
 		return;
 	ni->seeded = 1;
+	/* Connections a listener accepted share its port without holding one. */
+	listening = calloc(8192, 1);
+	if (!listening)
+		return;
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].proto == 6 && d->v[i].state == TCP_LISTEN)
+			listening[d->v[i].lport / 8] |= 1 << (d->v[i].lport % 8);
 	for (size_t i = 0; i < d->n; i++) {
 		const struct ep_diag_sock *s = &d->v[i];
 		const struct ep_owner *o = s->inode ? ep_map_get(&p->owners, &s->inode) : NULL;
@@ -188,9 +209,13 @@ static void hand_over_found(struct ep_probe *p, uint32_t netns, const struct dum
 
 		if (!s->lport || !s->inode || !s->cookie || s->state == TCP_TIME_WAIT)
 			continue;
+		if (s->proto == 6 && s->state != TCP_LISTEN &&
+		    (listening[s->lport / 8] & (1 << (s->lport % 8))))
+			continue;
 		p->on_found(p->on_found_ctx, netns, s, o,
 			    !in_range || (s->proto == 6 && s->state == TCP_LISTEN));
 	}
+	free(listening);
 }
 
 /* Hands a dump to the pipeline: range, then the snapshot. */
@@ -223,6 +248,8 @@ static void apply(struct ep_probe *p, uint32_t netns, const struct dump *d, uint
 	ep_pipe_snapshot(p->pipe, now, netns, snap, n);
 	free(snap);
 	hand_over_found(p, netns, d);
+	if (p->on_dumped)
+		p->on_dumped(p->on_dumped_ctx, netns, d->v, d->n, now);
 }
 
 /* Probes the namespaces in v[0..n) together. Owners are looked up for all

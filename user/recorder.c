@@ -139,7 +139,9 @@ static void write_batch(struct ep_recorder *r, struct ep_rec_item *b, size_t n)
 			fail(r, "writing failed");
 			pthread_mutex_unlock(&r->lock);
 		} else {
+			pthread_mutex_lock(&r->lock);
 			r->committed += n;
+			pthread_mutex_unlock(&r->lock);
 		}
 	}
 	for (size_t i = 0; i < n; i++)

@@ -277,3 +277,37 @@ def test_every_mode_exits_cleanly_with_a_summary(netns, tmp_path, mode, sig):
         assert r.returncode == 0 and "not closed cleanly" not in r.stderr, r.stderr
         got = sorted(e["lport"] for e in facts(r.stdout) if e["event"] == "alloc")
         assert got == sorted(f["lport"] for f in truth)
+
+
+def socks_map_id():
+    maps = json.loads(subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True,
+                                     text=True, check=True).stdout)
+    return max(m["id"] for m in maps if m.get("name") == "socks")
+
+
+def socks_has(map_id, cookie):
+    key = " ".join(str(b) for b in cookie.to_bytes(8, "little"))
+    r = subprocess.run(f"bpftool map lookup id {map_id} key {key}".split(), capture_output=True,
+                       text=True)
+    return r.returncode == 0
+
+
+def test_entry_of_a_socket_gone_without_release_is_swept(netns, tracer_factory):
+    """A release the kernel hooks never reported (a skipped hook run) must not
+    leave the socket table holding a dead socket forever."""
+    tr = tracer_factory("--netns", netns.path, "--interval", "0.2")
+    map_id = socks_map_id()
+    cookie = (1 << 62) + 12345  # no socket has it
+    value = bytearray(160)
+    value[16:24] = (1).to_bytes(8, "little")              # assign_ns: long ago
+    value[32:40] = cookie.to_bytes(8, "little")
+    value[48:52] = netns.inode.to_bytes(4, "little")
+    value[96:98] = (40000).to_bytes(2, "little")          # lport
+    value[100:104] = bytes([1, 17, 4, 1])                 # alloc, udp, v4, connect
+    value[152:156] = (3).to_bytes(4, "little")            # PH_ASSIGNED
+    key = " ".join(str(b) for b in cookie.to_bytes(8, "little"))
+    subprocess.run(f"bpftool map update id {map_id} key {key} value ".split()
+                   + [str(b) for b in value], check=True)
+    assert socks_has(map_id, cookie)
+    wait_until(lambda: not socks_has(map_id, cookie), 15, "the sweep to remove the dead entry")
+    assert tr.stop() == 0

@@ -90,3 +90,12 @@ def test_no_kernel_btf_is_refused_clearly():
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "this kernel has no BTF" in r.stderr, r.stderr
     assert "Segmentation" not in r.stderr
+
+
+def test_one_socket_hook_refused_takes_the_others_out(netns):
+    # Refusing the last of them (the UDP release) must undo the ones already
+    # attached: assignments without releases would be worse than nothing.
+    tr, ports = run_refused(netns, "on_sock_release")
+    assert "without the cgroup socket hooks" in tr.stderr
+    assert not tr.of("alloc", lport=ports["udp"]) and not tr.of("alloc", lport=ports["bind"])
+    assert tr.of("alloc", lport=ports["tcp"])[0]["latency_ns"] > 0
