@@ -9,6 +9,7 @@
 
 /* A socket assigned this long before a dump that does not list it is gone. */
 #define SETTLE_NS 1000000000ULL
+#define MAX_STEPS (4 * 262144)
 
 struct ep_sweep_ns {
 	uint32_t netns;
@@ -90,16 +91,15 @@ static bool gone(const struct ep_sweep *s, uint64_t cookie, const struct sock_st
 
 size_t ep_sweep_run(struct ep_sweep *s, int socks_fd)
 {
-	uint64_t key, next, *victims = NULL;
-	size_t n = 0, cap = 0, removed = 0;
+	uint64_t key = 0, next, *victims = NULL; /* no socket has cookie 0: starts the walk */
+	size_t n = 0, cap = 0, removed = 0, steps = 0;
 	struct sock_state st;
-	void *prev = NULL;
 
 	if (!s->n)
 		return 0;
-	while (!bpf_map_get_next_key(socks_fd, prev, &next)) {
+	/* A key deleted under the walk restarts it from the first: bounded. */
+	while (steps++ < MAX_STEPS && !bpf_map_get_next_key(socks_fd, &key, &next)) {
 		key = next;
-		prev = &key;
 		if (bpf_map_lookup_elem(socks_fd, &key, &st) || !gone(s, key, &st))
 			continue;
 		if (n == cap) {
