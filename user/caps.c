@@ -7,7 +7,7 @@
 #include <sys/syscall.h>
 #include "caps.h"
 
-uint64_t ep_caps_kept(bool bind_service)
+static uint64_t kept(bool bind_service)
 {
 	return 1ULL << CAP_SYS_ADMIN | 1ULL << CAP_SYS_PTRACE | 1ULL << CAP_DAC_READ_SEARCH |
 	       1ULL << CAP_DAC_OVERRIDE | (bind_service ? 1ULL << CAP_NET_BIND_SERVICE : 0);
@@ -30,7 +30,7 @@ int ep_caps_drop(bool bind_service)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = {};
-	uint64_t keep = ep_caps_kept(bind_service);
+	uint64_t keep = kept(bind_service);
 	int top = last_cap();
 
 	/* The bounding set first: dropping from it needs CAP_SETPCAP. */

@@ -58,16 +58,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return ret;
 }
 
-struct ep_exporter *ep_exporter_start(const char *listen, struct ep_pipeline *pipe)
+struct ep_exporter *ep_exporter_start(const char *addr, uint16_t port, struct ep_pipeline *pipe)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct ep_exporter *e;
-	const char *err;
-	char addr[64];
-	uint16_t port;
 
-	if (ep_parse_listen(listen, addr, &port, &err)) {
-		fprintf(stderr, "eptrace: --prometheus %s: %s\n", listen, err);
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+		fprintf(stderr, "eptrace: --prometheus: bad address %s\n", addr);
 		return NULL;
 	}
 	e = calloc(1, sizeof(*e));
@@ -75,7 +72,6 @@ struct ep_exporter *ep_exporter_start(const char *listen, struct ep_pipeline *pi
 		fprintf(stderr, "eptrace: out of memory\n");
 		return NULL;
 	}
-	inet_pton(AF_INET, addr, &sa.sin_addr);
 	sa.sin_port = htons(port);
 	pthread_mutex_init(&e->lock, NULL);
 	e->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, port, NULL, NULL, handle, e,

@@ -9,7 +9,8 @@
 struct ep_exporter;
 
 /* Listens on [ADDR:]PORT; NULL after printing why. */
-struct ep_exporter *ep_exporter_start(const char *listen, struct ep_pipeline *pipe);
+/* Serves on addr:port (IPv4, as --prometheus gave them). */
+struct ep_exporter *ep_exporter_start(const char *addr, uint16_t port, struct ep_pipeline *pipe);
 /* now 0: render now, whatever the time. */
 void ep_exporter_publish(struct ep_exporter *e, struct ep_pipeline *pipe, uint64_t now);
 void ep_exporter_set_timewait(struct ep_exporter *e, bool tracking);

@@ -122,6 +122,11 @@ static bool is_cgroup_prog(struct bpf_program *p)
 	}
 }
 
+static bool is_sockops(struct bpf_program *p)
+{
+	return bpf_program__type(p) == BPF_PROG_TYPE_SOCK_OPS;
+}
+
 static bool refused_for_test(const char *what)
 {
 	const char *env = getenv("EPTRACE_REFUSE");
@@ -131,7 +136,7 @@ static bool refused_for_test(const char *what)
 
 static struct bpf_link *attach(struct ep_loader *l, struct bpf_program *prog)
 {
-	bool sockops = bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS;
+	bool sockops = is_sockops(prog);
 
 	if (!is_cgroup_prog(prog))
 		return bpf_program__attach(prog);
@@ -148,8 +153,7 @@ static struct bpf_link *attach(struct ep_loader *l, struct bpf_program *prog)
 static void drop_sock_hooks(struct ep_loader *l, struct bpf_program **progs)
 {
 	for (int i = 0; i < l->nlinks; i++) {
-		if (is_cgroup_prog(progs[i]) &&
-		    bpf_program__type(progs[i]) != BPF_PROG_TYPE_SOCK_OPS && l->links[i]) {
+		if (is_cgroup_prog(progs[i]) && !is_sockops(progs[i]) && l->links[i]) {
 			bpf_link__destroy(l->links[i]);
 			l->links[i] = NULL;
 		}
@@ -247,7 +251,7 @@ int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path)
 	l->sockops = l->sock_hooks = l->cgroup_fd >= 0;
 	bpf_object__for_each_program(prog, s->obj) {
 		bool cg = is_cgroup_prog(prog);
-		bool sockops = bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS;
+		bool sockops = is_sockops(prog);
 		struct bpf_link *link = NULL;
 
 		progs[l->nlinks] = prog;

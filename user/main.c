@@ -117,15 +117,6 @@ static int on_record(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-static unsigned exporter_port(const struct ep_opts *o)
-{
-	uint16_t port = 65535;
-
-	if (o->prometheus)
-		ep_parse_listen(o->prometheus, NULL, &port, &(const char *){ NULL });
-	return port;
-}
-
 /* The kernel reported a release but could not remove the entry. */
 static void forget_released(struct ep_run *run, uint64_t cookie)
 {
@@ -238,9 +229,11 @@ static int trace(struct ep_run *run)
 	}
 	/* Loaded and attached: what it took is given up before any thread
 	 * starts, the exporter's (the one that talks to the network) first. */
-	if (ep_caps_drop(exporter_port(&run->opts) < 1024))
+	if (ep_caps_drop(run->opts.prometheus && run->opts.prometheus_port < 1024))
 		goto out;
-	if (run->opts.prometheus && !(run->exp = ep_exporter_start(run->opts.prometheus, &run->pipe)))
+	if (run->opts.prometheus &&
+	    !(run->exp = ep_exporter_start(run->opts.prometheus_addr, run->opts.prometheus_port,
+					   &run->pipe)))
 		goto out;
 	ep_exporter_set_timewait(run->exp, run->loader.tw_tracking);
 	/* The file only once everything else worked: a name is not taken for nothing. */

@@ -369,7 +369,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->file = arg;
 		break;
 	case OPT_PROMETHEUS:
-		if (ep_parse_listen(arg, NULL, NULL, &err))
+		if (ep_parse_listen(arg, o->prometheus_addr, &o->prometheus_port, &err))
 			argp_error(state, "invalid --prometheus '%s': %s", arg, err);
 		o->prometheus = arg;
 		break;
@@ -421,4 +421,19 @@ void ep_parse_args(int argc, char **argv, struct ep_opts *o)
 		o->tcp = o->udp = true;
 	if (!o->ipv4 && !o->ipv6)
 		o->ipv4 = o->ipv6 = true;
+}
+
+bool ep_opts_want(const struct ep_opts *o, const struct ep_record *rec)
+{
+	if ((rec->proto == EP_TCP && !o->tcp) || (rec->proto == EP_UDP && !o->udp))
+		return false;
+	if ((rec->family == 4 && !o->ipv4) || (rec->family == 6 && !o->ipv6))
+		return false;
+	if (o->pid && rec->pid != o->pid)
+		return false;
+	if (o->comm_set && strncmp(rec->comm, o->comm, EP_COMM_LEN))
+		return false;
+	if (o->netns && rec->netns != o->netns)
+		return false;
+	return !o->cgroup || rec->cgroup_id == o->cgroup;
 }

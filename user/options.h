@@ -12,6 +12,8 @@ struct ep_opts {
 	int mode;          /* enum ep_mode */
 	const char *file;  /* record: -o FILE; report: FILE */
 	const char *prometheus; /* [ADDR:]PORT, NULL: no exporter */
+	char prometheus_addr[64]; /* ... parsed */
+	uint16_t prometheus_port;
 	bool quiet;        /* no per-event output */
 	double duration_s; /* 0: until interrupted */
 	uint32_t pid;
@@ -47,6 +49,10 @@ int ep_parse_threshold(const char *s, double *out, const char **err);
 int ep_resolve_netns(const char *s, uint32_t *out, const char **err);
 /* A directory in the cgroup v2 hierarchy. */
 int ep_resolve_cgroup(const char *s, uint64_t *out, const char **err);
+
+/* The filters the kernel side applies (pid, comm, netns, cgroup, protocol,
+ * family), on a record made elsewhere: a recording, a socket found at start. */
+bool ep_opts_want(const struct ep_opts *o, const struct ep_record *rec);
 
 /* Exits with status 2 and a message naming the problem on bad input. */
 void ep_parse_args(int argc, char **argv, struct ep_opts *o);

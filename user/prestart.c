@@ -4,31 +4,12 @@
 #include "record.h"
 #include "prestart.h"
 
-static bool wanted(const struct ep_opts *o, const struct ep_diag_sock *s,
-		   const struct ep_owner *owner)
-{
-	if ((s->proto == EP_TCP && !o->tcp) || (s->proto == EP_UDP && !o->udp))
-		return false;
-	if ((s->family == 4 && !o->ipv4) || (s->family == 6 && !o->ipv6))
-		return false;
-	/* The kernel filters on the owner: without one known, leave it out. */
-	if ((o->pid || o->comm_set) && !owner)
-		return false;
-	if (o->pid && owner->pid != o->pid)
-		return false;
-	if (o->comm_set && strncmp(owner->comm, o->comm, EP_COMM_LEN))
-		return false;
-	return !o->cgroup; /* the cgroup of a socket's owner is not known here */
-}
-
 int ep_prestart_follow(int socks_fd, const struct ep_opts *o, uint32_t netns,
 		       const struct ep_diag_sock *s, const struct ep_owner *owner, bool fixed)
 {
 	struct sock_state st = { .phase = PH_ASSIGNED };
 	struct ep_record *r = &st.rec;
 
-	if (!wanted(o, s, owner))
-		return 0;
 	r->kind = EP_ALLOC;
 	r->latency_ns = EP_LATENCY_NONE;
 	r->cookie = s->cookie;
@@ -44,6 +25,10 @@ int ep_prestart_follow(int socks_fd, const struct ep_opts *o, uint32_t netns,
 		r->pid = r->tid = owner->pid;
 		memcpy(r->comm, owner->comm, sizeof(r->comm));
 	}
+	/* Without an owner, a pid or comm filter leaves it out; with a cgroup
+	 * filter everything (its owner's cgroup is not looked up: id 0). */
+	if (!ep_opts_want(o, r))
+		return 0;
 	/* assign_ns stays 0: when the port was taken is not known. A socket the
 	 * kernel follows already (made after the start) is left alone. */
 	if (bpf_map_update_elem(socks_fd, &s->cookie, &st, BPF_NOEXIST))

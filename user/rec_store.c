@@ -154,28 +154,6 @@ static int write_event(struct ep_rec_store *s, const struct ep_rec_entry *e)
 	return sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 }
 
-static int write_control(struct ep_rec_store *s, const struct ep_rec_item *it)
-{
-	sqlite3_stmt *st = it->type == EP_ITEM_META ? s->ins_meta : s->ins_control;
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (it->type == EP_ITEM_META) {
-		const char *key = it->ctl.data;
-
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, key + strlen(key) + 1, -1, SQLITE_STATIC);
-	} else {
-		sqlite3_bind_int64(st, 1, (int64_t)it->seq);
-		sqlite3_bind_text(st, 2, ep_control_name(it->type), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, (int64_t)it->ctl.mono);
-		sqlite3_bind_int64(st, 4, it->ctl.netns);
-		if (it->ctl.len)
-			sqlite3_bind_blob(st, 5, it->ctl.data, (int)it->ctl.len, SQLITE_STATIC);
-	}
-	return sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-}
-
 int ep_store_meta(struct ep_rec_store *s, const char *key, const char *value)
 {
 	sqlite3_stmt *st = s->ins_meta;
@@ -184,6 +162,26 @@ int ep_store_meta(struct ep_rec_store *s, const char *key, const char *value)
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+}
+
+static int write_control(struct ep_rec_store *s, const struct ep_rec_item *it)
+{
+	sqlite3_stmt *st = s->ins_control;
+
+	if (it->type == EP_ITEM_META) {
+		const char *key = it->ctl.data;
+
+		return ep_store_meta(s, key, key + strlen(key) + 1) ? SQLITE_ERROR : SQLITE_OK;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	sqlite3_bind_int64(st, 1, (int64_t)it->seq);
+	sqlite3_bind_text(st, 2, ep_control_name(it->type), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)it->ctl.mono);
+	sqlite3_bind_int64(st, 4, it->ctl.netns);
+	if (it->ctl.len)
+		sqlite3_bind_blob(st, 5, it->ctl.data, (int)it->ctl.len, SQLITE_STATIC);
+	return sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 }
 
 static int write_chunk(struct ep_rec_store *s, size_t n)

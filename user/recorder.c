@@ -32,13 +32,24 @@ struct ep_recorder {
 	char error[256];
 };
 
-/* Writer thread, with the lock held. */
-static void fail(struct ep_recorder *r, const char *what)
+/* Stops the recording; the first reason is the one told. */
+static void stop(struct ep_recorder *r, const char *why)
 {
+	pthread_mutex_lock(&r->lock);
 	if (!r->failed)
-		snprintf(r->error, sizeof(r->error), "%s: %s", what, ep_store_error(&r->store));
+		snprintf(r->error, sizeof(r->error), "%s", why);
 	r->failed = true;
 	pthread_cond_broadcast(&r->nonfull);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Writer thread: SQLite said no. */
+static void fail(struct ep_recorder *r, const char *what)
+{
+	char why[256];
+
+	snprintf(why, sizeof(why), "%s: %s", what, ep_store_error(&r->store));
+	stop(r, why);
 }
 
 /* Hands the staged items to the writer under one lock. */
@@ -88,12 +99,7 @@ static void on_event(void *ctx, const struct ep_record *rec, const struct ep_all
 /* A row that cannot be queued would make the replay diverge: stop instead. */
 static void out_of_memory(struct ep_recorder *r)
 {
-	pthread_mutex_lock(&r->lock);
-	if (!r->failed)
-		snprintf(r->error, sizeof(r->error), "out of memory");
-	r->failed = true;
-	pthread_cond_broadcast(&r->nonfull);
-	pthread_mutex_unlock(&r->lock);
+	stop(r, "out of memory");
 }
 
 static void on_control(void *ctx, int type, uint64_t mono, uint32_t netns, const void *data,
@@ -135,9 +141,7 @@ static void write_batch(struct ep_recorder *r, struct ep_rec_item *b, size_t n)
 {
 	if (!r->failed) {
 		if (ep_store_batch(&r->store, b, n)) {
-			pthread_mutex_lock(&r->lock);
 			fail(r, "writing failed");
-			pthread_mutex_unlock(&r->lock);
 		} else {
 			pthread_mutex_lock(&r->lock);
 			r->committed += n;
@@ -153,9 +157,7 @@ static void write_batch(struct ep_recorder *r, struct ep_rec_item *b, size_t n)
 static void materialize(struct ep_recorder *r)
 {
 	if (ep_store_materialize(&r->store)) {
-		pthread_mutex_lock(&r->lock);
 		fail(r, "writing the events table failed");
-		pthread_mutex_unlock(&r->lock);
 	}
 }
 
@@ -176,9 +178,7 @@ static void finish_rows(struct ep_recorder *r)
 		materialize(r);
 	if (!r->failed && ep_store_meta(&r->store, "events_complete",
 					ep_store_behind(&r->store) ? "0" : "1")) {
-		pthread_mutex_lock(&r->lock);
 		fail(r, "writing failed");
-		pthread_mutex_unlock(&r->lock);
 	}
 }
 

@@ -145,21 +145,6 @@ static int open_checked(struct replay *r, int64_t *mono_to_unix)
 	return 0;
 }
 
-static bool wanted(const struct ep_opts *o, const struct ep_record *rec)
-{
-	if ((rec->proto == EP_TCP && !o->tcp) || (rec->proto == EP_UDP && !o->udp))
-		return false;
-	if ((rec->family == 4 && !o->ipv4) || (rec->family == 6 && !o->ipv6))
-		return false;
-	if (o->pid && rec->pid != o->pid)
-		return false;
-	if (o->comm_set && strncmp(rec->comm, o->comm, EP_COMM_LEN))
-		return false;
-	if (o->netns && rec->netns != o->netns)
-		return false;
-	return !o->cgroup || rec->cgroup_id == o->cgroup;
-}
-
 #define MAX_QUIET_TICKS 1000
 
 /* --interval in a report: ticks on the events' own clock. A gap of more than
@@ -189,7 +174,7 @@ static void replay_event(struct replay *r, const struct ep_record *rec)
 	ticks_until(r, rec->ts_ns);
 	if (rec->ts_ns > r->last_mono)
 		r->last_mono = rec->ts_ns;
-	if (wanted(r->o, rec))
+	if (ep_opts_want(r->o, rec))
 		ep_pipe_event(&r->pipe, rec);
 }
 
@@ -202,10 +187,18 @@ struct chunks {
 	struct ep_rec_entry cur;
 };
 
+static int bad_chunk(struct replay *r, const struct chunks *c)
+{
+	char msg[80];
+
+	snprintf(msg, sizeof(msg), "corrupted event chunk at seq %lld",
+		 (long long)sqlite3_column_int64(c->st, 0));
+	return bad(r, msg);
+}
+
 static int chunks_next(struct replay *r, struct chunks *c)
 {
 	const size_t sz = sizeof(struct ep_rec_entry);
-	char msg[80];
 
 	while (c->rc == SQLITE_ROW && c->i == c->n) {
 		c->rc = sqlite3_step(c->st);
@@ -213,22 +206,17 @@ static int chunks_next(struct replay *r, struct chunks *c)
 			return c->rc == SQLITE_DONE ? 0 : bad_sqlite(r, "reading the events");
 		c->n = (size_t)sqlite3_column_bytes(c->st, 1) / sz;
 		c->i = 0;
-		snprintf(msg, sizeof(msg), "corrupted event chunk at seq %lld",
-			 (long long)sqlite3_column_int64(c->st, 0));
 		if (sqlite3_column_type(c->st, 1) != SQLITE_BLOB || !c->n ||
 		    (size_t)sqlite3_column_bytes(c->st, 1) % sz ||
 		    sqlite3_column_int64(c->st, 2) != (sqlite3_int64)c->n)
-			return bad(r, msg);
+			return bad_chunk(r, c);
 	}
 	if (c->rc != SQLITE_ROW)
 		return 0;
 	memcpy(&c->cur, (const char *)sqlite3_column_blob(c->st, 1) + c->i * sz, sz);
 	if (c->cur.seq <= c->last_seq || c->cur.seq > INT64_MAX ||
-	    (c->i == 0 && (int64_t)c->cur.seq != sqlite3_column_int64(c->st, 0))) {
-		snprintf(msg, sizeof(msg), "corrupted event chunk at seq %lld",
-			 (long long)sqlite3_column_int64(c->st, 0));
-		return bad(r, msg);
-	}
+	    (c->i == 0 && (int64_t)c->cur.seq != sqlite3_column_int64(c->st, 0)))
+		return bad_chunk(r, c);
 	c->last_seq = c->cur.seq;
 	c->i++;
 	return 0;
