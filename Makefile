@@ -58,13 +58,28 @@ $(OUT)/bench/churn: bench/churn.c
 	mkdir -p $(OUT)/bench
 	$(CC) $(CFLAGS) $(WARN) $< -o $@
 
+# The benchmark's floor: eptrace's hooks with programs that do nothing.
+$(OUT)/bench/floor.bpf.c: bpf/eptrace.bpf.c bench/floor_gen.py
+	mkdir -p $(OUT)/bench
+	/usr/bin/python3 bench/floor_gen.py $< $@
+
+$(OUT)/bench/floor.bpf.o: $(OUT)/bench/floor.bpf.c
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX) -c $< -o $@
+	$(LLVM_STRIP) -g $@
+
+$(OUT)/bench/floor.skel.h: $(OUT)/bench/floor.bpf.o
+	$(BPFTOOL) gen skeleton $< name floor_bpf > $@
+
+$(OUT)/bench/floor: bench/floor.c $(OUT)/bench/floor.skel.h
+	$(CC) $(CFLAGS) $(WARN) -I$(OUT)/bench $< -Wl,-Bstatic -lbpf -lelf -lz -Wl,-Bdynamic -o $@
+
 # Ten minutes of mixed churn on every core: nothing lost, counts exact, memory flat.
 SOAK_MINUTES ?= 10
 soak: all
 	/usr/bin/python3 tests/soak.py --minutes $(SOAK_MINUTES)
 
 # Not a test: measures overhead side by side and writes BENCHMARKS.md.
-bench: all $(OUT)/bench/churn
+bench: all $(OUT)/bench/churn $(OUT)/bench/floor
 	@command -v bpftrace >/dev/null || ./scripts/setup.sh --bench
 	/usr/bin/python3 bench/run.py $(BENCH_ARGS)
 

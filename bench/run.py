@@ -16,11 +16,12 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EPTRACE = os.path.join(ROOT, "build", "eptrace")
 CHURN = os.path.join(ROOT, "build", "bench", "churn")
+FLOOR = os.path.join(ROOT, "build", "bench", "floor")
 BT = os.path.join(ROOT, "bench", "count.bt")
 NS = "eptrace-bench"
 WORKLOADS = ["tcp4", "tcp6", "udp_connect4", "udp_connect6", "udp_sendto4", "udp_sendto6",
              "bind4", "bind6"]
-MODES = ["untraced", "hist", "json", "record", "bpftrace"]
+MODES = ["untraced", "floor", "hist", "json", "record", "bpftrace"]
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -36,6 +37,33 @@ def cpu_seconds(pid):
 def peak_rss_mb(pid):
     m = re.search(r"VmHWM:\s+(\d+) kB", open(f"/proc/{pid}/status").read())
     return int(m.group(1)) / 1024 if m else 0
+
+
+def cgroup2_root():
+    for line in open("/proc/mounts"):
+        f = line.split()
+        if f[2] == "cgroup2":
+            return f[1]
+    return None
+
+
+def prog_ids(pid):
+    """IDs of the BPF programs a process holds open."""
+    ids = set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            m = re.search(r"^prog_id:\s+(\d+)", open(f"/proc/{pid}/fdinfo/{fd}").read(), re.M)
+        except OSError:
+            continue
+        if m:
+            ids.add(int(m.group(1)))
+    return ids
+
+
+def prog_run_ns(ids):
+    """Summed run time and run count of these programs (kernel.bpf_stats_enabled)."""
+    progs = json.loads(sh("bpftool", "-j", "prog", "show").stdout)
+    return sum(p.get("run_time_ns", 0) for p in progs if p["id"] in ids)
 
 
 def kernel_stats():
@@ -62,6 +90,8 @@ class Tracer:
         out = subprocess.DEVNULL
         if mode == "bpftrace":
             argv = ["bpftrace", BT]
+        elif mode == "floor":
+            argv = [FLOOR, cgroup2_root()]
         elif mode == "hist":
             argv = [EPTRACE, "--hist", "--netns", f"/run/netns/{NS}"]
         elif mode == "json":
@@ -92,6 +122,24 @@ class Tracer:
         return err
 
 
+def kernel_cost(workload, seconds, tmp):
+    """Run time of eptrace's programs per operation, from the kernel's own
+    accounting: unlike throughput, not moved by what else runs on the machine
+    (the accounting adds two clock reads to each program run)."""
+    tr = Tracer("hist", tmp)
+    try:
+        ids = prog_ids(tr.proc.pid)
+        sh("sysctl", "-qw", "kernel.bpf_stats_enabled=1")
+        t0 = prog_run_ns(ids)
+        out = json.loads(sh("ip", "netns", "exec", NS, CHURN, workload, str(seconds), "1").stdout)
+        t1 = prog_run_ns(ids)
+    finally:
+        sh("sysctl", "-qw", "kernel.bpf_stats_enabled=0")
+        tr.stop()
+    return {"workload": workload, "mode": "kernel_cost", "procs": 1,
+            "ns_per_op": (t1 - t0) / max(out["ops"], 1)}
+
+
 def trial(workload, mode, seconds, procs, tmp):
     # One generator: it gets CPU 0 and the tracer the last CPU, so that the
     # scheduler's placement does not add its own noise to the ratios.
@@ -101,7 +149,7 @@ def trial(workload, mode, seconds, procs, tmp):
     try:
         if tr:
             cpu0 = cpu_seconds(tr.proc.pid)
-            k0 = kernel_stats() if mode != "bpftrace" else None
+            k0 = kernel_stats() if mode not in ("bpftrace", "floor") else None
         gen = ["taskset", "-c", "0"] if pin is not None else []
         out = sh("ip", "netns", "exec", NS, *gen, CHURN, workload, str(seconds), str(procs)).stdout
         res.update(json.loads(out))
@@ -140,9 +188,9 @@ def machine():
 
 
 def table(results, rounds):
-    lines = ["| workload | untraced ops/s | hist | json | record | bpftrace | "
+    lines = ["| workload | untraced ops/s | " + " | ".join(MODES[1:]) + " | kernel us/op | "
              "hist us/event | json us/event | record us/event | lost hist/json/record |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|" + "---|" * (len(MODES) - 1) + "---|---|---|---|---|"]
     for w in WORKLOADS:
         rs = [r for r in results if r["workload"] == w]
         if not rs:
@@ -164,6 +212,8 @@ def table(results, rounds):
         for m in ("hist", "json", "record"):
             xs = [r["cpu_s"] / r["events"] * 1e6 for r in rs if r["mode"] == m and r.get("events")]
             us[m] = statistics.median(xs) if xs else None
+        kc = [r["ns_per_op"] / 1000 for r in rs if r["mode"] == "kernel_cost"]
+        us["kernel"] = statistics.median(kc) if kc else None
         base = statistics.median(r["ops_per_s"] for r in rs if r["mode"] == "untraced")
         lost = "/".join(str(sum(r.get("lost", 0) for r in rs if r["mode"] == m))
                         for m in ("hist", "json", "record"))
@@ -172,7 +222,7 @@ def table(results, rounds):
         rfmt = lambda r: "-" if r is None else f"{r[0]:.3f} ({r[1]:.2f}-{r[2]:.2f})"
         lines.append(f"| {w} | {base:,.0f} | " + " | ".join(rfmt(ratios[m])
                      for m in MODES[1:]) + " | " + " | ".join(fmt(us[m], "{:.2f}")
-                     for m in ("hist", "json", "record")) + f" | {lost} |")
+                     for m in ("kernel", "hist", "json", "record")) + f" | {lost} |")
     return "\n".join(lines)
 
 
@@ -195,7 +245,7 @@ def main():
             if line.startswith("{"):
                 r = json.loads(line)
                 (soak if r["procs"] > 1 else results).append(r)
-        a.rounds = 1 + max(r["round"] for r in results)
+        a.rounds = 1 + max(r.get("round", 0) for r in results)
         write(a, results, soak)
         return
     setup_netns()
@@ -211,6 +261,11 @@ def main():
                     r["round"] = rnd
                     results.append(r)
                     print(json.dumps(r), flush=True)
+        if "hist" in modes:
+            for w in workloads:
+                r = kernel_cost(w, a.seconds, tmp)
+                results.append(r)
+                print(json.dumps(r), flush=True)
         if a.soak:
             for w in ("tcp4", "udp_connect4"):
                 for m in [m for m in ("hist", "json", "record") if m in modes]:
@@ -223,13 +278,18 @@ def main():
 
 
 def write(a, results, soak):
-    startup = [r["startup_s"] for r in results if r.get("startup_s") and r["mode"] != "bpftrace"]
+    startup = [r["startup_s"] for r in results
+               if r.get("startup_s") and r["mode"] not in ("bpftrace", "floor")]
     rss = max([r["rss_mb"] for r in results + soak if r.get("rss_mb") and r["mode"] != "bpftrace"],
               default=0)
     text = [f"# Benchmarks\n\nMachine: {machine()}.\n",
             f"`make bench` ({a.rounds} rounds of {a.seconds:g} s per workload and mode, one "
             "generator process, modes interleaved; ratios are medians of traced/untraced "
-            "throughput within a round, with their range over the rounds in brackets; CPU is the "
+            "throughput within a round, with their range over the rounds in brackets; `floor` "
+            "is eptrace's attach points with programs that return at once (bench/floor.c): what "
+            "the hooks alone cost here, the best any tracer on them could do; `kernel us/op` is "
+            "the run time of eptrace's programs per operation in `--hist` mode, from the "
+            "kernel's bpf_stats (it includes the accounting's own clock reads); CPU is the "
             "tracer's user+sys time per kernel record).\n",
             table(results, a.rounds), "",
             f"Exec to start: median {statistics.median(startup):.3f} s, max {max(startup):.3f} s. "

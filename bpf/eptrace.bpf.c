@@ -97,29 +97,40 @@ static __always_inline bool fill_owner(struct ep_record *r)
 	return true;
 }
 
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/* A kernel address seen as a struct sock the verifier lets us load from
+ * directly: a plain load with a fault fixup, where each BPF_CORE_READ is a
+ * helper call (an indirect call, costly with retpolines). */
+static __always_inline const struct sock *as_sock(const void *p)
+{
+	return bpf_rdonly_cast(p, bpf_core_type_id_kernel(struct sock));
+}
+
 /* Addresses, ports and namespace of a socket, read by address so that the same
  * code serves BTF pointers and addresses found by walking the fd table. */
-static __always_inline bool fill_from_sk(struct ep_record *r, const struct sock *sk)
+static __always_inline bool fill_from_sk(struct ep_record *r, const struct sock *skp)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	__u16 num = BPF_CORE_READ(sk, __sk_common.skc_num);
+	const struct sock *sk = as_sock(skp);
+	__u16 family = sk->__sk_common.skc_family;
+	__u16 num = sk->__sk_common.skc_num;
 
 	if (num)
 		r->lport = num;
-	r->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	r->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	r->proto = BPF_CORE_READ(sk, sk_protocol);
+	r->rport = bpf_ntohs(sk->__sk_common.skc_dport);
+	r->netns = sk->__sk_common.skc_net.net->ns.inum;
+	r->proto = sk->sk_protocol;
 	if (family == AF_INET) {
-		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__u32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__u32 l = sk->__sk_common.skc_rcv_saddr;
+		__u32 d = sk->__sk_common.skc_daddr;
 
 		r->family = 4;
 		__builtin_memcpy(r->laddr, &l, 4);
 		__builtin_memcpy(r->raddr, &d, 4);
 	} else {
 		r->family = 6;
-		bpf_core_read(r->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(r->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+		__builtin_memcpy(r->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(r->raddr, &sk->__sk_common.skc_v6_daddr, 16);
 	}
 	if (r->rport)
 		r->flags |= EP_F_RADDR;
@@ -132,7 +143,7 @@ static __always_inline bool fill_from_sk(struct ep_record *r, const struct sock 
 
 static __always_inline __u64 sk_cookie(const struct sock *sk)
 {
-	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	return as_sock(sk)->__sk_common.skc_cookie.counter;
 }
 
 static __always_inline bool track(__u64 cookie, const struct sock_state *st)
@@ -144,9 +155,8 @@ static __always_inline bool track(__u64 cookie, const struct sock_state *st)
 	return true;
 }
 
-/* Report an assignment and remember its owner for the release. */
-static __always_inline void assigned(__u64 cookie, struct sock_state *st, __u64 now,
-				     __u64 latency)
+static __always_inline void set_assigned(__u64 cookie, struct sock_state *st, __u64 now,
+					 __u64 latency)
 {
 	st->rec.kind = EP_ALLOC;
 	st->rec.ts_ns = now;
@@ -155,10 +165,26 @@ static __always_inline void assigned(__u64 cookie, struct sock_state *st, __u64 
 	st->rec.cookie = cookie;
 	st->phase = PH_ASSIGNED;
 	st->sk = 0;
+}
+
+/* Report an assignment and remember its owner for the release. */
+static __always_inline void assigned(__u64 cookie, struct sock_state *st, __u64 now,
+				     __u64 latency)
+{
+	set_assigned(cookie, st, now, latency);
 	/* In the table before the record is out, so that userspace never sees
 	 * an assignment the table does not hold. */
 	if (!track(cookie, st))
 		st->rec.flags |= EP_F_UNTRACKED;
+	emit(&st->rec);
+}
+
+/* The same for a pending entry, changed where it is in the table: replacing
+ * it would allocate a new element and free the old one. */
+static __always_inline void pending_assigned(__u64 cookie, struct sock_state *st, __u64 now,
+					     __u64 latency)
+{
+	set_assigned(cookie, st, now, latency);
 	emit(&st->rec);
 }
 
@@ -210,32 +236,36 @@ static __always_inline void failed(struct ep_record *r, __u64 now, int err, __u8
 static __always_inline void connected_without_sockops(const struct sock *sk, __u64 now)
 {
 	__u64 cookie = sk_cookie(sk);
-	struct sock_state *st, s;
+	struct sock_state *st;
 
 	st = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
 	if (!st || st->phase != PH_PENDING_CONNECT)
 		return;
-	s = *st;
-	fill_from_sk(&s.rec, sk);
-	assigned(cookie, &s, now, EP_LATENCY_NONE);
+	fill_from_sk(&st->rec, sk);
+	pending_assigned(cookie, st, now, EP_LATENCY_NONE);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int newstate)
 {
-	__u64 now = bpf_ktime_get_ns();
 	struct sock_state *st;
-	__u64 cookie;
+	__u64 cookie, now;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	/* Most of the seven or so changes of a connection matter to nobody:
+	 * they return before any helper call. */
+	if (newstate != TCP_CLOSE && oldstate != TCP_CLOSE &&
+	    (sockops_on || newstate != TCP_ESTABLISHED))
 		return 0;
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	now = bpf_ktime_get_ns();
 
 	if (oldstate == TCP_CLOSE && (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN)) {
 		struct sock_state fresh = {};
 
 		if (newstate == TCP_LISTEN && !sockops_on)
 			return 0;
-		if (BPF_CORE_READ(sk, __sk_common.skc_num))
+		if (sk->__sk_common.skc_num)
 			return 0; /* bound before: not a selection */
 		if (!fill_owner(&fresh.rec) || !fill_from_sk(&fresh.rec, sk))
 			return 0;
@@ -265,7 +295,9 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 	switch (st->phase) {
 	case PH_PENDING_CONNECT: {
 		struct sock_state s = *st;
-		__u16 sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+		const struct inet_sock *inet =
+			bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct inet_sock));
+		__u16 sport = bpf_ntohs(inet->inet_sport);
 
 		if (!sport) {
 			/* inet_hash_connect() found no port */
@@ -319,9 +351,10 @@ SEC("sockops")
 int on_sockops(struct bpf_sock_ops *skops)
 {
 	__u32 op = skops->op;
-	struct sock_state *st, s;
+	struct sock_state *st;
 	__u64 cookie, now;
 	bool deferred;
+	void *sk;
 
 	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_TCP_LISTEN_CB)
 		return 1;
@@ -332,13 +365,13 @@ int on_sockops(struct bpf_sock_ops *skops)
 		return 1;
 	if (st->phase != PH_PENDING_CONNECT && st->phase != PH_PENDING_LISTEN)
 		return 1;
-	s = *st;
-	fill_from_sk(&s.rec, (struct sock *)s.sk);
+	sk = (void *)st->sk;
+	fill_from_sk(&st->rec, sk);
 	/* TCP_FASTOPEN_CONNECT defers this callback to the first send: the
 	 * bracket would include the application's wait, so report none. */
 	deferred = op == BPF_SOCK_OPS_TCP_CONNECT_CB &&
-		   BPF_CORE_READ_BITFIELD_PROBED((struct tcp_sock *)s.sk, fastopen_connect);
-	assigned(cookie, &s, now, deferred ? EP_LATENCY_NONE : now - s.start_ns);
+		   BPF_CORE_READ_BITFIELD_PROBED((struct tcp_sock *)sk, fastopen_connect);
+	pending_assigned(cookie, st, now, deferred ? EP_LATENCY_NONE : now - st->start_ns);
 	return 1;
 }
 
@@ -348,10 +381,12 @@ static __always_inline struct sock_state *tw_state(struct timer_list *timer, __u
 {
 	struct inet_timewait_sock *tw;
 
-	if (!tw_timer_fn || (__u64)BPF_CORE_READ(timer, function) != tw_timer_fn)
+	if (!tw_timer_fn || (__u64)timer->function != tw_timer_fn)
 		return NULL;
-	tw = (void *)timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
-	*cookie = BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
+	tw = bpf_rdonly_cast((void *)timer - bpf_core_field_offset(struct inet_timewait_sock,
+								   tw_timer),
+			     bpf_core_type_id_kernel(struct inet_timewait_sock));
+	*cookie = tw->__tw_common.skc_cookie.counter;
 	if (!*cookie)
 		return NULL;
 	return bpf_map_lookup_elem(&socks, cookie);
@@ -651,8 +686,12 @@ out:
 SEC("tracepoint/syscalls/sys_enter_connect")
 int on_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u16 family;
 
+	/* Only a process with a UDP socket can give a UDP port back. */
+	if (!trace_udp || !bpf_map_lookup_elem(&udp_procs, &tgid))
+		return 0;
 	if (bpf_probe_read_user(&family, sizeof(family), (void *)ctx->args[1]) ||
 	    family != AF_UNSPEC)
 		return 0;
@@ -748,7 +787,9 @@ int on_sock_create(struct bpf_sock *ctx)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u8 one = 1;
 
-	if (ctx->protocol == IPPROTO_UDP && trace_udp)
+	/* A lookup first: an LRU update takes a global lock, a hit does not. */
+	if (ctx->protocol == IPPROTO_UDP && trace_udp &&
+	    !bpf_map_lookup_elem(&udp_procs, &tgid))
 		bpf_map_update_elem(&udp_procs, &tgid, &one, BPF_ANY);
 	return 1;
 }

@@ -25,20 +25,6 @@ const volatile __u64 wakeup_bytes = 256 * 1024;
  * latency, and listen() on an unbound socket is not followed. */
 volatile bool sockops_on = false;
 
-/* A syscall in progress on one thread, keyed by tid. */
-struct inflight {
-	__u64 sk;        /* kernel address (0 until known) */
-	__u64 start_ns;  /* bracket start */
-	__u64 cookie;
-	__u8 addr[16];   /* bind: requested address */
-	__u16 port_req;  /* bind: requested port, host order */
-	__u8 via;
-	__u8 was_bound;  /* connect: socket had a port at entry */
-	__u8 family;     /* 4 or 6 */
-	__u8 proto;
-	__u8 pad[2];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 * 1024 * 1024);
@@ -52,8 +38,11 @@ struct {
 	__type(value, struct sock_state);
 } socks SEC(".maps");
 
+/* Preallocated, not LRU: an LRU update takes a global lock. Every bracket a
+ * syscall opens its exit closes; the few opened elsewhere (io_uring) and never
+ * closed are swept by userspace after EP_BRACKET_MAX_NS. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, struct inflight);

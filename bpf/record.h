@@ -108,4 +108,20 @@ struct sock_state {
 	__u32 pad;
 };
 
+/* A syscall in progress on one thread, keyed by tid (kernel map; userspace
+ * removes brackets left open longer than EP_BRACKET_MAX_NS). */
+#define EP_BRACKET_MAX_NS (10ULL * 1000000000ULL)
+struct inflight {
+	__u64 sk;        /* kernel address (0 until known) */
+	__u64 start_ns;  /* bracket start */
+	__u64 cookie;
+	__u8 addr[16];   /* bind: requested address */
+	__u16 port_req;  /* bind: requested port, host order */
+	__u8 via;
+	__u8 was_bound;  /* connect: socket had a port at entry */
+	__u8 family;     /* 4 or 6 */
+	__u8 proto;
+	__u8 pad[2];
+};
+
 #endif

@@ -334,6 +334,16 @@ int ep_socks_fd(const struct ep_loader *l)
 	return bpf_map__fd(l->skel->maps.socks);
 }
 
+int ep_udp_procs_fd(const struct ep_loader *l)
+{
+	return bpf_map__fd(l->skel->maps.udp_procs);
+}
+
+int ep_inflight_fd(const struct ep_loader *l)
+{
+	return bpf_map__fd(l->skel->maps.inflight);
+}
+
 int ep_stats_fd(const struct ep_loader *l)
 {
 	return bpf_map__fd(l->skel->maps.stats);

@@ -34,6 +34,8 @@ void ep_unload(struct ep_loader *l);
 int ep_events_fd(const struct ep_loader *l);
 uint64_t ep_hook_misses(const struct ep_loader *l);
 int ep_socks_fd(const struct ep_loader *l);
+int ep_inflight_fd(const struct ep_loader *l);
+int ep_udp_procs_fd(const struct ep_loader *l);
 int ep_stats_fd(const struct ep_loader *l);
 
 #endif

@@ -153,6 +153,13 @@ static void follow_prestart(void *ctx, uint32_t netns, const struct ep_diag_sock
 	/* Without the release hook nothing would ever take a UDP entry out. */
 	if (s->proto == EP_UDP && !run->loader.sock_hooks)
 		return;
+	/* The kernel watches connect(AF_UNSPEC) and sends only in processes
+	 * known to have a UDP socket. */
+	if (s->proto == EP_UDP && owner) {
+		uint8_t one = 1;
+
+		bpf_map_update_elem(ep_udp_procs_fd(&run->loader), &owner->pid, &one, BPF_ANY);
+	}
 	ep_prestart_follow(ep_socks_fd(&run->loader), &run->opts, netns, s, owner, fixed);
 }
 
@@ -189,6 +196,7 @@ static void housekeeping(struct ep_run *run, uint64_t now, uint64_t *last_stats,
 	if (now - *last_refresh >= refresh_every) {
 		ep_probe_refresh(run->probe, now);
 		ep_sweep_run(&run->sweep, ep_socks_fd(&run->loader));
+		ep_sweep_brackets(ep_inflight_fd(&run->loader), now);
 		ep_pipe_reconcile_live(&run->pipe, now, kernel_tracks, run);
 		*last_refresh = now;
 	}

@@ -119,6 +119,26 @@ size_t ep_sweep_run(struct ep_sweep *s, int socks_fd)
 	return removed;
 }
 
+size_t ep_sweep_brackets(int inflight_fd, uint64_t now)
+{
+	uint32_t key, next, old[256];
+	size_t n = 0, removed = 0, steps = 0;
+	struct inflight in;
+	void *prev = NULL;
+
+	while (steps++ < MAX_STEPS && n < sizeof(old) / sizeof(old[0]) &&
+	       !bpf_map_get_next_key(inflight_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(inflight_fd, &key, &in) &&
+		    in.start_ns + EP_BRACKET_MAX_NS < now)
+			old[n++] = key;
+	}
+	for (size_t i = 0; i < n; i++)
+		removed += !bpf_map_delete_elem(inflight_fd, &old[i]);
+	return removed;
+}
+
 void ep_sweep_free(struct ep_sweep *s)
 {
 	for (size_t i = 0; i < s->n; i++)

@@ -1,6 +1,7 @@
 """Socket scenarios run inside a test's network namespace. Each prints one JSON
 line per fact it observed itself (getsockname, errno), for the tests to
 compare with what eptrace reports. Usage: scenario.py NAME [ARGS]"""
+import ctypes
 import errno
 import json
 import os
@@ -84,9 +85,10 @@ def hold(port, kind):
     sys.stdin.readline()
 
 
-def hold_conns():
+def hold_conns(udp_end="close"):
     """A TCP connection (closed with a reset: no TIME_WAIT) and a connected UDP
-    socket, held until a line on stdin, then closed."""
+    socket, held until a line on stdin, then closed (the UDP one disconnected,
+    connect(AF_UNSPEC), with udp_end "disconnect")."""
     srv = listener()
     t = socket.socket()
     t.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
@@ -97,6 +99,11 @@ def hold_conns():
     fact(kind="holding", proto="udp", lport=u.getsockname()[1])
     sys.stdin.readline()
     t.close()
+    if udp_end == "disconnect":
+        unspec = (ctypes.c_ubyte * 16)()  # sa_family 0: AF_UNSPEC
+        if ctypes.CDLL(None, use_errno=True).connect(u.fileno(), unspec, 16):
+            raise OSError(ctypes.get_errno(), "connect(AF_UNSPEC)")
+        assert u.getsockname()[1] == 0
     u.close()
     srv.close()
     fact(kind="closed")

@@ -222,8 +222,11 @@ def test_hostile_process_names_are_escaped(netns, tracer_factory, tmp_path):
         assert b"\\x01" in l and b"\\x0a" in l and b"\\xff" in l, l
 
 
-def test_socket_from_before_the_start_is_released_to_its_owner(netns, tracer_factory):
-    holder = netns.popen(PY, SCENARIO, "hold_conns")
+# The kernel watches connect(AF_UNSPEC) only in processes known to have a UDP
+# socket: one found at the start must count as known.
+@pytest.mark.parametrize("udp_end", ["close", "disconnect"])
+def test_socket_from_before_the_start_is_released_to_its_owner(netns, tracer_factory, udp_end):
+    holder = netns.popen(PY, SCENARIO, "hold_conns", udp_end)
     try:
         held = read_until(holder, "holding")
         held += [json.loads(holder.stdout.readline())]
@@ -244,6 +247,8 @@ def test_socket_from_before_the_start_is_released_to_its_owner(netns, tracer_fac
     for e in rel:
         assert e["pid"] == held[0]["pid"] and e["comm"] == "python3", e
         assert e["held_ns"] is None and e["netns"] == netns.inode
+    (udp,) = [e for e in rel if e["proto"] == "udp"]
+    assert udp["reason"] == udp_end, udp
     # No port of the namespace stays counted as held once both are gone.
     n = len(tr.of("occupancy"))
     wait_until(lambda: len(tr.of("occupancy")) > n, 10, "the next report")
