@@ -10,6 +10,7 @@ import re
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -45,6 +46,17 @@ def cgroup2_root():
         if f[2] == "cgroup2":
             return f[1]
     return None
+
+
+def perf_events(pid):
+    """Tracepoint attachments a process holds (perf event fds)."""
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[perf_event]"
+        except OSError:
+            pass
+    return n
 
 
 def prog_ids(pid):
@@ -108,12 +120,30 @@ class Tracer:
         line = stream.readline()
         if "Attaching" not in line and "Tracing" not in line:
             raise RuntimeError(f"{mode} did not start: {line!r} {self.proc.stderr.read()}")
+        if mode == "bpftrace":
+            # bpftrace says "Attaching N probes..." before it attaches them
+            # (and may lose a SIGINT that comes meanwhile): wait for them.
+            want = int(re.search(r"Attaching (\d+)", line).group(1))
+            deadline = time.monotonic() + 30
+            while perf_events(self.proc.pid) < want:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"bpftrace did not attach its {want} probes")
+                time.sleep(0.01)
         self.startup = time.monotonic() - t0
 
     def stop(self, res=None):
         t0 = time.monotonic()
         self.proc.send_signal(signal.SIGINT)
-        _, err = self.proc.communicate(timeout=600)
+        try:
+            # record may take a while to close; the others exit at once
+            _, err = self.proc.communicate(timeout=600 if self.mode == "record" else 30)
+        except subprocess.TimeoutExpired:
+            # Never leave a tracer attached behind: it would weigh on every
+            # later trial.
+            self.proc.kill()
+            _, err = self.proc.communicate()
+            print(f"warning: {self.mode} ignored SIGINT and was killed", file=sys.stderr)
         if self.mode == "record":
             if res is not None:
                 res["close_s"] = time.monotonic() - t0
@@ -228,8 +258,8 @@ def table(results, rounds):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--seconds", type=float, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=2)
     ap.add_argument("--soak", type=float, default=60, help="seconds, 0 to skip")
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--modes", default=",".join(MODES))
@@ -292,8 +322,8 @@ def write(a, results, soak):
             "kernel's bpf_stats (it includes the accounting's own clock reads); CPU is the "
             "tracer's user+sys time per kernel record).\n",
             table(results, a.rounds), "",
-            f"Exec to start: median {statistics.median(startup):.3f} s, max {max(startup):.3f} s. "
-            f"Peak RSS over the whole run: {rss:.1f} MB.\n"]
+            (f"Exec to start: median {statistics.median(startup):.3f} s, max {max(startup):.3f} s. "
+             f"Peak RSS over the whole run: {rss:.1f} MB.\n" if startup else "")]
     if soak:
         text.append(f"Soak, one generator per core ({os.cpu_count()}), {a.soak:g} s each:\n")
         text.append("| workload | mode | ops/s | events | lost | tracer us/event | peak RSS MB "

@@ -97,40 +97,44 @@ static __always_inline bool fill_owner(struct ep_record *r)
 	return true;
 }
 
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
-/* A kernel address seen as a struct sock the verifier lets us load from
- * directly: a plain load with a fault fixup, where each BPF_CORE_READ is a
- * helper call (an indirect call, costly with retpolines). */
-static __always_inline const struct sock *as_sock(const void *p)
-{
-	return bpf_rdonly_cast(p, bpf_core_type_id_kernel(struct sock));
-}
+/* A kernel address seen as a struct the verifier lets us load from directly:
+ * a plain load with a fault fixup, where each BPF_CORE_READ is a helper call
+ * (an indirect call, costly with retpolines). Needs bpf_rdonly_cast (Linux
+ * 6.2); without it (direct_loads off) the helper path below is used. */
+#define AS(type, p) ((const type *)bpf_rdonly_cast(p, bpf_core_type_id_kernel(type)))
+#define SK_FIELD(p, field) \
+	(direct_loads ? AS(struct sock, p)->field : BPF_CORE_READ((const struct sock *)(p), field))
 
 /* Addresses, ports and namespace of a socket, read by address so that the same
  * code serves BTF pointers and addresses found by walking the fd table. */
-static __always_inline bool fill_from_sk(struct ep_record *r, const struct sock *skp)
+static __always_inline bool fill_from_sk(struct ep_record *r, const struct sock *sk)
 {
-	const struct sock *sk = as_sock(skp);
-	__u16 family = sk->__sk_common.skc_family;
-	__u16 num = sk->__sk_common.skc_num;
+	__u16 family = SK_FIELD(sk, __sk_common.skc_family);
+	__u16 num = SK_FIELD(sk, __sk_common.skc_num);
 
 	if (num)
 		r->lport = num;
-	r->rport = bpf_ntohs(sk->__sk_common.skc_dport);
-	r->netns = sk->__sk_common.skc_net.net->ns.inum;
-	r->proto = sk->sk_protocol;
+	r->rport = bpf_ntohs(SK_FIELD(sk, __sk_common.skc_dport));
+	r->netns = direct_loads ? AS(struct sock, sk)->__sk_common.skc_net.net->ns.inum
+				: BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	r->proto = SK_FIELD(sk, sk_protocol);
 	if (family == AF_INET) {
-		__u32 l = sk->__sk_common.skc_rcv_saddr;
-		__u32 d = sk->__sk_common.skc_daddr;
+		__u32 l = SK_FIELD(sk, __sk_common.skc_rcv_saddr);
+		__u32 d = SK_FIELD(sk, __sk_common.skc_daddr);
 
 		r->family = 4;
 		__builtin_memcpy(r->laddr, &l, 4);
 		__builtin_memcpy(r->raddr, &d, 4);
+	} else if (direct_loads) {
+		r->family = 6;
+		__builtin_memcpy(r->laddr, &AS(struct sock, sk)->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(r->raddr, &AS(struct sock, sk)->__sk_common.skc_v6_daddr, 16);
 	} else {
 		r->family = 6;
-		__builtin_memcpy(r->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
-		__builtin_memcpy(r->raddr, &sk->__sk_common.skc_v6_daddr, 16);
+		bpf_core_read(r->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(r->raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 	if (r->rport)
 		r->flags |= EP_F_RADDR;
@@ -143,7 +147,7 @@ static __always_inline bool fill_from_sk(struct ep_record *r, const struct sock 
 
 static __always_inline __u64 sk_cookie(const struct sock *sk)
 {
-	return as_sock(sk)->__sk_common.skc_cookie.counter;
+	return SK_FIELD(sk, __sk_common.skc_cookie.counter);
 }
 
 static __always_inline bool track(__u64 cookie, const struct sock_state *st)
@@ -295,9 +299,9 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 	switch (st->phase) {
 	case PH_PENDING_CONNECT: {
 		struct sock_state s = *st;
-		const struct inet_sock *inet =
-			bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct inet_sock));
-		__u16 sport = bpf_ntohs(inet->inet_sport);
+		const struct inet_sock *inet = (const struct inet_sock *)sk;
+		__u16 sport = bpf_ntohs(direct_loads ? AS(struct inet_sock, sk)->inet_sport
+						     : BPF_CORE_READ(inet, inet_sport));
 
 		if (!sport) {
 			/* inet_hash_connect() found no port */
@@ -383,10 +387,9 @@ static __always_inline struct sock_state *tw_state(struct timer_list *timer, __u
 
 	if (!tw_timer_fn || (__u64)timer->function != tw_timer_fn)
 		return NULL;
-	tw = bpf_rdonly_cast((void *)timer - bpf_core_field_offset(struct inet_timewait_sock,
-								   tw_timer),
-			     bpf_core_type_id_kernel(struct inet_timewait_sock));
-	*cookie = tw->__tw_common.skc_cookie.counter;
+	tw = (void *)timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
+	*cookie = direct_loads ? AS(struct inet_timewait_sock, tw)->__tw_common.skc_cookie.counter
+			       : BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
 	if (!*cookie)
 		return NULL;
 	return bpf_map_lookup_elem(&socks, cookie);

@@ -15,6 +15,8 @@ const volatile bool trace_tcp = true;
 const volatile bool trace_udp = true;
 const volatile bool trace_ipv4 = true;
 const volatile bool trace_ipv6 = true;
+/* Kernel structures read with plain loads (bpf_rdonly_cast, Linux 6.2+). */
+const volatile bool direct_loads = false;
 /* Address of tw_timer_handler, from kallsyms; 0 disables TIME_WAIT tracking. */
 const volatile __u64 tw_timer_fn = 0;
 /* Wake the reader only once this much data is waiting. */

@@ -197,22 +197,16 @@ static int have_kernel_btf(void)
 	return -1;
 }
 
-int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path)
+static int open_and_load(struct ep_loader *l, const struct ep_opts *o, bool direct_loads)
 {
-	struct bpf_program *prog, **progs = NULL;
-	int err, n = 0;
+	struct eptrace_bpf *s;
+	int err;
 
-	memset(l, 0, sizeof(*l));
-	l->cgroup_fd = -1;
-	if (have_kernel_btf())
-		return -1;
-	l->skel = eptrace_bpf__open();
-	if (!l->skel) {
+	l->skel = s = eptrace_bpf__open();
+	if (!s) {
 		fprintf(stderr, "eptrace: cannot open the BPF object: %s\n", strerror(errno));
 		return -1;
 	}
-	struct eptrace_bpf *s = l->skel;
-
 	s->rodata->targ_tgid = o->pid;
 	s->rodata->targ_netns = o->netns;
 	s->rodata->targ_cgroup = o->cgroup;
@@ -222,18 +216,45 @@ int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path)
 	s->rodata->trace_udp = o->udp;
 	s->rodata->trace_ipv4 = o->ipv4;
 	s->rodata->trace_ipv6 = o->ipv6;
-	s->rodata->tw_timer_fn = kallsyms_addr("tw_timer_handler");
-	l->tw_tracking = s->rodata->tw_timer_fn != 0;
+	s->rodata->direct_loads = l->direct_loads = direct_loads;
+	s->rodata->tw_timer_fn = l->tw_timer_fn;
+	/* The test knob plays a kernel that refuses the direct loads. */
+	err = direct_loads && refused_for_test("direct_loads") ? -EINVAL : eptrace_bpf__load(s);
+	if (err && !direct_loads)
+		fprintf(stderr, "eptrace: loading the BPF programs failed: %s (run with -v for the "
+				"verifier log)\n", strerror(-err));
+	return err ? -1 : 0;
+}
+
+int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path)
+{
+	struct bpf_program *prog, **progs = NULL;
+	int err, n = 0;
+
+	memset(l, 0, sizeof(*l));
+	l->cgroup_fd = -1;
+	if (have_kernel_btf())
+		return -1;
+	l->tw_timer_fn = kallsyms_addr("tw_timer_handler");
+	l->tw_tracking = l->tw_timer_fn != 0;
 	if (!l->tw_tracking)
 		fprintf(stderr, "eptrace: tw_timer_handler not in /proc/kallsyms: ends of TIME_WAIT "
 				"will not be seen\n");
-
-	err = eptrace_bpf__load(s);
-	if (err) {
-		fprintf(stderr, "eptrace: loading the BPF programs failed: %s (run with -v for the "
-				"verifier log)\n", strerror(-err));
-		goto fail;
+	/* Plain loads first; a kernel without bpf_rdonly_cast (before 6.2)
+	 * refuses them, and gets the helper reads instead. */
+	err = open_and_load(l, o, true);
+	if (err && l->direct_loads) {
+		eptrace_bpf__destroy(l->skel);
+		err = open_and_load(l, o, false);
+		if (!err)
+			fprintf(stderr, "eptrace: kernel refused direct loads (bpf_rdonly_cast, Linux "
+					"6.2+): kernel structures are read through helpers, at a higher "
+					"cost per event\n");
 	}
+	if (err)
+		goto fail;
+	struct eptrace_bpf *s = l->skel;
+
 	if (cg2_path[0]) {
 		l->cgroup_fd = open(cg2_path, O_RDONLY | O_DIRECTORY);
 		if (l->cgroup_fd < 0)

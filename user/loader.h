@@ -13,7 +13,9 @@ struct ep_loader {
 	struct bpf_link **links;
 	int nlinks;
 	int cgroup_fd;
+	unsigned long long tw_timer_fn;
 	bool tw_tracking; /* TIME_WAIT ends visible */
+	bool direct_loads; /* kernel structures read with plain loads */
 	bool sockops;     /* TCP connect latency and listen(0) visible */
 	bool sock_hooks;  /* the other cgroup hooks: bind() and UDP visible */
 };

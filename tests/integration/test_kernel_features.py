@@ -99,3 +99,27 @@ def test_one_socket_hook_refused_takes_the_others_out(netns):
     assert "without the cgroup socket hooks" in tr.stderr
     assert not tr.of("alloc", lport=ports["udp"]) and not tr.of("alloc", lport=ports["bind"])
     assert tr.of("alloc", lport=ports["tcp"])[0]["latency_ns"] > 0
+
+
+def test_without_direct_loads_the_helper_reads_give_the_same_facts(netns):
+    # A kernel before 6.2 has no bpf_rdonly_cast and refuses the first load:
+    # the loader loads again with helper reads, which must report the same.
+    tr = Tracer("--netns", netns.path, env={"EPTRACE_REFUSE": "direct_loads"})
+    ports = tcp_udp_bind(netns)
+    code6 = ("import socket\n"
+             "u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.connect(('::1', 53))\n"
+             "print(u.getsockname()[1]); u.close()\n")
+    udp6 = int(netns.run(PY, "-c", code6).stdout)
+    wait_until(lambda: tr.of("release", lport=udp6) and tr.of("release", lport=ports["tcp"])
+               and tr.of("release", lport=ports["bind"]), 10, "the releases")
+    assert tr.stop() == 0
+    assert "read through helpers" in tr.stderr
+    for port, proto, addr in [(ports["tcp"], "tcp", "127.0.0.1"), (ports["udp"], "udp", "127.0.0.1"),
+                              (ports["bind"], "tcp", "127.0.0.1"), (udp6, "udp", "::1")]:
+        (a,) = tr.of("alloc", lport=port, proto=proto)
+        assert a["laddr"] == addr and a["netns"] == netns.inode and a["comm"] == "python3", a
+        assert a["latency_ns"] > 0 and a["cookie"] > 0, a
+        (r,) = tr.of("release", lport=port, proto=proto)
+        assert r["cookie"] == a["cookie"] and r["pid"] == a["pid"], r
+    (tcp,) = tr.of("alloc", lport=ports["tcp"])
+    assert tcp["raddr"] == "127.0.0.1" and tcp["rport"] > 0, tcp
