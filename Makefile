@@ -16,7 +16,7 @@ USER_LIB_SRC := user/decode.c user/format.c user/format_agg.c user/options.c use
 	user/hist.c user/hashmap.c user/agg.c user/agg_ns.c user/agg_series.c user/netns.c \
 	user/pipeline.c user/metrics.c
 USER_SRC := $(USER_LIB_SRC) user/caps.c user/loader.c user/stats.c user/probe.c user/sockdiag.c user/owners.c \
-	user/prestart.c user/sweep.c user/recorder.c user/rec_store.c user/report.c user/exporter.c user/main.c
+	user/prestart.c user/sweep.c user/bracket_sweep.c user/recorder.c user/rec_store.c user/report.c user/exporter.c user/main.c
 USER_OBJ := $(patsubst user/%.c,$(OUT)/%.o,$(USER_SRC))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 

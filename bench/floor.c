@@ -50,10 +50,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bpf_object__for_each_program(p, s->obj) {
-		struct bpf_link *l = on_cgroup(p) ? bpf_program__attach_cgroup(p, cg)
-						  : bpf_program__attach(p);
+		struct bpf_link *l;
 
-		if (!l || n == MAX_LINKS) {
+		if (n == MAX_LINKS) {
+			fprintf(stderr, "floor: more than %d programs\n", MAX_LINKS);
+			goto out;
+		}
+		l = on_cgroup(p) ? bpf_program__attach_cgroup(p, cg) : bpf_program__attach(p);
+		if (!l) {
 			fprintf(stderr, "floor: attaching %s failed: %s\n", bpf_program__name(p),
 				strerror(errno));
 			goto out;

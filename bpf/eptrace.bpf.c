@@ -101,8 +101,8 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
 /* A kernel address seen as a struct the verifier lets us load from directly:
  * a plain load with a fault fixup, where each BPF_CORE_READ is a helper call
- * (an indirect call, costly with retpolines). Needs bpf_rdonly_cast (Linux
- * 6.2); without it (direct_loads off) the helper path below is used. */
+ * that copies with fault handling. Needs bpf_rdonly_cast (Linux 6.2); without
+ * it (direct_loads off) the helper path is used. */
 #define AS(type, p) ((const type *)bpf_rdonly_cast(p, bpf_core_type_id_kernel(type)))
 #define SK_FIELD(p, field) \
 	(direct_loads ? AS(struct sock, p)->field : BPF_CORE_READ((const struct sock *)(p), field))
@@ -661,7 +661,7 @@ static __always_inline void udp_exit(long ret, __u8 via)
 		goto out;
 	sk = (struct sock *)in->sk;
 	now = bpf_ktime_get_ns();
-	num = BPF_CORE_READ(sk, __sk_common.skc_num);
+	num = SK_FIELD(sk, __sk_common.skc_num);
 	cookie = in->cookie ? in->cookie : sk_cookie(sk);
 	if (!in->was_bound && num) {
 		udp_assigned(in, cookie, now, now - in->start_ns, NULL, 0);
@@ -689,12 +689,13 @@ out:
 SEC("tracepoint/syscalls/sys_enter_connect")
 int on_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u16 family;
 
-	/* Only a process with a UDP socket can give a UDP port back. */
-	if (!trace_udp || !bpf_map_lookup_elem(&udp_procs, &tgid))
-		return 0;
+	/* A bracket open before the syscall was opened where no syscall exit
+	 * followed (io_uring's connect): not this connect's. */
+	if (bpf_map_lookup_elem(&inflight, &tid))
+		bpf_map_delete_elem(&inflight, &tid);
 	if (bpf_probe_read_user(&family, sizeof(family), (void *)ctx->args[1]) ||
 	    family != AF_UNSPEC)
 		return 0;
@@ -790,7 +791,7 @@ int on_sock_create(struct bpf_sock *ctx)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u8 one = 1;
 
-	/* A lookup first: an LRU update takes a global lock, a hit does not. */
+	/* A lookup first: a hit takes no lock, an LRU update does. */
 	if (ctx->protocol == IPPROTO_UDP && trace_udp &&
 	    !bpf_map_lookup_elem(&udp_procs, &tgid))
 		bpf_map_update_elem(&udp_procs, &tgid, &one, BPF_ANY);

@@ -40,12 +40,13 @@ struct {
 	__type(value, struct sock_state);
 } socks SEC(".maps");
 
-/* Preallocated, not LRU: an LRU update takes a global lock. Every bracket a
+/* Preallocated, not LRU: no list locks, no eviction work. Every bracket a
  * syscall opens its exit closes; the few opened elsewhere (io_uring) and never
- * closed are swept by userspace after EP_BRACKET_MAX_NS. */
+ * closed are dropped at the thread's next connect() or swept by userspace
+ * after EP_BRACKET_MAX_NS. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, EP_INFLIGHT_MAX);
 	__type(key, __u32);
 	__type(value, struct inflight);
 } inflight SEC(".maps");

@@ -111,6 +111,7 @@ struct sock_state {
 /* A syscall in progress on one thread, keyed by tid (kernel map; userspace
  * removes brackets left open longer than EP_BRACKET_MAX_NS). */
 #define EP_BRACKET_MAX_NS (10ULL * 1000000000ULL)
+#define EP_INFLIGHT_MAX 16384
 struct inflight {
 	__u64 sk;        /* kernel address (0 until known) */
 	__u64 start_ns;  /* bracket start */

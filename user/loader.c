@@ -92,22 +92,32 @@ int ep_ensure_mounts(char *cg2_path, size_t len)
 	return 0;
 }
 
-static unsigned long long kallsyms_addr(const char *name)
+/* Looks the kernel symbols up in one pass over /proc/kallsyms: present[i]
+ * says whether names[i] is there, addr[i] its address (0 when hidden). */
+static void kallsyms_find(const char *const *names, unsigned long long *addr, bool *present,
+			  int n)
 {
 	char line[512], sym[256], type;
-	unsigned long long addr, found = 0;
+	unsigned long long a;
+	int left = n;
 	FILE *f = fopen("/proc/kallsyms", "r");
 
+	memset(addr, 0, n * sizeof(*addr));
+	memset(present, 0, n * sizeof(*present));
 	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%llx %c %255s", &addr, &type, sym) == 3 && !strcmp(sym, name)) {
-			found = addr;
-			break;
+		return;
+	while (left && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %c %255s", &a, &type, sym) != 3)
+			continue;
+		for (int i = 0; i < n; i++) {
+			if (!present[i] && !strcmp(sym, names[i])) {
+				present[i] = true;
+				addr[i] = a;
+				left--;
+			}
 		}
 	}
 	fclose(f);
-	return found;
 }
 
 static bool is_cgroup_prog(struct bpf_program *p)
@@ -197,7 +207,8 @@ static int have_kernel_btf(void)
 	return -1;
 }
 
-static int open_and_load(struct ep_loader *l, const struct ep_opts *o, bool direct_loads)
+static int open_and_load(struct ep_loader *l, const struct ep_opts *o,
+			 unsigned long long tw_timer_fn, bool direct_loads)
 {
 	struct eptrace_bpf *s;
 	int err;
@@ -217,7 +228,7 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o, bool dire
 	s->rodata->trace_ipv4 = o->ipv4;
 	s->rodata->trace_ipv6 = o->ipv6;
 	s->rodata->direct_loads = l->direct_loads = direct_loads;
-	s->rodata->tw_timer_fn = l->tw_timer_fn;
+	s->rodata->tw_timer_fn = tw_timer_fn;
 	/* The test knob plays a kernel that refuses the direct loads. */
 	err = direct_loads && refused_for_test("direct_loads") ? -EINVAL : eptrace_bpf__load(s);
 	if (err && !direct_loads)
@@ -228,32 +239,36 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o, bool dire
 
 int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path)
 {
+	static const char *const syms[] = { "tw_timer_handler", "bpf_rdonly_cast" };
+	unsigned long long addr[2];
 	struct bpf_program *prog, **progs = NULL;
+	struct eptrace_bpf *s;
+	bool present[2];
 	int err, n = 0;
 
 	memset(l, 0, sizeof(*l));
 	l->cgroup_fd = -1;
 	if (have_kernel_btf())
 		return -1;
-	l->tw_timer_fn = kallsyms_addr("tw_timer_handler");
-	l->tw_tracking = l->tw_timer_fn != 0;
+	kallsyms_find(syms, addr, present, 2);
+	l->tw_tracking = addr[0] != 0;
 	if (!l->tw_tracking)
 		fprintf(stderr, "eptrace: tw_timer_handler not in /proc/kallsyms: ends of TIME_WAIT "
 				"will not be seen\n");
-	/* Plain loads first; a kernel without bpf_rdonly_cast (before 6.2)
-	 * refuses them, and gets the helper reads instead. */
-	err = open_and_load(l, o, true);
+	/* Plain loads where the kernel has bpf_rdonly_cast (6.2+); should it
+	 * still refuse them, the helper reads. */
+	err = open_and_load(l, o, addr[0], present[1]);
 	if (err && l->direct_loads) {
 		eptrace_bpf__destroy(l->skel);
-		err = open_and_load(l, o, false);
-		if (!err)
-			fprintf(stderr, "eptrace: kernel refused direct loads (bpf_rdonly_cast, Linux "
-					"6.2+): kernel structures are read through helpers, at a higher "
-					"cost per event\n");
+		err = open_and_load(l, o, addr[0], false);
 	}
 	if (err)
 		goto fail;
-	struct eptrace_bpf *s = l->skel;
+	if (!l->direct_loads)
+		fprintf(stderr, "eptrace: this kernel takes no direct loads (bpf_rdonly_cast, Linux "
+				"6.2+): kernel structures are read through helpers, at a higher cost "
+				"per event\n");
+	s = l->skel;
 
 	if (cg2_path[0]) {
 		l->cgroup_fd = open(cg2_path, O_RDONLY | O_DIRECTORY);
@@ -353,11 +368,6 @@ int ep_events_fd(const struct ep_loader *l)
 int ep_socks_fd(const struct ep_loader *l)
 {
 	return bpf_map__fd(l->skel->maps.socks);
-}
-
-int ep_udp_procs_fd(const struct ep_loader *l)
-{
-	return bpf_map__fd(l->skel->maps.udp_procs);
 }
 
 int ep_inflight_fd(const struct ep_loader *l)

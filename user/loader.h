@@ -13,7 +13,6 @@ struct ep_loader {
 	struct bpf_link **links;
 	int nlinks;
 	int cgroup_fd;
-	unsigned long long tw_timer_fn;
 	bool tw_tracking; /* TIME_WAIT ends visible */
 	bool direct_loads; /* kernel structures read with plain loads */
 	bool sockops;     /* TCP connect latency and listen(0) visible */
@@ -37,7 +36,6 @@ int ep_events_fd(const struct ep_loader *l);
 uint64_t ep_hook_misses(const struct ep_loader *l);
 int ep_socks_fd(const struct ep_loader *l);
 int ep_inflight_fd(const struct ep_loader *l);
-int ep_udp_procs_fd(const struct ep_loader *l);
 int ep_stats_fd(const struct ep_loader *l);
 
 #endif

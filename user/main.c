@@ -15,6 +15,7 @@
 #include "caps.h"
 #include "prestart.h"
 #include "sweep.h"
+#include "bracket_sweep.h"
 #include "loader.h"
 #include "options.h"
 #include "pipeline.h"
@@ -153,13 +154,6 @@ static void follow_prestart(void *ctx, uint32_t netns, const struct ep_diag_sock
 	/* Without the release hook nothing would ever take a UDP entry out. */
 	if (s->proto == EP_UDP && !run->loader.sock_hooks)
 		return;
-	/* The kernel watches connect(AF_UNSPEC) and sends only in processes
-	 * known to have a UDP socket. */
-	if (s->proto == EP_UDP && owner) {
-		uint8_t one = 1;
-
-		bpf_map_update_elem(ep_udp_procs_fd(&run->loader), &owner->pid, &one, BPF_ANY);
-	}
 	ep_prestart_follow(ep_socks_fd(&run->loader), &run->opts, netns, s, owner, fixed);
 }
 

@@ -81,6 +81,10 @@ static bool gone(const struct ep_sweep *s, uint64_t cookie, const struct sock_st
 
 	if (!ns || (st->phase != PH_ASSIGNED && st->phase != PH_RELEASED))
 		return false;
+	/* A pending entry the kernel is turning into an assignment in place:
+	 * its time may not be written yet. */
+	if (!st->rec.assign_ns && !(st->rec.flags & EP_F_PRESTART))
+		return false;
 	if (st->rec.proto == EP_TCP && st->rec.via == EP_VIA_BIND && !bound_only_listed())
 		return false;
 	/* Entries made after the dump (or just before it) are left alone. */
@@ -111,31 +115,13 @@ size_t ep_sweep_run(struct ep_sweep *s, int socks_fd)
 		}
 		victims[n++] = key;
 	}
-	/* Deleted after the walk: deleting during it would restart it. */
+	/* Deleted after the walk: deleting during it would restart it. Looked
+	 * at again first: the kernel may have changed an entry since. */
 	for (size_t i = 0; i < n; i++)
-		removed += !bpf_map_delete_elem(socks_fd, &victims[i]);
+		if (!bpf_map_lookup_elem(socks_fd, &victims[i], &st) && gone(s, victims[i], &st))
+			removed += !bpf_map_delete_elem(socks_fd, &victims[i]);
 	free(victims);
 	ep_sweep_free(s);
-	return removed;
-}
-
-size_t ep_sweep_brackets(int inflight_fd, uint64_t now)
-{
-	uint32_t key, next, old[256];
-	size_t n = 0, removed = 0, steps = 0;
-	struct inflight in;
-	void *prev = NULL;
-
-	while (steps++ < MAX_STEPS && n < sizeof(old) / sizeof(old[0]) &&
-	       !bpf_map_get_next_key(inflight_fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (!bpf_map_lookup_elem(inflight_fd, &key, &in) &&
-		    in.start_ns + EP_BRACKET_MAX_NS < now)
-			old[n++] = key;
-	}
-	for (size_t i = 0; i < n; i++)
-		removed += !bpf_map_delete_elem(inflight_fd, &old[i]);
 	return removed;
 }
 

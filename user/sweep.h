@@ -23,9 +23,5 @@ void ep_sweep_add(struct ep_sweep *s, uint32_t netns, const struct ep_diag_sock 
  * Returns the entries removed. */
 size_t ep_sweep_run(struct ep_sweep *s, int socks_fd);
 void ep_sweep_free(struct ep_sweep *s);
-/* Removes per-thread brackets opened before now - EP_BRACKET_MAX_NS: their
- * syscall ended without a syscall exit (io_uring) or the thread is gone.
- * Returns the entries removed. */
-size_t ep_sweep_brackets(int inflight_fd, uint64_t now);
 
 #endif

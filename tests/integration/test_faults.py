@@ -222,8 +222,8 @@ def test_hostile_process_names_are_escaped(netns, tracer_factory, tmp_path):
         assert b"\\x01" in l and b"\\x0a" in l and b"\\xff" in l, l
 
 
-# The kernel watches connect(AF_UNSPEC) only in processes known to have a UDP
-# socket: one found at the start must count as known.
+# A UDP socket from before the start can also give its port back by
+# connect(AF_UNSPEC) and be closed later.
 @pytest.mark.parametrize("udp_end", ["close", "disconnect"])
 def test_socket_from_before_the_start_is_released_to_its_owner(netns, tracer_factory, udp_end):
     holder = netns.popen(PY, SCENARIO, "hold_conns", udp_end)
