@@ -25,7 +25,7 @@ SBINDIR ?= $(PREFIX)/sbin
 UNITDIR ?= /etc/systemd/system
 
 .PHONY: all clean test unit integration sanitize fuzz fuzz-short fuzz-build soak valgrind deps install uninstall bench
-all: $(OUT)/eptrace $(OUT)/tests/workload $(OUT)/bench/churn
+all: $(OUT)/eptrace $(OUT)/tests/workload $(OUT)/bench/churn $(OUT)/bench/floor
 
 $(OUT):
 	mkdir -p $(OUT) $(OUT)/tests
@@ -79,7 +79,7 @@ soak: all
 	/usr/bin/python3 tests/soak.py --minutes $(SOAK_MINUTES)
 
 # Not a test: measures overhead side by side and writes BENCHMARKS.md.
-bench: all $(OUT)/bench/churn $(OUT)/bench/floor
+bench: all
 	@command -v bpftrace >/dev/null || ./scripts/setup.sh --bench
 	/usr/bin/python3 bench/run.py $(BENCH_ARGS)
 
