@@ -20,17 +20,15 @@ static bool old_bracket(int fd, uint32_t tid, uint64_t now, uint64_t *start)
 
 size_t ep_sweep_brackets(int inflight_fd, uint64_t now)
 {
-	uint32_t key, next, old[MAX_OLD];
+	uint32_t key = 0, next, old[MAX_OLD]; /* no thread making syscalls has tid 0 */
 	uint64_t start[MAX_OLD], s;
 	size_t n = 0, removed = 0, steps = 0;
-	void *prev = NULL;
 
 	while (steps++ < MAX_STEPS && n < MAX_OLD &&
-	       !bpf_map_get_next_key(inflight_fd, prev, &next)) {
+	       !bpf_map_get_next_key(inflight_fd, &key, &next)) {
 		bool seen = false;
 
 		key = next;
-		prev = &key;
 		for (size_t i = 0; i < n && !seen; i++)
 			seen = old[i] == key;
 		if (!seen && old_bracket(inflight_fd, key, now, &start[n]))
