@@ -156,20 +156,31 @@ class Tracer:
         return err
 
 
+def tracer_cpu(procs):
+    """One generator gets CPU 0 and the tracer the last CPU, so that the
+    scheduler's placement does not add its own noise; None: no pinning."""
+    return os.cpu_count() - 1 if procs == 1 and os.cpu_count() > 1 else None
+
+
+def churn(workload, seconds, procs, pin):
+    gen = ["taskset", "-c", "0"] if pin is not None else []
+    return json.loads(sh("ip", "netns", "exec", NS, *gen, CHURN, workload, str(seconds),
+                         str(procs)).stdout)
+
+
 def kernel_cost(workload, seconds, tmp):
     """Run time of eptrace's programs per operation, from the kernel's own
-    accounting: unlike throughput, not moved by what else runs on the machine
-    (the accounting adds two clock reads to each program run)."""
-    pin = os.cpu_count() - 1 if os.cpu_count() > 1 else None
+    accounting: far less moved than throughput by what else runs on the
+    machine, though the hooks are host-wide and count others' calls too (the
+    accounting adds two clock reads to each program run)."""
+    pin = tracer_cpu(1)
     tr = Tracer("hist", tmp, pin)
     was = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
     try:
         ids = prog_ids(tr.proc.pid)
         sh("sysctl", "-qw", "kernel.bpf_stats_enabled=1")
         t0 = prog_run_ns(ids)
-        gen = ["taskset", "-c", "0"] if pin is not None else []
-        out = json.loads(sh("ip", "netns", "exec", NS, *gen, CHURN, workload, str(seconds),
-                            "1").stdout)
+        out = churn(workload, seconds, 1, pin)
         t1 = prog_run_ns(ids)
     finally:
         sh("sysctl", "-qw", f"kernel.bpf_stats_enabled={was}")
@@ -179,18 +190,14 @@ def kernel_cost(workload, seconds, tmp):
 
 
 def trial(workload, mode, seconds, procs, tmp):
-    # One generator: it gets CPU 0 and the tracer the last CPU, so that the
-    # scheduler's placement does not add its own noise to the ratios.
-    pin = os.cpu_count() - 1 if procs == 1 and os.cpu_count() > 1 else None
+    pin = tracer_cpu(procs)
     tr = None if mode == "untraced" else Tracer(mode, tmp, pin)
     res = {"workload": workload, "mode": mode}
     try:
         if tr:
             cpu0 = cpu_seconds(tr.proc.pid)
             k0 = kernel_stats() if mode not in ("bpftrace", "floor") else None
-        gen = ["taskset", "-c", "0"] if pin is not None else []
-        out = sh("ip", "netns", "exec", NS, *gen, CHURN, workload, str(seconds), str(procs)).stdout
-        res.update(json.loads(out))
+        res.update(churn(workload, seconds, procs, pin))
         if tr:
             # let the reader catch up before reading its counters
             time.sleep(0.3)

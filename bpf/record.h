@@ -97,6 +97,8 @@ enum sock_phase {
 	PH_RELEASED = 5,        /* released, entry not removable then: userspace removes it */
 };
 
+#define EP_SOCKS_MAX 262144 /* sockets the kernel table follows at once */
+
 /* One per tracked socket, keyed by socket cookie (cookies are never reused,
  * unlike kernel addresses; TIME_WAIT sockets inherit the cookie). */
 struct sock_state {

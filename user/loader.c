@@ -288,10 +288,12 @@ int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path)
 	bpf_object__for_each_program(prog, s->obj) {
 		bool cg = is_cgroup_prog(prog);
 		bool sockops = is_sockops(prog);
+		/* a cgroup hook whose group is already given up is not tried */
+		bool tried = !cg || (sockops ? l->sockops : l->sock_hooks);
 		struct bpf_link *link = NULL;
 
 		progs[l->nlinks] = prog;
-		if (!cg || (sockops ? l->sockops : l->sock_hooks))
+		if (tried)
 			link = attach(l, prog);
 		if (!link && !cg) {
 			fprintf(stderr, "eptrace: attaching %s (%s) failed: %s\n",
@@ -299,7 +301,7 @@ int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path)
 				strerror(errno));
 			goto fail;
 		}
-		if (!link && l->cgroup_fd >= 0 && (sockops ? l->sockops : l->sock_hooks))
+		if (!link && tried)
 			fprintf(stderr, "eptrace: attaching %s (%s) was refused: %s\n",
 				bpf_program__name(prog), bpf_program__section_name(prog),
 				strerror(errno));

@@ -128,19 +128,14 @@ static int port_number(const char *s, const char **end_out, unsigned long *v)
 
 int ep_parse_ports(const char *s, uint16_t *lo, uint16_t *hi, const char **err)
 {
-	unsigned long a, b;
-	const char *end;
+	unsigned long a = 0, b;
+	const char *end = s;
+	bool ok = !port_number(s, &end, &a);
 
-	if (port_number(s, &end, &a)) {
-		*err = "expected PORT or LO-HI, ports 1..65535";
-		return -1;
-	}
 	b = a;
-	if (*end == '-' && port_number(end + 1, &end, &b)) {
-		*err = "expected PORT or LO-HI, ports 1..65535";
-		return -1;
-	}
-	if (*end) {
+	if (ok && *end == '-')
+		ok = !port_number(end + 1, &end, &b);
+	if (!ok || *end) {
 		*err = "expected PORT or LO-HI, ports 1..65535";
 		return -1;
 	}

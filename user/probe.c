@@ -189,7 +189,6 @@ static struct dump *take(struct ep_probe *p, uint32_t netns, struct ns_info *ni,
 static void hand_over_found(struct ep_probe *p, uint32_t netns, const struct dump *d)
 {
 	struct ns_info *ni = ep_map_get(&p->ns, &netns);
-
 	uint8_t *listening;
 
 	if (!p->on_found || !ni || ni->seeded)
@@ -200,7 +199,7 @@ static void hand_over_found(struct ep_probe *p, uint32_t netns, const struct dum
 	if (!listening)
 		return;
 	for (size_t i = 0; i < d->n; i++)
-		if (d->v[i].proto == 6 && d->v[i].state == TCP_LISTEN)
+		if (d->v[i].proto == EP_TCP && d->v[i].state == TCP_LISTEN)
 			listening[d->v[i].lport / 8] |= 1 << (d->v[i].lport % 8);
 	for (size_t i = 0; i < d->n; i++) {
 		const struct ep_diag_sock *s = &d->v[i];
@@ -209,11 +208,11 @@ static void hand_over_found(struct ep_probe *p, uint32_t netns, const struct dum
 
 		if (!s->lport || !s->inode || !s->cookie || s->state == TCP_TIME_WAIT)
 			continue;
-		if (s->proto == 6 && s->state != TCP_LISTEN &&
+		if (s->proto == EP_TCP && s->state != TCP_LISTEN &&
 		    (listening[s->lport / 8] & (1 << (s->lport % 8))))
 			continue;
 		p->on_found(p->on_found_ctx, netns, s, o,
-			    !in_range || (s->proto == 6 && s->state == TCP_LISTEN));
+			    !in_range || (s->proto == EP_TCP && s->state == TCP_LISTEN));
 	}
 	free(listening);
 }

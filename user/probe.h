@@ -13,14 +13,14 @@ struct ep_probe;
 
 /* only_netns: 0 for all namespaces. */
 struct ep_probe *ep_probe_new(struct ep_pipeline *pipe, uint32_t only_netns);
-/* Called for each socket that held a port when its namespace was first
- * probed (not TIME_WAIT), so that the kernel side follows it to its release.
- * fixed: a listener, or a port outside the namespace's ephemeral range. */
 /* Called with every namespace's socket dump, taken at mono. */
 void ep_probe_on_dumped(struct ep_probe *p,
 			void (*fn)(void *ctx, uint32_t netns, const struct ep_diag_sock *v,
 				   size_t n, uint64_t mono),
 			void *ctx);
+/* Called for each socket that held a port when its namespace was first
+ * probed (not TIME_WAIT), so that the kernel side follows it to its release.
+ * fixed: a listener, or a port outside the namespace's ephemeral range. */
 void ep_probe_on_found(struct ep_probe *p,
 		       void (*fn)(void *ctx, uint32_t netns, const struct ep_diag_sock *s,
 				  const struct ep_owner *owner, bool fixed),

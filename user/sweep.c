@@ -9,7 +9,7 @@
 
 /* A socket assigned this long before a dump that does not list it is gone. */
 #define SETTLE_NS 1000000000ULL
-#define MAX_STEPS (4 * 262144)
+#define MAX_STEPS (4 * EP_SOCKS_MAX)
 
 struct ep_sweep_ns {
 	uint32_t netns;
