@@ -24,7 +24,7 @@ PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 UNITDIR ?= /etc/systemd/system
 
-.PHONY: all clean test unit integration sanitize fuzz fuzz-short fuzz-build soak valgrind deps install uninstall bench
+.PHONY: all clean test unit integration vmtest sanitize fuzz fuzz-short fuzz-build soak valgrind deps install uninstall bench
 all: $(OUT)/eptrace $(OUT)/tests/workload $(OUT)/bench/churn $(OUT)/bench/floor
 
 $(OUT):
@@ -82,6 +82,14 @@ soak: all
 bench: all
 	@command -v bpftrace >/dev/null || ./scripts/setup.sh --bench
 	/usr/bin/python3 bench/run.py $(BENCH_ARGS)
+
+# The unit and integration suites inside Debian 12's own kernel (KERNEL=amd64
+# or rt-amd64), booted under qemu against this build: tests/vm/.
+KERNEL ?= amd64
+VM_TIMEOUT ?= 3000
+vmtest: all $(UNIT_TESTS)
+	@command -v qemu-system-x86_64 >/dev/null || ./scripts/setup.sh --vm
+	tests/vm/vmtest.sh --kernel $(KERNEL) --timeout $(VM_TIMEOUT) -- tests/vm/suite.sh
 
 integration: all
 	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration

@@ -544,8 +544,12 @@ int on_post_bind6(struct bpf_sock *ctx)
 	return bind_done(ctx);
 }
 
+/* Syscall tracepoints: the context is the kernel's syscall_trace_enter/_exit
+ * (ret and args at offset 16), not trace_event_raw_sys_*, which belongs to
+ * raw_syscalls and grows with trace_entry: on PREEMPT_RT kernels its larger
+ * trace_entry moves ret past the context's end and the attach is refused. */
 SEC("tracepoint/syscalls/sys_exit_bind")
-int on_exit_bind(struct trace_event_raw_sys_exit *ctx)
+int on_exit_bind(struct syscall_trace_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ep_record r = {};
@@ -687,7 +691,7 @@ out:
  * back): an address connect is bracketed by the cgroup hook, without walking
  * the fd table on every connect of every process. */
 SEC("tracepoint/syscalls/sys_enter_connect")
-int on_enter_connect(struct trace_event_raw_sys_enter *ctx)
+int on_enter_connect(struct syscall_trace_enter *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u16 family;
@@ -704,7 +708,7 @@ int on_enter_connect(struct trace_event_raw_sys_enter *ctx)
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
-int on_exit_connect(struct trace_event_raw_sys_exit *ctx)
+int on_exit_connect(struct syscall_trace_exit *ctx)
 {
 	udp_exit(ctx->ret, EP_VIA_CONNECT);
 	return 0;
@@ -718,7 +722,7 @@ static __always_inline int connect_hook(struct bpf_sock_addr *ctx)
 	struct inflight in = {};
 	struct bpf_sock *sk;
 
-	if (ctx->protocol != IPPROTO_UDP || !trace_udp)
+	if (ctx->protocol != IPPROTO_UDP || !trace_udp || !syscalls_on)
 		return 1;
 	sk = ctx->sk;
 	if (!sk || sk->src_port)
@@ -799,42 +803,42 @@ int on_sock_create(struct bpf_sock *ctx)
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendto")
-int on_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+int on_enter_sendto(struct syscall_trace_enter *ctx)
 {
 	send_enter(ctx->args[0]);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
-int on_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+int on_exit_sendto(struct syscall_trace_exit *ctx)
 {
 	udp_exit(ctx->ret, EP_VIA_SENDMSG);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int on_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+int on_enter_sendmsg(struct syscall_trace_enter *ctx)
 {
 	send_enter(ctx->args[0]);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int on_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+int on_exit_sendmsg(struct syscall_trace_exit *ctx)
 {
 	udp_exit(ctx->ret, EP_VIA_SENDMSG);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmmsg")
-int on_enter_sendmmsg(struct trace_event_raw_sys_enter *ctx)
+int on_enter_sendmmsg(struct syscall_trace_enter *ctx)
 {
 	send_enter(ctx->args[0]);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmmsg")
-int on_exit_sendmmsg(struct trace_event_raw_sys_exit *ctx)
+int on_exit_sendmmsg(struct syscall_trace_exit *ctx)
 {
 	udp_exit(ctx->ret, EP_VIA_SENDMSG);
 	return 0;

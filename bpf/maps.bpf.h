@@ -26,6 +26,9 @@ const volatile __u64 wakeup_bytes = 256 * 1024;
  * Without it a TCP connect is reported when the handshake ends, without
  * latency, and listen() on an unbound socket is not followed. */
 volatile bool sockops_on = false;
+/* Set once the syscall tracepoints are attached: without their exits a UDP
+ * connect bracket would never close, so none is opened. */
+volatile bool syscalls_on = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

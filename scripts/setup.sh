@@ -6,8 +6,13 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config gcc libc6-dev
       libsqlite3-dev libmicrohttpd-dev libclang-rt-14-dev
       iproute2 python3 python3-pytest socat util-linux procps sqlite3 prometheus valgrind"
-# --bench: also the peer the benchmark compares with
-[ "${1:-}" = "--bench" ] && pkgs="$pkgs bpftrace"
+for opt; do
+	case "$opt" in
+	--bench) pkgs="$pkgs bpftrace";; # the peer the benchmark compares with
+	--vm) pkgs="$pkgs qemu-system-x86 busybox-static cpio kmod";; # make vmtest
+	*) echo "setup.sh: unknown option $opt (--bench, --vm)" >&2; exit 2;;
+	esac
+done
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

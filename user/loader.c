@@ -120,22 +120,43 @@ static void kallsyms_find(const char *const *names, unsigned long long *addr, bo
 	fclose(f);
 }
 
-static bool is_cgroup_prog(struct bpf_program *p)
+/* Programs attach in groups that stand or fall together: the core (state
+ * changes, timers) must attach; each other group is given up whole when the
+ * kernel refuses one of its programs, and what it saw is then unseen. */
+enum hook_group { G_CORE, G_SOCKOPS, G_SOCK_HOOKS, G_SYSCALLS };
+
+static enum hook_group group_of(struct bpf_program *p)
 {
 	switch (bpf_program__type(p)) {
+	case BPF_PROG_TYPE_SOCK_OPS:
+		return G_SOCKOPS;
 	case BPF_PROG_TYPE_CGROUP_SOCK:
 	case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
-	case BPF_PROG_TYPE_SOCK_OPS:
-		return true;
+		return G_SOCK_HOOKS;
 	default:
-		return false;
+		return strncmp(bpf_program__section_name(p), "tracepoint/syscalls/", 20) ?
+			G_CORE : G_SYSCALLS;
 	}
 }
 
-static bool is_sockops(struct bpf_program *p)
+static bool *group_flag(struct ep_loader *l, enum hook_group g)
 {
-	return bpf_program__type(p) == BPF_PROG_TYPE_SOCK_OPS;
+	switch (g) {
+	case G_SOCKOPS:
+		return &l->sockops;
+	case G_SOCK_HOOKS:
+		return &l->sock_hooks;
+	case G_SYSCALLS:
+		return &l->syscalls;
+	default:
+		return NULL;
+	}
 }
+
+static const char *const group_test_name[] = {
+	[G_CORE] = "core", [G_SOCKOPS] = "sockops", [G_SOCK_HOOKS] = "sock_hooks",
+	[G_SYSCALLS] = "syscalls",
+};
 
 static bool refused_for_test(const char *what)
 {
@@ -146,29 +167,29 @@ static bool refused_for_test(const char *what)
 
 static struct bpf_link *attach(struct ep_loader *l, struct bpf_program *prog)
 {
-	bool sockops = is_sockops(prog);
+	enum hook_group g = group_of(prog);
 
-	if (!is_cgroup_prog(prog))
-		return bpf_program__attach(prog);
-	if (refused_for_test(sockops ? "sockops" : "sock_hooks") ||
+	if ((g != G_CORE && refused_for_test(group_test_name[g])) ||
 	    refused_for_test(bpf_program__name(prog))) {
 		errno = EPERM;
 		return NULL;
 	}
-	return bpf_program__attach_cgroup(prog, l->cgroup_fd);
+	if (g == G_SOCKOPS || g == G_SOCK_HOOKS)
+		return bpf_program__attach_cgroup(prog, l->cgroup_fd);
+	return bpf_program__attach(prog);
 }
 
-/* The cgroup socket hooks work together (a bracket's start without its end
- * or an assignment without its release is worse than nothing): all or none. */
-static void drop_sock_hooks(struct ep_loader *l, struct bpf_program **progs)
+/* A group works together (a bracket's start without its end, or an
+ * assignment without its release, is worse than nothing): all or none. */
+static void drop_group(struct ep_loader *l, struct bpf_program **progs, enum hook_group g)
 {
 	for (int i = 0; i < l->nlinks; i++) {
-		if (is_cgroup_prog(progs[i]) && !is_sockops(progs[i]) && l->links[i]) {
+		if (group_of(progs[i]) == g && l->links[i]) {
 			bpf_link__destroy(l->links[i]);
 			l->links[i] = NULL;
 		}
 	}
-	l->sock_hooks = false;
+	*group_flag(l, g) = false;
 }
 
 /* What is left out, in words, or -1 when nothing the options ask for is left. */
@@ -181,6 +202,11 @@ static int tell_missing(const struct ep_loader *l, const struct ep_opts *o)
 	if (!l->sock_hooks)
 		fprintf(stderr, "eptrace: without the cgroup socket hooks: bind() (assignments "
 				"and conflicts) and UDP (assignments and releases) are not seen\n");
+	else if (!l->syscalls)
+		fprintf(stderr, "eptrace: without the syscall tracepoints: failed bind() "
+				"(EADDRINUSE, conflicts and exhaustion), UDP autobind in connect(), "
+				"sendto(), sendmsg() and sendmmsg() (assignments and EAGAIN), and "
+				"UDP connect(AF_UNSPEC) releases are not seen\n");
 	if (!l->sock_hooks && !o->tcp) {
 		fprintf(stderr, "eptrace: only UDP was asked for and UDP cannot be seen: "
 				"nothing to trace\n");
@@ -285,17 +311,18 @@ int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path)
 		goto fail;
 	}
 	l->sockops = l->sock_hooks = l->cgroup_fd >= 0;
+	l->syscalls = true;
 	bpf_object__for_each_program(prog, s->obj) {
-		bool cg = is_cgroup_prog(prog);
-		bool sockops = is_sockops(prog);
-		/* a cgroup hook whose group is already given up is not tried */
-		bool tried = !cg || (sockops ? l->sockops : l->sock_hooks);
+		enum hook_group g = group_of(prog);
+		bool *on = group_flag(l, g);
+		/* a program whose group is already given up is not tried */
+		bool tried = !on || *on;
 		struct bpf_link *link = NULL;
 
 		progs[l->nlinks] = prog;
 		if (tried)
 			link = attach(l, prog);
-		if (!link && !cg) {
+		if (!link && g == G_CORE) {
 			fprintf(stderr, "eptrace: attaching %s (%s) failed: %s\n",
 				bpf_program__name(prog), bpf_program__section_name(prog),
 				strerror(errno));
@@ -306,12 +333,11 @@ int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path)
 				bpf_program__name(prog), bpf_program__section_name(prog),
 				strerror(errno));
 		l->links[l->nlinks++] = link;
-		if (!link && sockops)
-			l->sockops = false;
-		else if (!link && cg)
-			drop_sock_hooks(l, progs);
+		if (!link && tried)
+			drop_group(l, progs, g);
 	}
 	s->bss->sockops_on = l->sockops;
+	s->bss->syscalls_on = l->syscalls;
 	if (tell_missing(l, o))
 		goto fail;
 	free(progs);

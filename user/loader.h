@@ -17,6 +17,7 @@ struct ep_loader {
 	bool direct_loads; /* kernel structures read with plain loads */
 	bool sockops;     /* TCP connect latency and listen(0) visible */
 	bool sock_hooks;  /* the other cgroup hooks: bind() and UDP visible */
+	bool syscalls;    /* syscall tracepoints: failed binds, UDP connect/send autobind */
 };
 
 /* 0, or -1 after naming on stderr every capability that is missing. */
@@ -26,8 +27,9 @@ int ep_check_privileges(void);
 int ep_ensure_mounts(char *cg2_path, size_t len);
 /* Loads and attaches what the kernel allows: without cgroup v2 or with some
  * cgroup hooks refused it says what it cannot see and goes on; -1 (after
- * saying why) when it could see nothing. EPTRACE_REFUSE=sockops or
- * =sock_hooks treats that attachment as refused (tests of the fallback). */
+ * saying why) when it could see nothing. EPTRACE_REFUSE=sockops, =sock_hooks,
+ * =syscalls or a program's name treats that attachment as refused (tests of
+ * the fallback). */
 int ep_load(struct ep_loader *l, const struct ep_opts *o, const char *cg2_path);
 /* Stop all programs; maps stay readable until ep_unload. */
 void ep_detach(struct ep_loader *l);

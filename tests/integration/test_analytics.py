@@ -5,7 +5,7 @@ import math
 import subprocess
 import sys
 
-from conftest import EPTRACE, SCENARIO, facts, read_until, wait_until
+from conftest import EPTRACE, SCENARIO, facts, read_until, wait_until, wait_banner
 
 PY = "/usr/bin/python3"
 
@@ -47,6 +47,9 @@ def test_exhausting_a_range(netns, tracer_factory):
         wait_until(lambda: len(tr.of("fail")) >= 3 and tr.of("occupancy", netns=netns.inode)
                    and tr.of("occupancy", netns=netns.inode)[-1]["ts_ns"]
                    > tr.of("fail")[-1]["ts_ns"], 20, "failures and an occupancy report")
+        # The report while the ports are held: one after the holder closes
+        # them (a slow machine gets one in) rightly says 0.
+        occ = tr.of("occupancy", netns=netns.inode)[-1]
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
@@ -61,7 +64,6 @@ def test_exhausting_a_range(netns, tracer_factory):
     got_fail = tr.of("fail")
     assert len(got_fail) == 3 and all(e["errno"] == "EADDRNOTAVAIL" for e in got_fail)
 
-    occ = tr.of("occupancy", netns=netns.inode)[-1]
     assert occ["range"] == [lo, hi]
     assert occ["tcp"]["capacity"] == hi - lo + 1
     assert occ["tcp"]["in_use"] == len(kernel_ports) == hi - lo + 1
@@ -94,7 +96,9 @@ def test_timewait_reuse(netns, tracer_factory):
     try:
         delay_ms = int(netns.run("sysctl", "-n", "net.ipv4.tcp_tw_reuse_delay").stdout)
     except subprocess.CalledProcessError:
-        delay_ms = 1000  # kernels before 6.13: fixed at one second
+        # Before 6.13 the kernel compares whole seconds (time_after32 on
+        # ktime_get_seconds()): a reuse may come a few ms after the close.
+        delay_ms = 0
     tr = tracer_factory("--netns", netns.path, "-t")
     recycled_before = netstat(netns, "TWRecycled")
     truth = facts(netns.run(PY, SCENARIO, "tw_reuse", "6").stdout)
@@ -110,7 +114,7 @@ def test_timewait_reuse(netns, tracer_factory):
     assert recycled >= 1
     assert len(flagged) == recycled
     for e in flagged:
-        assert e["tuple_reuse_ns"] >= delay_ms * 1e6, e
+        assert e["tuple_reuse_ns"] > 0 and e["tuple_reuse_ns"] >= delay_ms * 1e6, e
         assert e["reuse_ns"] is None  # the port never went free
     assert all(not e["timewait_reuse"] for e in got[:2])
     # The TIME_WAIT sockets the reuse killed are released as such.
@@ -219,7 +223,7 @@ def test_table_views(netns):
     proc = subprocess.Popen([EPTRACE, "--hist", "--collisions", "--occupancy", "--netns",
                              netns.path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    assert "Tracing" in proc.stderr.readline()
+    wait_banner(proc)
     netns.run(PY, SCENARIO, "connect_many", "50")
     netns.run(PY, SCENARIO, "bind", "40050")
     proc.send_signal(2)

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import (CHURN, EPTRACE, SCENARIO, Netns, Tracer, assert_no_sanitizer_report, facts,
-                      free_port, read_until, wait_until)
+                      free_port, read_until, readline, wait_until, wait_banner)
 
 PY = "/usr/bin/python3"
 
@@ -20,8 +20,7 @@ def start_quiet(*args):
     """eptrace --json -q: no start event, so wait for the banner instead."""
     proc = subprocess.Popen([EPTRACE, "--json", "-q", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    line = proc.stderr.readline()
-    assert "Tracing" in line, line + proc.stderr.read()
+    wait_banner(proc)
     return proc
 
 
@@ -210,7 +209,7 @@ def test_hostile_process_names_are_escaped(netns, tracer_factory, tmp_path):
     # The table: one line per event, no raw control bytes.
     proc = subprocess.Popen([EPTRACE, "--netns", netns.path], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
-    assert b"Tracing" in proc.stderr.readline()
+    wait_banner(proc)
     port = named_connect(netns)
     # No wait needed: on SIGINT it detaches, then drains the ring buffer.
     proc.send_signal(signal.SIGINT)
@@ -229,7 +228,7 @@ def test_socket_from_before_the_start_is_released_to_its_owner(netns, tracer_fac
     holder = netns.popen(PY, SCENARIO, "hold_conns", udp_end)
     try:
         held = read_until(holder, "holding")
-        held += [json.loads(holder.stdout.readline())]
+        held += [json.loads(readline(holder.stdout, 30, "the holder's sockets"))]
         tr = tracer_factory("--netns", netns.path, "--interval", "0.2")
         ports = {(h["proto"], h["lport"]) for h in held}
         wait_until(lambda: any(o["netns"] == netns.inode and o["tcp"]["in_use"] >= 1
@@ -269,7 +268,7 @@ def test_every_mode_exits_cleanly_with_a_summary(netns, tmp_path, mode, sig):
     if "--prometheus" in mode:
         argv[argv.index("0")] = str(free_port())
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert "Tracing" in proc.stderr.readline()
+    wait_banner(proc)
     truth = facts(netns.run(PY, SCENARIO, "connect_many", "20").stdout)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)

@@ -8,7 +8,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from conftest import EPTRACE, ROOT, SCENARIO, facts, free_port, wait_until
+from conftest import EPTRACE, ROOT, SCENARIO, facts, free_port, wait_until, wait_banner
 
 PY = "/usr/bin/python3"
 
@@ -120,7 +120,7 @@ def test_exporter_with_record(netns, tmp_path):
     port, db = free_port(), str(tmp_path / "exp.db")
     proc = subprocess.Popen([EPTRACE, "record", "-o", db, "--netns", netns.path, "--prometheus",
                              str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert "Tracing" in proc.stderr.readline()
+    wait_banner(proc)
     netns.run(PY, SCENARIO, "connect_many", "20")
     wait_until(lambda: metric(scrape(port), "eptrace_assignments_total") == 20, 20,
                "the exporter to count 20")

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import EPTRACE, SCENARIO, WORKLOAD, facts, wait_until
+from conftest import EPTRACE, SCENARIO, WORKLOAD, facts, wait_until, wait_banner
 
 PY = "/usr/bin/python3"
 
@@ -204,7 +204,7 @@ def test_interrupted_recording_keeps_what_it_committed(netns, tmp_path, sig):
     db = str(tmp_path / "interrupted.db")
     proc = subprocess.Popen([EPTRACE, "record", "-o", db, "--netns", netns.path],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert "Tracing" in proc.stderr.readline()
+    wait_banner(proc)
     truth = facts(netns.run(PY, SCENARIO, "connect_many", "300").stdout)
 
     def committed():
@@ -237,7 +237,7 @@ def test_full_disk_stops_the_recording_and_keeps_the_rest(netns, tmp_path):
         db = str(mnt / "full.db")
         proc = subprocess.Popen([EPTRACE, "record", "-o", db, "--netns", netns.path],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert "Tracing" in proc.stderr.readline()
+        wait_banner(proc)
         for _ in range(40):
             if proc.poll() is not None:
                 break
