@@ -79,9 +79,20 @@ soak: all
 	/usr/bin/python3 tests/soak.py --minutes $(SOAK_MINUTES)
 
 # Not a test: measures overhead side by side and writes BENCHMARKS.md.
+# VM=1: inside Debian 12's kernel under qemu -icount, one vCPU (instructions,
+# not seconds: repeatable to about 1%), with libbpf-tools as further peers.
 bench: all
-	@command -v bpftrace >/dev/null || ./scripts/setup.sh --bench
+	@command -v bpftrace >/dev/null && [ -x /usr/sbin/bindsnoop ] || ./scripts/setup.sh --bench
+ifeq ($(VM),1)
+	@command -v qemu-system-x86_64 >/dev/null || ./scripts/setup.sh --vm
+	rm -f $(OUT)/bench-guest.jsonl
+	tests/vm/vmtest.sh --kernel $(KERNEL) --icount --smp 1 --mem 2048 --timeout $(VM_TIMEOUT) \
+		--collect bench.jsonl:$(OUT)/bench-guest.jsonl -- \
+		/usr/bin/python3 bench/run.py --vm --no-write --log /vmresults/bench.jsonl $(BENCH_ARGS)
+	/usr/bin/python3 bench/run.py --render $(OUT)/bench-guest.jsonl --section guest
+else
 	/usr/bin/python3 bench/run.py $(BENCH_ARGS)
+endif
 
 # The unit and integration suites inside Debian 12's own kernel (KERNEL=amd64
 # or rt-amd64), booted under qemu against this build: tests/vm/.

@@ -1,7 +1,13 @@
 #!/usr/bin/python3
 """make bench: churn workloads untraced and traced, interleaved over rounds in
 one run, with bpftrace as the peer; then a soak with every core busy. Writes
-the results to BENCHMARKS.md. Not a test: nothing fails on a slow machine."""
+the results to BENCHMARKS.md. Not a test: nothing fails on a slow machine.
+
+make bench VM=1 runs it with --vm inside Debian 12's kernel under qemu
+-icount (one vCPU, the guest clock counting instructions), with libbpf-tools
+and a kfunc counter as further peers; its JSON lines come back to the host,
+which renders them (--render LOG --section guest) into their own section of
+BENCHMARKS.md, next to the host's."""
 import argparse
 import json
 import os
@@ -12,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -19,10 +26,18 @@ EPTRACE = os.path.join(ROOT, "build", "eptrace")
 CHURN = os.path.join(ROOT, "build", "bench", "churn")
 FLOOR = os.path.join(ROOT, "build", "bench", "floor")
 BT = os.path.join(ROOT, "bench", "count.bt")
+BT_KFUNC = os.path.join(ROOT, "bench", "count_kfunc.bt")
 NS = "eptrace-bench"
 WORKLOADS = ["tcp4", "tcp6", "udp_connect4", "udp_connect6", "udp_sendto4", "udp_sendto6",
              "bind4", "bind6"]
 MODES = ["untraced", "floor", "hist", "json", "record", "bpftrace"]
+# In the guest: the peers users know (libbpf-tools, on kprobes) and the
+# cheapest possible counter (fentry on the three searches).
+VM_WORKLOADS = ["tcp4", "udp_connect4", "bind4"]
+VM_MODES = ["untraced", "floor", "hist", "json", "bpftrace", "bpftrace_kfunc", "bindsnoop",
+            "tcpconnect", "tcplife"]
+LIBBPF_TOOLS = ("bindsnoop", "tcpconnect", "tcplife")
+PEERS = ("bpftrace", "bpftrace_kfunc") + LIBBPF_TOOLS
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -48,13 +63,21 @@ def cgroup2_root():
     return None
 
 
-def tracepoints_of(pid):
-    """BPF programs a process has attached to tracepoints."""
+def attached_of(pid):
+    """BPF programs a process has attached: to tracepoints and kprobes
+    through perf events, and through BPF links (fentry)."""
+    n = 0
     try:
-        links = json.loads(sh("bpftool", "-j", "perf", "show").stdout or "[]")
+        perf = json.loads(sh("bpftool", "-j", "perf", "show").stdout or "[]")
+        n += sum(1 for e in perf if e.get("pid") == pid)
     except (subprocess.CalledProcessError, ValueError):
-        return 0
-    return sum(1 for e in links if e.get("pid") == pid and e.get("fd_type") == "tracepoint")
+        pass
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            n += "link_type:\ttracing" in open(f"/proc/{pid}/fdinfo/{fd}").read()
+        except OSError:
+            continue
+    return n
 
 
 def prog_ids(pid):
@@ -97,9 +120,10 @@ def kernel_stats():
 class Tracer:
     def __init__(self, mode, tmp, pin=None):
         self.mode = mode
-        out = subprocess.DEVNULL
-        if mode == "bpftrace":
-            argv = ["bpftrace", BT]
+        if mode in ("bpftrace", "bpftrace_kfunc"):
+            argv = ["bpftrace", BT if mode == "bpftrace" else BT_KFUNC]
+        elif mode in LIBBPF_TOOLS:
+            argv = [f"/usr/sbin/{mode}"]
         elif mode == "floor":
             argv = [FLOOR, cgroup2_root()]
         elif mode == "hist":
@@ -112,9 +136,19 @@ class Tracer:
         if pin is not None:
             argv = ["taskset", "-c", str(pin)] + argv
         t0 = time.monotonic()
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE if mode == "bpftrace" else out,
+        peer = mode in PEERS
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE if peer else subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
-        stream = self.proc.stdout if mode == "bpftrace" else self.proc.stderr
+        if mode in LIBBPF_TOOLS:
+            # they print their column header once attached, then a line per
+            # event, which is read and thrown away as a user's terminal would
+            header = self.proc.stdout.readline()
+            if not header:
+                raise RuntimeError(f"{mode} did not start: {self.proc.stderr.read()}")
+            threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+            self.startup = time.monotonic() - t0
+            return
+        stream = self.proc.stdout if peer else self.proc.stderr
         said = []
         # notices (a kernel feature missing, say) may come before the start
         while not said or not re.search(r"Attach|Tracing", said[-1]):
@@ -124,15 +158,15 @@ class Tracer:
                                    f"{self.proc.stderr.read()}")
             said.append(line)
         m = re.search(r"Attaching (\d+)", said[-1])
-        if mode == "bpftrace" and m:
+        if peer and m:
             # bpftrace 0.17 says "Attaching N probes..." before it attaches
             # them (and may lose a SIGINT that comes meanwhile): wait for them.
             want = int(m.group(1))
-            deadline = time.monotonic() + 30
-            while tracepoints_of(self.proc.pid) < want:
+            deadline = time.monotonic() + 60
+            while attached_of(self.proc.pid) < want:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"bpftrace did not attach its {want} probes")
+                    raise RuntimeError(f"{mode} did not attach its {want} probes")
                 time.sleep(0.01)
         self.startup = time.monotonic() - t0
 
@@ -196,7 +230,7 @@ def trial(workload, mode, seconds, procs, tmp):
     try:
         if tr:
             cpu0 = cpu_seconds(tr.proc.pid)
-            k0 = kernel_stats() if mode not in ("bpftrace", "floor") else None
+            k0 = kernel_stats() if mode not in PEERS + ("floor",) else None
         res.update(churn(workload, seconds, procs, pin))
         if tr:
             # let the reader catch up before reading its counters
@@ -233,55 +267,69 @@ def machine():
 
 
 def table(results, rounds):
-    lines = ["| workload | untraced ops/s | " + " | ".join(MODES[1:]) + " | kernel us/op | "
-             "hist us/event | json us/event | record us/event | lost hist/json/record |",
-             "|---|---|" + "---|" * (len(MODES) - 1) + "---|---|---|---|---|"]
-    for w in WORKLOADS:
+    present = {r["mode"] for r in results}
+    modes = [m for m in MODES + VM_MODES if m in present and m != "untraced"]
+    modes = list(dict.fromkeys(modes))
+    cpu_modes = [m for m in ("hist", "json", "record") if m in present]
+    lines = ["| workload | untraced ops/s | " + " | ".join(modes) + " | kernel us/op | "
+             + "".join(f"{m} us/event | " for m in cpu_modes)
+             + f"lost {'/'.join(cpu_modes)} |",
+             "|---|---|" + "---|" * len(modes) + "---|" * (len(cpu_modes) + 2)]
+    for w in list(dict.fromkeys(r["workload"] for r in results)):
         rs = [r for r in results if r["workload"] == w]
-        if not rs:
-            continue
         ratios = {}
-        for m in MODES[1:]:
+        for m in modes:
             per_round = []
-            if not any(r["mode"] == m for r in rs):
-                ratios[m] = None
-                continue
             for rnd in range(rounds):
-                base = [r for r in rs if r["mode"] == "untraced" and r["round"] == rnd]
-                got = [r for r in rs if r["mode"] == m and r["round"] == rnd]
+                base = [r for r in rs if r["mode"] == "untraced" and r.get("round") == rnd]
+                got = [r for r in rs if r["mode"] == m and r.get("round") == rnd]
                 if base and got:
                     per_round.append(got[0]["ops_per_s"] / base[0]["ops_per_s"])
             ratios[m] = (statistics.median(per_round), min(per_round), max(per_round)) \
                 if per_round else None
         us = {}
-        for m in ("hist", "json", "record"):
+        for m in cpu_modes:
             xs = [r["cpu_s"] / r["events"] * 1e6 for r in rs if r["mode"] == m and r.get("events")]
             us[m] = statistics.median(xs) if xs else None
         kc = [r["ns_per_op"] / 1000 for r in rs if r["mode"] == "kernel_cost"]
         us["kernel"] = statistics.median(kc) if kc else None
         base = statistics.median(r["ops_per_s"] for r in rs if r["mode"] == "untraced")
         lost = "/".join(str(sum(r.get("lost", 0) for r in rs if r["mode"] == m))
-                        for m in ("hist", "json", "record"))
+                        for m in cpu_modes)
         fmt = lambda x, f: "-" if x is None else f.format(x)
         # median, and the spread over the rounds: the machine is noisy
         rfmt = lambda r: "-" if r is None else f"{r[0]:.3f} ({r[1]:.2f}-{r[2]:.2f})"
-        lines.append(f"| {w} | {base:,.0f} | " + " | ".join(rfmt(ratios[m])
-                     for m in MODES[1:]) + " | " + " | ".join(fmt(us[m], "{:.2f}")
-                     for m in ("kernel", "hist", "json", "record")) + f" | {lost} |")
+        lines.append(f"| {w} | {base:,.0f} | " + " | ".join(rfmt(ratios[m]) for m in modes)
+                     + " | " + " | ".join(fmt(us[m], "{:.2f}") for m in ["kernel"] + cpu_modes)
+                     + f" | {lost} |")
     return "\n".join(lines)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--seconds", type=float, default=2)
-    ap.add_argument("--soak", type=float, default=60, help="seconds, 0 to skip")
-    ap.add_argument("--workloads", default=",".join(WORKLOADS))
-    ap.add_argument("--modes", default=",".join(MODES))
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vm", action="store_true",
+                    help="inside the -icount guest (make bench VM=1): its peers and defaults")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--seconds", type=float)
+    ap.add_argument("--soak", type=float, help="seconds, 0 to skip")
+    ap.add_argument("--workloads")
+    ap.add_argument("--modes")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--log", help="also append the JSON lines to this file")
+    ap.add_argument("--no-write", action="store_true", help="leave --out alone")
     ap.add_argument("--render", metavar="LOG",
                     help="only rewrite --out from the JSON lines of an earlier run")
+    ap.add_argument("--section", choices=("host", "guest"),
+                    help="the part of --out to rewrite (default: guest with --vm, else host)")
     a = ap.parse_args()
+    # Under -icount a run repeats to about 1%: fewer, shorter rounds do.
+    defaults = dict(rounds=2, seconds=0.5, soak=0, workloads=VM_WORKLOADS, modes=VM_MODES) \
+        if a.vm else dict(rounds=5, seconds=2, soak=60, workloads=WORKLOADS, modes=MODES)
+    for k, v in defaults.items():
+        if getattr(a, k) is None:
+            setattr(a, k, ",".join(v) if isinstance(v, list) else v)
+    a.section = a.section or ("guest" if a.vm else "host")
     workloads = a.workloads.split(",")
     modes = a.modes.split(",")
     if "floor" in modes and not a.render and not cgroup2_root():
@@ -289,14 +337,27 @@ def main():
               file=sys.stderr)
         modes.remove("floor")
     results, soak = [], []
+    log = open(a.log, "a") if a.log else None
+
+    def emit(r):
+        print(json.dumps(r), flush=True)
+        if log:
+            log.write(json.dumps(r) + "\n")
+            log.flush()
     if a.render:
+        info = {}
         for line in open(a.render):
             if line.startswith("{"):
                 r = json.loads(line)
+                if "machine" in r:
+                    info = r
+                    continue
                 (soak if r["procs"] > 1 else results).append(r)
         a.rounds = 1 + max(r.get("round", 0) for r in results)
-        write(a, results, soak)
+        a.seconds = info.get("seconds", a.seconds)
+        write(a, results, soak, info.get("machine"))
         return
+    emit({"machine": machine(), "seconds": a.seconds, "rounds": a.rounds})
     setup_netns()
     tmp = tempfile.mkdtemp(prefix="eptrace-bench-")
     try:
@@ -309,40 +370,58 @@ def main():
                     r = trial(w, m, a.seconds, 1, tmp)
                     r["round"] = rnd
                     results.append(r)
-                    print(json.dumps(r), flush=True)
+                    emit(r)
         if "hist" in modes:
             for w in workloads:
                 r = kernel_cost(w, a.seconds, tmp)
                 results.append(r)
-                print(json.dumps(r), flush=True)
+                emit(r)
         if a.soak:
             for w in ("tcp4", "udp_connect4"):
                 for m in [m for m in ("hist", "json", "record") if m in modes]:
                     r = trial(w, m, a.soak, os.cpu_count(), tmp)
                     soak.append(r)
-                    print(json.dumps(r), flush=True)
+                    emit(r)
     finally:
         subprocess.run(["ip", "netns", "del", NS], capture_output=True)
-    write(a, results, soak)
+    if not a.no_write:
+        write(a, results, soak, machine())
 
 
-def write(a, results, soak):
+SECTION = "<!-- {} section: written by make bench{} -->"
+TITLES = {"host": ("## On the development machine", ""),
+          "guest": ("## In the -icount guest", " VM=1")}
+
+
+def section_text(a, results, soak, mach):
     startup = [r["startup_s"] for r in results
-               if r.get("startup_s") and r["mode"] not in ("bpftrace", "floor")]
-    rss = max([r["rss_mb"] for r in results + soak if r.get("rss_mb") and r["mode"] != "bpftrace"],
-              default=0)
-    text = [f"# Benchmarks\n\nMachine: {machine()}.\n",
-            f"`make bench` ({a.rounds} rounds of {a.seconds:g} s per workload and mode, one "
-            "generator process, modes interleaved; ratios are medians of traced/untraced "
-            "throughput within a round, with their range over the rounds in brackets; `floor` "
-            "is eptrace's attach points with programs that return at once (bench/floor.c): what "
-            "the hooks alone cost here, the best any tracer on them could do; `kernel us/op` is "
-            "the run time of eptrace's programs per operation in `--hist` mode, from the "
-            "kernel's bpf_stats (it includes the accounting's own clock reads); CPU is the "
-            "tracer's user+sys time per kernel record).\n",
+               if r.get("startup_s") and r["mode"] in ("hist", "json", "record")]
+    rss = max([r["rss_mb"] for r in results + soak
+               if r.get("rss_mb") and r["mode"] in ("hist", "json", "record")], default=0)
+    title, _ = TITLES[a.section]
+    guest = a.section == "guest"
+    text = [f"{title}\n\nMachine: {mach}.\n",
+            f"`make bench{TITLES[a.section][1]}` ({a.rounds} rounds of {a.seconds:g} s per "
+            "workload and mode, one generator process, modes interleaved; ratios are medians of "
+            "traced/untraced throughput within a round, with their range over the rounds in "
+            "brackets; `floor` is eptrace's attach points with programs that return at once "
+            "(bench/floor.c): what the hooks alone cost here, the best any tracer on them could "
+            "do; `kernel us/op` is the run time of eptrace's programs per operation in `--hist` "
+            "mode, from the kernel's bpf_stats (it includes the accounting's own clock reads); "
+            "CPU is the tracer's user+sys time per kernel record).\n"
+            + ("\nIn the guest (qemu `-icount shift=0,sleep=off`, one vCPU) a guest second is "
+               "10^9 executed instructions, so ratios count instructions and the tracer's "
+               "userspace shares the workload's CPU: peers are the bpftrace counter on "
+               "tracepoints (`bpftrace`), a bpftrace counter on fentry of the three port "
+               "searches (`bpftrace_kfunc`, bench/count_kfunc.bt) and libbpf-tools' "
+               "`bindsnoop`, `tcpconnect` and `tcplife` printing to a pipe that is read and "
+               "discarded. A peer's ratio says what it costs, not whether it sees the "
+               "workload's events: bindsnoop sees only bind(), tcpconnect and tcplife only "
+               "TCP.\n" if guest else ""),
             table(results, a.rounds), "",
-            (f"Exec to start: median {statistics.median(startup):.3f} s, max {max(startup):.3f} s. "
-             f"Peak RSS over the whole run: {rss:.1f} MB.\n" if startup else "")]
+            (f"Exec to start: median {statistics.median(startup):.3f} s, max {max(startup):.3f} s"
+             f"{' (guest seconds)' if guest else ''}. Peak RSS over the whole run: "
+             f"{rss:.1f} MB.\n" if startup else "")]
     if soak:
         text.append(f"Soak, one generator per core ({os.cpu_count()}), {a.soak:g} s each:\n")
         text.append("| workload | mode | ops/s | events | lost | tracer us/event | peak RSS MB "
@@ -357,11 +436,36 @@ def write(a, results, soak):
         text.append("\nFor `record`, tracer CPU is counted until the workload ends; `close s` is "
                     "the time from SIGINT to exit, which includes filling the readable `events` "
                     "table for what the writer could only store as chunks during the churn.\n")
+    return "\n".join(text)
+
+
+def old_section(path, name):
+    """The text of one section of an earlier BENCHMARKS.md, or None."""
+    try:
+        old = open(path).read()
+    except OSError:
+        return None
+    begin, end = SECTION.format(name, TITLES[name][1]), f"<!-- end of {name} section -->"
+    if begin in old and end in old:
+        return old.split(begin, 1)[1].split(end, 1)[0].strip("\n")
+    return None
+
+
+def write(a, results, soak, mach):
+    """Rewrite this run's section of --out and keep the other one."""
+    parts = ["# Benchmarks\n"]
+    for name in ("host", "guest"):
+        body = section_text(a, results, soak, mach) if name == a.section \
+            else old_section(a.out, name)
+        if body is None:
+            body = f"{TITLES[name][0]}\n\nNot run yet: `make bench{TITLES[name][1]}`.\n"
+        parts += [SECTION.format(name, TITLES[name][1]), body,
+                  f"<!-- end of {name} section -->\n"]
     notes = os.path.join(ROOT, "bench", "NOTES.md")
     if os.path.exists(notes):
-        text.append("\n" + open(notes).read())
-    open(a.out, "w").write("\n".join(text) + "\n")
-    print("\n".join(text))
+        parts.append(open(notes).read())
+    open(a.out, "w").write("\n".join(parts) + "\n")
+    print("\n".join(parts))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ pkgs="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config gcc li
       iproute2 python3 python3-pytest socat util-linux procps sqlite3 prometheus valgrind"
 for opt; do
 	case "$opt" in
-	--bench) pkgs="$pkgs bpftrace";; # the peer the benchmark compares with
+	--bench) pkgs="$pkgs bpftrace libbpf-tools";; # the peers the benchmark compares with
 	--vm) pkgs="$pkgs qemu-system-x86 busybox-static cpio kmod";; # make vmtest
 	*) echo "setup.sh: unknown option $opt (--bench, --vm)" >&2; exit 2;;
 	esac

@@ -4,20 +4,21 @@
 # there against the host's build, and exits with its status.
 #
 #   tests/vm/vmtest.sh [--kernel amd64|rt-amd64] [--timeout SECS] [--smp N]
-#                      [--icount] [--mem MB] -- COMMAND...
+#                      [--icount] [--mem MB] [--collect NAME:DEST] -- COMMAND...
 #
 # The kernel package comes from Debian's registry through apt into a cache
 # (VM_CACHE, default /var/cache/eptrace-vm); the version is pinned in
 # tests/vm/kernels.sh. VM_APPEND replaces "loglevel=5" on the kernel command
 # line (VM_APPEND=loglevel=7 shows every kernel message); a soft lockup panics
 # the guest, which then stops without a result. The command runs in the
-# current directory, which must be on the host's root filesystem. A guest that does not finish in time is
+# current directory, which must be on the host's root filesystem; it can
+# leave files in /vmresults, which --collect copies out after the run. A guest that does not finish in time is
 # killed and reported as hung (exit 124).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/vm/kernels.sh
 . "$here/kernels.sh"
-flavour=amd64 tmo=3000 smp=2 mem=3072 icount=
+flavour=amd64 tmo=3000 smp=2 mem=3072 icount= collect=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) flavour=$2; shift 2;;
@@ -25,6 +26,7 @@ while [ $# -gt 0 ]; do
 	--smp) smp=$2; shift 2;;
 	--mem) mem=$2; shift 2;;
 	--icount) icount=1; shift;;
+	--collect) collect+=("$2"); shift 2;;
 	--) shift; break;;
 	*) echo "vmtest: unknown option $1" >&2; exit 2;;
 	esac
@@ -120,5 +122,9 @@ if [ ! -f "$res/rc" ]; then
 	exit 125
 fi
 rc=$(cat "$res/rc")
+for c in "${collect[@]}"; do
+	if [ -f "$res/${c%%:*}" ]; then cp "$res/${c%%:*}" "${c#*:}"
+	else echo "vmtest: the guest left no ${c%%:*}" >&2; rc=1; fi
+done
 echo "vmtest: $pkg $VM_KERNEL_VERSION: exit $rc after $(($(date +%s) - start)) s"
 exit "$rc"
