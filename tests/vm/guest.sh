@@ -7,7 +7,7 @@ results=$1
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
 off() { sync; echo o > /proc/sysrq-trigger; sleep 30; }
 trap off EXIT
-mount -t tmpfs tmpfs /tmp
+# /tmp stays the host's, through the overlay: the checkout may live there.
 mount -t tmpfs tmpfs /run
 mkdir -p /run/netns /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
