@@ -47,8 +47,12 @@ kdir=$cache/$pkg-$VM_KERNEL_VERSION
 if [ ! -f "$kdir/ready" ]; then
 	echo "vmtest: fetching $pkg=$VM_KERNEL_VERSION with apt"
 	rm -rf "$kdir" && mkdir -p "$kdir/deb"
-	(cd "$kdir/deb" && apt-get download -q "$pkg=$VM_KERNEL_VERSION" 2>&1 | grep -v '^W: ' ||
-		{ apt-get update -qq && apt-get download -q "$pkg=$VM_KERNEL_VERSION"; }) >&2
+	fetch() { (cd "$kdir/deb" && apt-get download -q "$pkg=$VM_KERNEL_VERSION") >&2; }
+	if ! fetch; then
+		apt-get update -qq >&2 || true
+		fetch || { echo "vmtest: $pkg=$VM_KERNEL_VERSION cannot be had from the registry;" \
+			"if Debian dropped it, bump tests/vm/kernels.sh" >&2; exit 1; }
+	fi
 	dpkg-deb -x "$kdir"/deb/*.deb "$kdir/root"
 	rm -rf "$kdir/deb"
 	depmod -b "$kdir/root" "$kver"
