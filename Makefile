@@ -30,8 +30,13 @@ all: $(OUT)/eptrace $(OUT)/tests/workload $(OUT)/bench/churn $(OUT)/bench/floor
 $(OUT):
 	mkdir -p $(OUT) $(OUT)/tests
 
-$(OUT)/eptrace.bpf.o: bpf/eptrace.bpf.c bpf/maps.bpf.h bpf/record.h | $(OUT)
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX) -Ibpf -c $< -o $@
+# BPF with warnings on; -MMD -MP: editing any header it includes rebuilds it.
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX) -Ibpf \
+	-Wall -Wextra -Wno-unused-parameter -MMD -MP
+-include $(wildcard $(OUT)/*.bpf.d $(OUT)/bench/*.d)
+
+$(OUT)/eptrace.bpf.o: bpf/eptrace.bpf.c | $(OUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(LLVM_STRIP) -g $@
 
 $(OUT)/eptrace.skel.h: $(OUT)/eptrace.bpf.o
@@ -64,7 +69,7 @@ $(OUT)/bench/floor.bpf.c: bpf/eptrace.bpf.c bench/floor_gen.py
 	/usr/bin/python3 bench/floor_gen.py $< $@
 
 $(OUT)/bench/floor.bpf.o: $(OUT)/bench/floor.bpf.c
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX) -c $< -o $@
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(LLVM_STRIP) -g $@
 
 $(OUT)/bench/floor.skel.h: $(OUT)/bench/floor.bpf.o
