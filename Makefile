@@ -30,12 +30,13 @@ all: $(OUT)/eptrace $(OUT)/tests/workload $(OUT)/bench/churn $(OUT)/bench/floor
 $(OUT):
 	mkdir -p $(OUT) $(OUT)/tests
 
-# BPF with warnings on; -MMD -MP: editing any header it includes rebuilds it.
+# BPF: one compilation unit per backend (bpf/<backend>/backend.bpf.c), one
+# skeleton; -MMD -MP: editing any header it includes rebuilds it.
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX) -Ibpf \
 	-Wall -Wextra -Wno-unused-parameter -MMD -MP
 -include $(wildcard $(OUT)/*.bpf.d $(OUT)/bench/*.d)
 
-$(OUT)/eptrace.bpf.o: bpf/eptrace.bpf.c | $(OUT)
+$(OUT)/eptrace.bpf.o: bpf/tracepoint/backend.bpf.c | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(LLVM_STRIP) -g $@
 
@@ -64,9 +65,10 @@ $(OUT)/bench/churn: bench/churn.c
 	$(CC) $(CFLAGS) $(WARN) $< -o $@
 
 # The benchmark's floor: eptrace's hooks with programs that do nothing.
-$(OUT)/bench/floor.bpf.c: bpf/eptrace.bpf.c bench/floor_gen.py
+# floor_gen.py writes the headers it read to floor.bpf.c.d.
+$(OUT)/bench/floor.bpf.c: bpf/tracepoint/backend.bpf.c bench/floor_gen.py
 	mkdir -p $(OUT)/bench
-	/usr/bin/python3 bench/floor_gen.py $< $@
+	/usr/bin/python3 bench/floor_gen.py $< $@ --deps $@.d
 
 $(OUT)/bench/floor.bpf.o: $(OUT)/bench/floor.bpf.c
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
