@@ -30,8 +30,14 @@ all: $(OUT)/eptrace $(OUT)/tests/workload $(OUT)/bench/churn $(OUT)/bench/floor
 $(OUT):
 	mkdir -p $(OUT) $(OUT)/tests
 
-$(OUT)/eptrace.bpf.o: bpf/eptrace.bpf.c bpf/maps.bpf.h bpf/record.h | $(OUT)
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX) -Ibpf -c $< -o $@
+# BPF: one compilation unit per backend (bpf/<backend>/backend.bpf.c), one
+# skeleton; -MMD -MP: editing any header it includes rebuilds it.
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX) -Ibpf \
+	-Wall -Wextra -Wno-unused-parameter -MMD -MP
+-include $(wildcard $(OUT)/*.bpf.d $(OUT)/bench/*.d)
+
+$(OUT)/eptrace.bpf.o: bpf/tracepoint/backend.bpf.c | $(OUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(LLVM_STRIP) -g $@
 
 $(OUT)/eptrace.skel.h: $(OUT)/eptrace.bpf.o
@@ -59,12 +65,13 @@ $(OUT)/bench/churn: bench/churn.c
 	$(CC) $(CFLAGS) $(WARN) $< -o $@
 
 # The benchmark's floor: eptrace's hooks with programs that do nothing.
-$(OUT)/bench/floor.bpf.c: bpf/eptrace.bpf.c bench/floor_gen.py
+# floor_gen.py writes the headers it read to floor.bpf.c.d.
+$(OUT)/bench/floor.bpf.c: bpf/tracepoint/backend.bpf.c bench/floor_gen.py
 	mkdir -p $(OUT)/bench
-	/usr/bin/python3 bench/floor_gen.py $< $@
+	/usr/bin/python3 bench/floor_gen.py $< $@ --deps $@.d
 
 $(OUT)/bench/floor.bpf.o: $(OUT)/bench/floor.bpf.c
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX) -c $< -o $@
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(LLVM_STRIP) -g $@
 
 $(OUT)/bench/floor.skel.h: $(OUT)/bench/floor.bpf.o

@@ -127,4 +127,51 @@ struct inflight {
 	__u8 pad[2];
 };
 
+
+/* These layouts are stored in recordings and shared with userspace through
+ * the maps: a change here must be deliberate (and versioned), not a side
+ * effect of editing a field. */
+#define EP_ABI_AT(type, field, off) \
+	_Static_assert(__builtin_offsetof(struct type, field) == (off), \
+		       "struct " #type ": " #field " moved")
+_Static_assert(sizeof(struct ep_record) == 128, "struct ep_record: size changed");
+EP_ABI_AT(ep_record, ts_ns, 0);
+EP_ABI_AT(ep_record, latency_ns, 8);
+EP_ABI_AT(ep_record, assign_ns, 16);
+EP_ABI_AT(ep_record, tw_start_ns, 24);
+EP_ABI_AT(ep_record, cookie, 32);
+EP_ABI_AT(ep_record, cgroup_id, 40);
+EP_ABI_AT(ep_record, netns, 48);
+EP_ABI_AT(ep_record, pid, 52);
+EP_ABI_AT(ep_record, tid, 56);
+EP_ABI_AT(ep_record, err, 60);
+EP_ABI_AT(ep_record, laddr, 64);
+EP_ABI_AT(ep_record, raddr, 80);
+EP_ABI_AT(ep_record, lport, 96);
+EP_ABI_AT(ep_record, rport, 98);
+EP_ABI_AT(ep_record, kind, 100);
+EP_ABI_AT(ep_record, proto, 101);
+EP_ABI_AT(ep_record, family, 102);
+EP_ABI_AT(ep_record, via, 103);
+EP_ABI_AT(ep_record, flags, 104);
+EP_ABI_AT(ep_record, reason, 105);
+EP_ABI_AT(ep_record, comm, 112);
+_Static_assert(sizeof(struct sock_state) == 160, "struct sock_state: size changed");
+EP_ABI_AT(sock_state, rec, 0);
+EP_ABI_AT(sock_state, sk, 128);
+EP_ABI_AT(sock_state, start_ns, 136);
+EP_ABI_AT(sock_state, cancel_ns, 144);
+EP_ABI_AT(sock_state, phase, 152);
+_Static_assert(sizeof(struct inflight) == 48, "struct inflight: size changed");
+EP_ABI_AT(inflight, sk, 0);
+EP_ABI_AT(inflight, start_ns, 8);
+EP_ABI_AT(inflight, cookie, 16);
+EP_ABI_AT(inflight, addr, 24);
+EP_ABI_AT(inflight, port_req, 40);
+EP_ABI_AT(inflight, via, 42);
+EP_ABI_AT(inflight, was_bound, 43);
+EP_ABI_AT(inflight, family, 44);
+EP_ABI_AT(inflight, proto, 45);
+#undef EP_ABI_AT
+
 #endif

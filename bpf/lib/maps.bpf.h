@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Maps, per-socket state and the knobs userspace sets before load. */
+/* Maps, per-socket state and the knobs userspace sets before load; every
+ * backend has the same, so that userspace reads and sets them alike. */
 #ifndef EPTRACE_MAPS_BPF_H
 #define EPTRACE_MAPS_BPF_H
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
 #include "record.h"
 
 /* Knobs (.rodata): set through skel->rodata between open and load. */

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Records out to userspace through the ring buffer, and the per-CPU counters
+ * (enum ep_stat) of what was submitted, lost or not tracked. */
+#ifndef EPTRACE_EMIT_BPF_H
+#define EPTRACE_EMIT_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "lib/maps.bpf.h"
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void emit(const struct ep_record *r)
+{
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+			      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_output(&events, (void *)r, sizeof(*r), flags))
+		stat_inc(EP_STAT_LOST);
+	else
+		stat_inc(EP_STAT_EVENTS);
+}
+
+#endif

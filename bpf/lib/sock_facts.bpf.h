@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* What a record says about a socket (addresses, ports, protocol, namespace,
+ * cookie), read by plain loads where the kernel allows it (direct_loads) and
+ * by helper reads elsewhere; and the address a sock_addr hook was given. */
+#ifndef EPTRACE_SOCK_FACTS_BPF_H
+#define EPTRACE_SOCK_FACTS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "lib/maps.bpf.h"
+#include "lib/kernel_defs.bpf.h"
+#include "lib/owner.bpf.h"
+
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+/* A kernel address seen as a struct the verifier lets us load from directly:
+ * a plain load with a fault fixup, where each BPF_CORE_READ is a helper call
+ * that copies with fault handling. Needs bpf_rdonly_cast (Linux 6.2); without
+ * it (direct_loads off) the helper path is used. */
+#define AS(type, p) ((const type *)bpf_rdonly_cast(p, bpf_core_type_id_kernel(type)))
+#define SK_FIELD(p, field) \
+	(direct_loads ? AS(struct sock, p)->field : BPF_CORE_READ((const struct sock *)(p), field))
+
+/* Addresses, ports and namespace of a socket, read by address so that the same
+ * code serves BTF pointers and addresses found by walking the fd table. */
+static __always_inline bool fill_from_sk(struct ep_record *r, const struct sock *sk)
+{
+	__u16 family = SK_FIELD(sk, __sk_common.skc_family);
+	__u16 num = SK_FIELD(sk, __sk_common.skc_num);
+
+	if (num)
+		r->lport = num;
+	r->rport = bpf_ntohs(SK_FIELD(sk, __sk_common.skc_dport));
+	r->netns = direct_loads ? AS(struct sock, sk)->__sk_common.skc_net.net->ns.inum
+				: BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	r->proto = SK_FIELD(sk, sk_protocol);
+	if (family == AF_INET) {
+		__u32 l = SK_FIELD(sk, __sk_common.skc_rcv_saddr);
+		__u32 d = SK_FIELD(sk, __sk_common.skc_daddr);
+
+		r->family = 4;
+		__builtin_memcpy(r->laddr, &l, 4);
+		__builtin_memcpy(r->raddr, &d, 4);
+	} else if (direct_loads) {
+		r->family = 6;
+		__builtin_memcpy(r->laddr, &AS(struct sock, sk)->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(r->raddr, &AS(struct sock, sk)->__sk_common.skc_v6_daddr, 16);
+	} else {
+		r->family = 6;
+		bpf_core_read(r->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(r->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	if (r->rport)
+		r->flags |= EP_F_RADDR;
+	else
+		r->flags &= ~EP_F_RADDR;
+	if (targ_netns && r->netns != targ_netns)
+		return false;
+	return family_wanted(family) && proto_wanted(r->proto);
+}
+
+static __always_inline __u64 sk_cookie(const struct sock *sk)
+{
+	return SK_FIELD(sk, __sk_common.skc_cookie.counter);
+}
+
+/* The address a sock_addr hook was given; family is a compile-time constant so
+ * that only the matching context fields are read. */
+static __always_inline void user_addr(struct bpf_sock_addr *ctx, __u8 family, __u8 out[16])
+{
+	if (family == 4) {
+		__u32 a = ctx->user_ip4;
+
+		__builtin_memcpy(out, &a, 4);
+	} else {
+		__u32 a[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+			       ctx->user_ip6[3] };
+
+		__builtin_memcpy(out, a, 16);
+	}
+}
+
+#endif

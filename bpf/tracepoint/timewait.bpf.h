@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* TIME_WAIT: the timer of the TIME_WAIT socket says when the port passes to
+ * it, when it is given back, and when its end needs userspace to confirm. */
+#ifndef EPTRACE_TP_TIMEWAIT_BPF_H
+#define EPTRACE_TP_TIMEWAIT_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "lib/maps.bpf.h"
+#include "lib/emit.bpf.h"
+#include "lib/sock_facts.bpf.h"
+#include "lib/sock_table.bpf.h"
+
+static __always_inline struct sock_state *tw_state(struct timer_list *timer, __u64 *cookie)
+{
+	struct inet_timewait_sock *tw;
+
+	if (!tw_timer_fn || (__u64)timer->function != tw_timer_fn)
+		return NULL;
+	tw = (void *)timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
+	*cookie = direct_loads ? AS(struct inet_timewait_sock, tw)->__tw_common.skc_cookie.counter
+			       : BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
+	if (!*cookie)
+		return NULL;
+	return bpf_map_lookup_elem(&socks, cookie);
+}
+
+/* Armed in the hand-over to TIME_WAIT (before the full socket's CLOSE) and
+ * again when the TIME_WAIT period is restarted. */
+SEC("tp_btf/timer_start")
+int BPF_PROG(on_timer_start, struct timer_list *timer)
+{
+	struct sock_state *st;
+	__u64 cookie;
+
+	st = tw_state(timer, &cookie);
+	if (!st)
+		return 0;
+	if (st->phase == PH_ASSIGNED) {
+		struct ep_record r;
+
+		st->phase = PH_TIMEWAIT;
+		st->rec.tw_start_ns = bpf_ktime_get_ns();
+		r = st->rec;
+		r.kind = EP_TW_START;
+		r.ts_ns = r.tw_start_ns;
+		r.latency_ns = EP_LATENCY_NONE;
+		emit(&r);
+	}
+	st->cancel_ns = 0;
+	return 0;
+}
+
+SEC("tp_btf/timer_expire_entry")
+int BPF_PROG(on_timer_expire, struct timer_list *timer)
+{
+	struct sock_state *st;
+	__u64 cookie;
+
+	st = tw_state(timer, &cookie);
+	if (st && st->phase == PH_TIMEWAIT)
+		released(cookie, st, bpf_ktime_get_ns(), EP_REL_TW_EXPIRED, EP_F_TIMEWAIT);
+	return 0;
+}
+
+/* Either the TIME_WAIT socket is being killed (reuse, reset, namespace exit)
+ * or its timer is being restarted; a timer_start follows only in the second
+ * case, so userspace confirms the end a moment later. */
+SEC("tp_btf/timer_cancel")
+int BPF_PROG(on_timer_cancel, struct timer_list *timer)
+{
+	struct ep_record r = {};
+	struct sock_state *st;
+	__u64 cookie;
+
+	st = tw_state(timer, &cookie);
+	if (!st || st->phase != PH_TIMEWAIT)
+		return 0;
+	st->cancel_ns = bpf_ktime_get_ns();
+	r.kind = EP_TW_CANCEL;
+	r.ts_ns = st->cancel_ns;
+	r.cookie = cookie;
+	emit(&r);
+	return 0;
+}
+
+#endif
