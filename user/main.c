@@ -11,19 +11,19 @@
 #include <linux/types.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "exporter.h"
-#include "caps.h"
-#include "prestart.h"
-#include "sweep.h"
-#include "bracket_sweep.h"
-#include "loader.h"
-#include "options.h"
+#include "output/exporter.h"
+#include "kernel/caps.h"
+#include "kernel/prestart.h"
+#include "kernel/sweep.h"
+#include "kernel/bracket_sweep.h"
+#include "kernel/loader.h"
+#include "config/options.h"
 #include "pipeline.h"
 #include "probe.h"
-#include "recorder.h"
+#include "recording/recorder.h"
 #include "report.h"
-#include "stats.h"
-#include "tw_resolver.h"
+#include "kernel/stats.h"
+#include "agg/tw_resolver.h"
 
 #define SECOND 1000000000ULL
 #define REFRESH_EVERY (5 * SECOND)
@@ -103,11 +103,9 @@ static int on_record(void *ctx, void *data, size_t len)
 	struct ep_run *run = ctx;
 	const struct ep_record *rec = data;
 
-	run->pipe.sum.received++;
-	if (len < sizeof(*rec)) {
-		run->pipe.sum.bad_records++;
+	ep_pipe_received(&run->pipe, len < sizeof(*rec));
+	if (len < sizeof(*rec))
 		return 0;
-	}
 	if (rec->kind == EP_TW_CANCEL) {
 		ep_tw_add(&run->tw, rec->cookie, rec->ts_ns, tw_confirm, run);
 		return 0;
@@ -199,7 +197,7 @@ static void housekeeping(struct ep_run *run, uint64_t now, uint64_t *last_stats,
 		*last_report = now;
 	}
 	if (run->exp)
-		ep_exporter_publish(run->exp, &run->pipe, now);
+		ep_exporter_publish(run->exp, &run->pipe.agg, &run->pipe.sum, now);
 }
 
 static int trace(struct ep_run *run)
@@ -218,7 +216,7 @@ static int trace(struct ep_run *run)
 		fprintf(stderr, "eptrace: out of memory\n");
 		return 1;
 	}
-	run->pipe.enrich = (struct ep_enrich){ learn_netns, run };
+	ep_pipe_set_enrich(&run->pipe, &(struct ep_enrich){ learn_netns, run });
 	/* Before any thread starts, so that they do not take the signals. */
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -234,16 +232,22 @@ static int trace(struct ep_run *run)
 	if (ep_caps_drop(run->opts.prometheus && run->opts.prometheus_port < 1024))
 		goto out;
 	if (run->opts.prometheus &&
-	    !(run->exp = ep_exporter_start(run->opts.prometheus_addr, run->opts.prometheus_port,
-					   &run->pipe)))
+	    !(run->exp = ep_exporter_start(run->opts.prometheus_addr, run->opts.prometheus_port)))
 		goto out;
+	if (run->exp)
+		ep_pipe_add_consumer(&run->pipe, &(struct ep_consumer){
+					     .event = ep_exporter_event, .ctx = run->exp });
 	ep_exporter_set_timewait(run->exp, run->loader.tw_tracking);
 	/* The file only once everything else worked: a name is not taken for nothing. */
-	if (run->opts.file && !(run->rec = ep_rec_open(run->opts.file, &run->pipe)))
+	if (run->opts.file && !(run->rec = ep_rec_open(run->opts.file, run->pipe.mono_to_unix)))
 		goto out;
+	if (run->rec)
+		ep_pipe_add_consumer(&run->pipe, &(struct ep_consumer){
+					     .input = ep_rec_input, .control = ep_rec_control,
+					     .ctx = run->rec });
 	start = last_report = last_refresh = mono_now();
 	if (run->exp)
-		ep_exporter_publish(run->exp, &run->pipe, 0); /* a page from the start on */
+		ep_exporter_publish(run->exp, &run->pipe.agg, &run->pipe.sum, 0); /* a page from the start on */
 	print_start(run, start);
 	/* Sockets that exist already count from the first second, and the
 	 * kernel side follows them to their release. */
@@ -288,10 +292,10 @@ out:
 	}
 	if (run->loader.skel && rb) {
 		refresh_stats(run);
-		run->pipe.sum.duration_s = (mono_now() - start) / 1e9;
+		ep_pipe_set_duration(&run->pipe, (mono_now() - start) / 1e9);
 		ep_pipe_tick(&run->pipe, mono_now(), true);
 		if (run->exp)
-			ep_exporter_publish(run->exp, &run->pipe, 0);
+			ep_exporter_publish(run->exp, &run->pipe.agg, &run->pipe.sum, 0);
 		ep_pipe_summary(&run->pipe);
 	}
 	if (run->rec && ep_rec_close(run->rec, &run->pipe.sum, &hurry))

@@ -2,31 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "format_agg.h"
+#include "output/format_agg.h"
 #include "pipeline.h"
-
-static const char *const control_names[] = {
-	[EP_CTL_RANGE] = "range",         [EP_CTL_SNAPSHOT] = "snapshot",
-	[EP_CTL_GONE] = "gone",           [EP_CTL_RECONCILE] = "reconcile",
-	[EP_CTL_STATS] = "stats",         [EP_CTL_TICK] = "tick",
-};
-
-const char *ep_control_name(int type)
-{
-	if (type <= 0 || type > EP_CTL_TICK)
-		return "unknown";
-	return control_names[type];
-}
-
-int ep_control_type(const char *name)
-{
-	if (!name)
-		return -1;
-	for (int t = EP_CTL_RANGE; t <= EP_CTL_TICK; t++)
-		if (!strcmp(name, control_names[t]))
-			return t;
-	return -1;
-}
 
 static void on_collision(void *ctx, const struct ep_collision *c)
 {
@@ -86,6 +63,39 @@ void ep_pipe_free(struct ep_pipeline *p)
 	ep_agg_free(&p->agg);
 }
 
+int ep_pipe_add_consumer(struct ep_pipeline *p, const struct ep_consumer *c)
+{
+	if (p->nconsumers == EP_PIPE_CONSUMERS_MAX)
+		return -1;
+	p->consumers[p->nconsumers++] = *c;
+	return 0;
+}
+
+void ep_pipe_set_enrich(struct ep_pipeline *p, const struct ep_enrich *e)
+{
+	p->enrich = *e;
+}
+
+void ep_pipe_received(struct ep_pipeline *p, bool bad)
+{
+	p->sum.received++;
+	if (bad)
+		p->sum.bad_records++;
+}
+
+void ep_pipe_set_duration(struct ep_pipeline *p, double seconds)
+{
+	p->sum.duration_s = seconds;
+}
+
+void ep_pipe_restore_totals(struct ep_pipeline *p, uint64_t received, uint64_t bad_records,
+			    double duration_s)
+{
+	p->sum.received = received;
+	p->sum.bad_records = bad_records;
+	p->sum.duration_s = duration_s;
+}
+
 /* Record -> decode -> (live: learn the namespace) -> aggregate -> output. */
 void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 {
@@ -103,10 +113,12 @@ void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 	if (p->enrich.before)
 		p->enrich.before(p->enrich.ctx, rec);
 	ep_agg_event(&p->agg, &ev, &info);
-	if (p->journal.event)
-		p->journal.event(p->journal.ctx, rec, &info);
-	if (p->on_event)
-		p->on_event(p->on_event_ctx, &ev, &info);
+	for (int i = 0; i < p->nconsumers; i++)
+		if (p->consumers[i].input)
+			p->consumers[i].input(p->consumers[i].ctx, rec, &info);
+	for (int i = 0; i < p->nconsumers; i++)
+		if (p->consumers[i].event)
+			p->consumers[i].event(p->consumers[i].ctx, &ev, &info);
 	if (rec->kind == EP_TW_START || (rec->flags & EP_F_FIXED))
 		return; /* inputs of the aggregate, not assignments */
 	p->sum.events++;
@@ -124,22 +136,31 @@ void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 		ep_table_event(stdout, &ev, &info);
 }
 
-static void journal(struct ep_pipeline *p, int type, uint64_t mono, uint32_t netns,
+static bool wants_control(const struct ep_pipeline *p)
+{
+	for (int i = 0; i < p->nconsumers; i++)
+		if (p->consumers[i].control)
+			return true;
+	return false;
+}
+
+static void to_consumers(struct ep_pipeline *p, int type, uint64_t mono, uint32_t netns,
 		    const void *data, size_t len)
 {
-	if (p->journal.control)
-		p->journal.control(p->journal.ctx, type, mono, netns, data, len);
+	for (int i = 0; i < p->nconsumers; i++)
+		if (p->consumers[i].control)
+			p->consumers[i].control(p->consumers[i].ctx, type, mono, netns, data, len);
 }
 
 void ep_pipe_range(struct ep_pipeline *p, uint64_t mono, uint32_t netns, uint16_t lo,
 		   uint16_t hi, const uint8_t *reserved)
 {
-	if (p->journal.control) {
+	if (wants_control(p)) {
 		struct ep_range_data d = { .lo = lo, .hi = hi, .has_reserved = reserved != NULL };
 
 		if (reserved)
 			memcpy(d.reserved, reserved, sizeof(d.reserved));
-		journal(p, EP_CTL_RANGE, mono, netns, &d,
+		to_consumers(p, EP_CTL_RANGE, mono, netns, &d,
 			reserved ? sizeof(d) : offsetof(struct ep_range_data, reserved));
 	}
 	ep_agg_advance(&p->agg, mono);
@@ -149,7 +170,7 @@ void ep_pipe_range(struct ep_pipeline *p, uint64_t mono, uint32_t netns, uint16_
 void ep_pipe_snapshot(struct ep_pipeline *p, uint64_t mono, uint32_t netns,
 		      const struct ep_snap_entry *v, size_t n)
 {
-	journal(p, EP_CTL_SNAPSHOT, mono, netns, v, n * sizeof(*v));
+	to_consumers(p, EP_CTL_SNAPSHOT, mono, netns, v, n * sizeof(*v));
 	ep_agg_advance(&p->agg, mono);
 	ep_agg_snapshot_begin(&p->agg, netns);
 	for (size_t i = 0; i < n; i++)
@@ -160,7 +181,7 @@ void ep_pipe_snapshot(struct ep_pipeline *p, uint64_t mono, uint32_t netns,
 
 void ep_pipe_gone(struct ep_pipeline *p, uint64_t mono, uint32_t netns)
 {
-	journal(p, EP_CTL_GONE, mono, netns, NULL, 0);
+	to_consumers(p, EP_CTL_GONE, mono, netns, NULL, 0);
 	ep_agg_advance(&p->agg, mono);
 	ep_agg_netns_gone(&p->agg, netns);
 }
@@ -194,7 +215,7 @@ void ep_pipe_reconcile(struct ep_pipeline *p, uint64_t mono, const uint64_t *dea
 	if (n)
 		memcpy(sorted, dead, n * sizeof(*dead));
 	qsort(sorted, n, sizeof(*sorted), cmp_u64);
-	journal(p, EP_CTL_RECONCILE, mono, 0, sorted, n * sizeof(*sorted));
+	to_consumers(p, EP_CTL_RECONCILE, mono, 0, sorted, n * sizeof(*sorted));
 	ep_agg_reconcile(&p->agg, not_dead, &d);
 	free(sorted);
 }
@@ -217,7 +238,7 @@ void ep_pipe_reconcile_live(struct ep_pipeline *p, uint64_t mono,
 
 void ep_pipe_stats(struct ep_pipeline *p, uint64_t mono, const uint64_t st[EP_STAT_MAX])
 {
-	journal(p, EP_CTL_STATS, mono, 0, st, EP_STAT_MAX * sizeof(uint64_t));
+	to_consumers(p, EP_CTL_STATS, mono, 0, st, EP_STAT_MAX * sizeof(uint64_t));
 	p->sum.lost = st[EP_STAT_LOST];
 	p->sum.socks_full = st[EP_STAT_SOCKS_FULL];
 	p->sum.inflight_full = st[EP_STAT_INFLIGHT_FULL];
@@ -294,7 +315,7 @@ void ep_pipe_tick(struct ep_pipeline *p, uint64_t mono, bool final)
 	uint64_t now_unix = ep_mono_to_unix(mono, p->mono_to_unix);
 	uint8_t f = final;
 
-	journal(p, EP_CTL_TICK, mono, 0, &f, 1);
+	to_consumers(p, EP_CTL_TICK, mono, 0, &f, 1);
 	ep_agg_advance(&p->agg, mono); /* rates up to now, not the last event */
 	if (p->show_occupancy)
 		print_occupancy(p, now_unix);

@@ -1,11 +1,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hashmap.h"
-#include "netns.h"
-#include "owners.h"
+#include "agg/hashmap.h"
+#include "agg/sizes.h"
+#include "host/netns.h"
+#include "host/owners.h"
 #include "probe.h"
-#include "sockdiag.h"
+#include "host/sockdiag.h"
 
 #define MIN_GAP_NS 200000000ULL     /* between two probes of one namespace */
 #define OWNER_SCAN_NS 30000000000ULL /* between two /proc scans for new sockets */
@@ -55,7 +56,7 @@ struct dump {
 	bool failed;
 	uint16_t lo, hi;
 	bool range_ok, reserved_any;
-	uint8_t reserved[8192];
+	uint8_t reserved[EP_PORT_BITMAP_BYTES];
 };
 
 struct ep_probe *ep_probe_new(struct ep_pipeline *pipe, uint32_t only_netns)
@@ -195,7 +196,7 @@ static void hand_over_found(struct ep_probe *p, uint32_t netns, const struct dum
 		return;
 	ni->seeded = 1;
 	/* Connections a listener accepted share its port without holding one. */
-	listening = calloc(8192, 1);
+	listening = calloc(EP_PORT_BITMAP_BYTES, 1);
 	if (!listening)
 		return;
 	for (size_t i = 0; i < d->n; i++)

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <sqlite3.h>
 #include "pipeline.h"
-#include "recorder.h"
+#include "recording/layout.h"
 #include "report.h"
 
 struct replay {
@@ -340,14 +340,17 @@ out:
 
 static void recorded_summary(struct replay *r)
 {
+	uint64_t received = r->pipe.sum.received, bad = r->pipe.sum.bad_records;
+	double duration = r->pipe.sum.duration_s;
 	char buf[32];
 
 	if (!meta_get(r, "sum_received", buf, sizeof(buf)))
-		r->pipe.sum.received = strtoull(buf, NULL, 10);
+		received = strtoull(buf, NULL, 10);
 	if (!meta_get(r, "sum_bad_records", buf, sizeof(buf)))
-		r->pipe.sum.bad_records = strtoull(buf, NULL, 10);
+		bad = strtoull(buf, NULL, 10);
 	if (!meta_get(r, "sum_duration_s", buf, sizeof(buf)))
-		r->pipe.sum.duration_s = strtod(buf, NULL);
+		duration = strtod(buf, NULL);
+	ep_pipe_restore_totals(&r->pipe, received, bad, duration);
 }
 
 int ep_report(const struct ep_opts *o)

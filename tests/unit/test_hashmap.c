@@ -2,7 +2,7 @@
  * space (long probe clusters, backward-shift deletion, growth, the limit). */
 #include <stdlib.h>
 #include "check.h"
-#include "hashmap.h"
+#include "agg/hashmap.h"
 
 enum { KEYS = 3000, OPS = 200000, LIMIT = 2000 };
 

@@ -89,11 +89,11 @@ static const char *parse_reserved_item(const char *p, uint8_t *bitmap)
 	return skip_blanks(p);
 }
 
-int ep_parse_reserved_ports(const char *text, uint8_t bitmap[8192], bool *any)
+int ep_parse_reserved_ports(const char *text, uint8_t bitmap[EP_PORT_BITMAP_BYTES], bool *any)
 {
 	const char *p = skip_blanks(text);
 
-	memset(bitmap, 0, 8192);
+	memset(bitmap, 0, EP_PORT_BITMAP_BYTES);
 	*any = false;
 	if (!*p)
 		return 0;
@@ -107,7 +107,7 @@ int ep_parse_reserved_ports(const char *text, uint8_t bitmap[8192], bool *any)
 	*any = true;
 	return 0;
 bad:
-	memset(bitmap, 0, 8192);
+	memset(bitmap, 0, EP_PORT_BITMAP_BYTES);
 	return -EINVAL;
 }
 
@@ -170,7 +170,7 @@ int ep_read_port_range(uint16_t *lo, uint16_t *hi)
 	return err;
 }
 
-int ep_read_reserved_ports(uint8_t bitmap[8192], bool *any)
+int ep_read_reserved_ports(uint8_t bitmap[EP_PORT_BITMAP_BYTES], bool *any)
 {
 	char *text;
 	int err = read_text(SYSCTL_RESERVED, &text);

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "sockdiag.h"
+#include "host/sockdiag.h"
 
 struct ep_sweep_ns;
 

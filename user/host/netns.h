@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "agg/sizes.h"
 
 /* Calls fn(ctx) with the calling thread inside network namespace `netns`
  * (its nsfs inode number), then returns to the original namespace.
@@ -25,13 +26,13 @@ int ep_list_netns(void (*cb)(uint32_t netns, uint32_t pid, void *ctx), void *ctx
  * bitmap: 65536 bits, bit p set for reserved port p (byte p >> 3, bit p & 7);
  * *any: whether any bit is set. 0 or -errno; a parse error gives -EINVAL. */
 int ep_read_port_range(uint16_t *lo, uint16_t *hi);
-int ep_read_reserved_ports(uint8_t bitmap[8192], bool *any);
+int ep_read_reserved_ports(uint8_t bitmap[EP_PORT_BITMAP_BYTES], bool *any);
 
 /* Pure parsers used by the readers: 0 or -EINVAL.
  * Range: two ports separated by blanks ("32768\t60999\n"), lo <= hi.
  * Reserved: comma list of ports and ranges "a-b" (a <= b), may be empty; blanks
  * around items are allowed. On error the bitmap is left cleared and *any false. */
 int ep_parse_port_range(const char *text, uint16_t *lo, uint16_t *hi);
-int ep_parse_reserved_ports(const char *text, uint8_t bitmap[8192], bool *any);
+int ep_parse_reserved_ports(const char *text, uint8_t bitmap[EP_PORT_BITMAP_BYTES], bool *any);
 
 #endif

@@ -3,7 +3,7 @@
 #define EPTRACE_FORMAT_AGG_H
 
 #include <stdio.h>
-#include "agg.h"
+#include "agg/agg.h"
 
 /* Human duration: 850ns, 23.1us, 4.20ms, 61.003s. */
 void ep_fmt_duration(char *buf, size_t len, uint64_t ns);

@@ -134,7 +134,7 @@ static void histogram(FILE *f, const char *name, const struct ep_series *s)
 }
 
 /* One histogram per metric x proto x family x via: --by keys folded. */
-static void histograms(FILE *f, struct ep_pipeline *p)
+static void histograms(FILE *f, struct ep_agg *agg)
 {
 	static const struct { int metric; const char *name, *help; } hs[] = {
 		{ EP_M_LATENCY, "eptrace_allocation_latency_seconds",
@@ -148,7 +148,7 @@ static void histograms(FILE *f, struct ep_pipeline *p)
 		{ EP_M_HOLD, "eptrace_port_hold_seconds", "Assignment of a port to its release." },
 	};
 	struct ep_series *sv;
-	size_t n = ep_agg_series(&p->agg, &sv);
+	size_t n = ep_agg_series(agg, &sv);
 
 	for (size_t i = 0; i < n; i++)
 		memset(sv[i].key, 0, sizeof(sv[i].key));
@@ -170,7 +170,7 @@ static void histograms(FILE *f, struct ep_pipeline *p)
 	ep_agg_series_free(sv, n);
 }
 
-static void gauges(FILE *f, struct ep_pipeline *p)
+static void gauges(FILE *f, struct ep_agg *agg)
 {
 	static const char *names[] = { "eptrace_netns_port_range_size", "eptrace_netns_ports_in_use",
 				       "eptrace_netns_ports_timewait" };
@@ -178,14 +178,14 @@ static void gauges(FILE *f, struct ep_pipeline *p)
 		"Ephemeral ports a namespace can assign (range minus reserved ports).",
 		"Ports of the ephemeral range with at least one socket.",
 		"Ports of the ephemeral range held by TIME_WAIT sockets." };
-	size_t n = ep_agg_netns_count(&p->agg);
+	size_t n = ep_agg_netns_count(agg);
 	struct ep_occupancy *occ = calloc(n ? n : 1, sizeof(*occ));
 	bool *ok = calloc(n ? n : 1, sizeof(*ok));
 
 	if (!occ || !ok)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		ok[i] = ep_agg_occupancy_peek(&p->agg, i, &occ[i]) && occ[i].range_known;
+		ok[i] = ep_agg_occupancy_peek(agg, i, &occ[i]) && occ[i].range_known;
 	for (int g = 0; g < 3; g++) {
 		head(f, names[g], "gauge", help[g]);
 		for (size_t i = 0; i < n; i++) {
@@ -203,9 +203,9 @@ out:
 	free(ok);
 }
 
-static void health(FILE *f, struct ep_pipeline *p, bool timewait_tracking)
+static void health(FILE *f, const struct ep_agg *agg, const struct ep_summary *s,
+		   bool timewait_tracking)
 {
-	const struct ep_summary *s = &p->sum;
 	const struct { const char *name, *type, *help; uint64_t v; } hs[] = {
 		{ "eptrace_lost_events_total", "counter",
 		  "Records the kernel could not put in the ring buffer.", s->lost },
@@ -221,7 +221,7 @@ static void health(FILE *f, struct ep_pipeline *p, bool timewait_tracking)
 		  "Hook runs the kernel skipped (nested in themselves): their events are missing.",
 		  s->hook_misses },
 		{ "eptrace_aggregate_dropped_total", "counter",
-		  "State the userspace tables could not keep.", p->agg.dropped },
+		  "State the userspace tables could not keep.", agg->dropped },
 		{ "eptrace_timewait_tracking", "gauge",
 		  "1 if ends of TIME_WAIT are seen.", timewait_tracking },
 		{ "eptrace_up", "gauge", "1 while the tracer runs.", 1 },
@@ -233,11 +233,11 @@ static void health(FILE *f, struct ep_pipeline *p, bool timewait_tracking)
 	}
 }
 
-void ep_metrics_render(FILE *f, const struct ep_metrics *m, struct ep_pipeline *p,
-		       bool timewait_tracking)
+void ep_metrics_render(FILE *f, const struct ep_metrics *m, struct ep_agg *agg,
+		       const struct ep_summary *sum, bool timewait_tracking)
 {
 	counters(f, m);
-	histograms(f, p);
-	gauges(f, p);
-	health(f, p, timewait_tracking);
+	histograms(f, agg);
+	gauges(f, agg);
+	health(f, agg, sum, timewait_tracking);
 }

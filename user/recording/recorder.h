@@ -5,28 +5,20 @@
 
 #include <signal.h>
 #include <stdbool.h>
-#include "format.h"
-#include "pipeline.h"
-
-#define EP_SCHEMA_VERSION 2
-#define EP_CHUNK_MAX 8192 /* entries in one event_chunks row */
-
-/* One event in an event_chunks blob, host byte order: what replay needs (the
- * kernel record) and what the readable row shows that replay recomputes. */
-struct ep_rec_entry {
-	uint64_t seq;
-	uint64_t reuse_ns, reassign_ns, tuple_reuse_ns; /* EP_NONE: none */
-	uint8_t timewait_reuse;
-	uint8_t pad[7];
-	struct ep_record rec;
-};
-_Static_assert(sizeof(struct ep_rec_entry) == 168, "chunk entry layout");
+#include <stddef.h>
+#include <stdint.h>
+#include "agg/agg.h"
+#include "agg/summary.h"
+#include "layout.h"
 
 struct ep_recorder;
 
-/* Creates FILE (it must not exist) and hooks into the pipeline's journal.
- * NULL after printing why. */
-struct ep_recorder *ep_rec_open(const char *path, struct ep_pipeline *pipe);
+/* Creates FILE (it must not exist). NULL after printing why. */
+struct ep_recorder *ep_rec_open(const char *path, int64_t mono_to_unix);
+/* A pipeline consumer's input and control callbacks (ctx: the recorder). */
+void ep_rec_input(void *ctx, const struct ep_record *rec, const struct ep_alloc_info *info);
+void ep_rec_control(void *ctx, int type, uint64_t mono, uint32_t netns, const void *data,
+		    size_t len);
 void ep_rec_start(struct ep_recorder *r, const struct ep_start *s, int64_t mono_to_unix);
 /* Hand what the event loop staged to the writer (the loop calls it each turn). */
 void ep_rec_flush(struct ep_recorder *r);

@@ -5,9 +5,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "options.h"
-#include "owners.h"
-#include "sockdiag.h"
+#include "config/options.h"
+#include "host/owners.h"
+#include "host/sockdiag.h"
 
 /* 1 if the socket was added, 0 if filtered out or already followed, -1 on error. */
 int ep_prestart_follow(int socks_fd, const struct ep_opts *o, uint32_t netns,

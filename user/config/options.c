@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
-#include "agg.h"
+#include "agg/agg.h"
 #include "options.h"
 
 int ep_parse_duration(const char *s, double *out, const char **err)

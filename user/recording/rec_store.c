@@ -1,7 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "decode.h"
+#include "agg/decode.h"
 #include "rec_store.h"
 
 #define MAT_STEP 1024 /* readable rows per transaction: the queue waits this long */

@@ -3,7 +3,7 @@
 #define EPTRACE_LOADER_H
 
 #include <stdbool.h>
-#include "options.h"
+#include "config/options.h"
 
 struct eptrace_bpf;
 struct bpf_link;

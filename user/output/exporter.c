@@ -58,7 +58,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return ret;
 }
 
-struct ep_exporter *ep_exporter_start(const char *addr, uint16_t port, struct ep_pipeline *pipe)
+struct ep_exporter *ep_exporter_start(const char *addr, uint16_t port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct ep_exporter *e;
@@ -87,9 +87,14 @@ struct ep_exporter *ep_exporter_start(const char *addr, uint16_t port, struct ep
 		free(e);
 		return NULL;
 	}
-	pipe->on_event = ep_metrics_event;
-	pipe->on_event_ctx = &e->metrics;
 	return e;
+}
+
+void ep_exporter_event(void *ctx, const struct ep_event *ev, const struct ep_alloc_info *info)
+{
+	struct ep_exporter *e = ctx;
+
+	ep_metrics_event(&e->metrics, ev, info);
 }
 
 void ep_exporter_set_timewait(struct ep_exporter *e, bool tracking)
@@ -98,7 +103,8 @@ void ep_exporter_set_timewait(struct ep_exporter *e, bool tracking)
 		e->timewait_tracking = tracking;
 }
 
-void ep_exporter_publish(struct ep_exporter *e, struct ep_pipeline *pipe, uint64_t now)
+void ep_exporter_publish(struct ep_exporter *e, struct ep_agg *agg, const struct ep_summary *sum,
+			 uint64_t now)
 {
 	char *text = NULL, *old;
 	size_t len = 0;
@@ -110,7 +116,7 @@ void ep_exporter_publish(struct ep_exporter *e, struct ep_pipeline *pipe, uint64
 	f = open_memstream(&text, &len);
 	if (!f)
 		return;
-	ep_metrics_render(f, &e->metrics, pipe, e->timewait_tracking);
+	ep_metrics_render(f, &e->metrics, agg, sum, e->timewait_tracking);
 	if (fclose(f)) {
 		free(text);
 		return;

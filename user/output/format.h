@@ -3,26 +3,10 @@
 #define EPTRACE_FORMAT_H
 
 #include <stdio.h>
-#include "agg.h"
-#include "decode.h"
+#include "agg/agg.h"
+#include "agg/decode.h"
+#include "agg/summary.h"
 
-struct ep_summary {
-	uint64_t events;  /* user-visible events decoded */
-	uint64_t allocs;
-	uint64_t releases;
-	uint64_t fails;
-	uint64_t lost;    /* ring buffer full */
-	uint64_t socks_full;
-	uint64_t inflight_full;
-	uint64_t hook_misses; /* hook runs the kernel skipped: their events are missing */
-	uint64_t bad_records;
-	uint64_t submitted; /* records the kernel put in the ring buffer */
-	uint64_t received;  /* records read from it */
-	uint64_t agg_dropped;        /* aggregate state not kept: a table was full */
-	uint64_t untracked_releases; /* releases of sockets never seen assigned */
-	uint64_t reconciled;         /* holders whose release was lost, dropped */
-	double duration_s;
-};
 
 /* comm escaping: JSON string body (no quotes) and table text. */
 void ep_json_escape(FILE *f, const char *s, size_t maxlen);

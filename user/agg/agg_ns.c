@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agg_internal.h"
+#include "sizes.h"
 
 #define ST_USED 1
 #define ST_TW 2
@@ -139,7 +140,7 @@ void ep_agg_set_range(struct ep_agg *a, uint32_t netns, uint16_t lo, uint16_t hi
 	if (!ns)
 		return;
 	if (ns->range_known && ns->lo == lo && ns->hi == hi &&
-	    (!res == !ns->reserved) && (!res || !memcmp(res, ns->reserved, 8192)))
+	    (!res == !ns->reserved) && (!res || !memcmp(res, ns->reserved, EP_PORT_BITMAP_BYTES)))
 		return;
 	ns->range_known = true;
 	ns->lo = lo;
@@ -148,9 +149,9 @@ void ep_agg_set_range(struct ep_agg *a, uint32_t netns, uint16_t lo, uint16_t hi
 	ns->reserved = NULL;
 	ns->reserved_in_range = 0;
 	if (res) {
-		ns->reserved = malloc(8192);
+		ns->reserved = malloc(EP_PORT_BITMAP_BYTES);
 		if (ns->reserved)
-			memcpy(ns->reserved, res, 8192);
+			memcpy(ns->reserved, res, EP_PORT_BITMAP_BYTES);
 		for (uint32_t port = lo; port <= hi; port++)
 			ns->reserved_in_range += reserved(ns, (uint16_t)port);
 	}

@@ -87,7 +87,7 @@ static void enqueue(struct ep_recorder *r, struct ep_rec_item *it)
 		ep_rec_flush(r);
 }
 
-static void on_event(void *ctx, const struct ep_record *rec, const struct ep_alloc_info *info)
+void ep_rec_input(void *ctx, const struct ep_record *rec, const struct ep_alloc_info *info)
 {
 	struct ep_rec_item it = { .type = EP_ITEM_EVENT };
 
@@ -102,8 +102,8 @@ static void out_of_memory(struct ep_recorder *r)
 	stop(r, "out of memory");
 }
 
-static void on_control(void *ctx, int type, uint64_t mono, uint32_t netns, const void *data,
-		       size_t len)
+void ep_rec_control(void *ctx, int type, uint64_t mono, uint32_t netns, const void *data,
+		    size_t len)
 {
 	struct ep_rec_item it = { .type = type };
 
@@ -236,7 +236,7 @@ static void free_recorder(struct ep_recorder *r)
 	free(r);
 }
 
-struct ep_recorder *ep_rec_open(const char *path, struct ep_pipeline *pipe)
+struct ep_recorder *ep_rec_open(const char *path, int64_t mono_to_unix)
 {
 	struct ep_recorder *r = calloc(1, sizeof(*r));
 	char buf[128];
@@ -262,7 +262,7 @@ struct ep_recorder *ep_rec_open(const char *path, struct ep_pipeline *pipe)
 		return NULL;
 	}
 	close(fd);
-	if (ep_store_open(&r->store, path, pipe->mono_to_unix)) {
+	if (ep_store_open(&r->store, path, mono_to_unix)) {
 		free_recorder(r);
 		return NULL;
 	}
@@ -281,7 +281,6 @@ struct ep_recorder *ep_rec_open(const char *path, struct ep_pipeline *pipe)
 		meta(r, "hostname", u.nodename);
 		meta(r, "kernel", u.release);
 	}
-	pipe->journal = (struct ep_journal){ on_event, on_control, r };
 	return r;
 }
 
