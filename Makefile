@@ -19,7 +19,7 @@ CONFIG_SRC := user/config/options.c
 HOST_SRC := $(addprefix user/host/,netns.c sockdiag.c owners.c)
 OUTPUT_SRC := $(addprefix user/output/,format.c format_agg.c metrics.c exporter.c)
 RECORDING_SRC := $(addprefix user/recording/,layout.c recorder.c rec_store.c)
-KERNEL_SRC := $(addprefix user/kernel/,caps.c loader.c stats.c prestart.c sweep.c bracket_sweep.c)
+KERNEL_SRC := $(addprefix user/kernel/,caps.c loader.c stats.c tables.c)
 FLOW_SRC := $(addprefix user/,pipeline.c probe.c report.c main.c)
 
 # What the unit tests link: no kernel, no SQLite, no HTTP.

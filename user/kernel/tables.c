@@ -1,15 +1,83 @@
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <bpf/bpf.h>
-#include "record.h"
-#include "sweep.h"
+#include "tables.h"
+
+int ep_tables_follow_prestart(int socks_fd, const struct ep_opts *o, uint32_t netns,
+			      const struct ep_diag_sock *s, const struct ep_owner *owner,
+			      bool fixed)
+{
+	struct sock_state st = { .phase = PH_ASSIGNED };
+	struct ep_record *r = &st.rec;
+
+	r->kind = EP_ALLOC;
+	r->latency_ns = EP_LATENCY_NONE;
+	r->cookie = s->cookie;
+	r->netns = netns;
+	r->proto = s->proto;
+	r->family = s->family;
+	r->lport = s->lport;
+	r->rport = s->rport;
+	memcpy(r->laddr, s->laddr, sizeof(r->laddr));
+	memcpy(r->raddr, s->raddr, sizeof(r->raddr));
+	r->flags = EP_F_PRESTART | (s->rport ? EP_F_RADDR : 0) | (fixed ? EP_F_FIXED : 0);
+	if (owner) {
+		r->pid = r->tid = owner->pid;
+		memcpy(r->comm, owner->comm, sizeof(r->comm));
+	}
+	/* Without an owner, a pid or comm filter leaves it out; with a cgroup
+	 * filter everything (its owner's cgroup is not looked up: id 0). */
+	if (!ep_opts_want(o, r))
+		return 0;
+	/* assign_ns stays 0: when the port was taken is not known. A socket the
+	 * kernel follows already (made after the start) is left alone. */
+	if (bpf_map_update_elem(socks_fd, &s->cookie, &st, BPF_NOEXIST))
+		return errno == EEXIST ? 0 : -1;
+	return 1;
+}
+
+bool ep_tables_tw_take(int socks_fd, uint64_t cookie, uint64_t cancel_ns,
+		       struct ep_record *release)
+{
+	struct sock_state st;
+
+	if (bpf_map_lookup_elem(socks_fd, &cookie, &st))
+		return false; /* the kernel released it (expiry) */
+	if (st.phase != PH_TIMEWAIT || st.cancel_ns != cancel_ns)
+		return false; /* restarted, or cancelled again later */
+	if (bpf_map_delete_elem(socks_fd, &cookie))
+		return false;
+	*release = st.rec;
+	release->kind = EP_RELEASE;
+	release->ts_ns = cancel_ns;
+	release->reason = EP_REL_TW_KILLED;
+	release->flags |= EP_F_TIMEWAIT;
+	release->latency_ns = EP_LATENCY_NONE;
+	return true;
+}
+
+void ep_tables_forget_released(int socks_fd, uint64_t cookie)
+{
+	struct sock_state st;
+
+	if (!bpf_map_lookup_elem(socks_fd, &cookie, &st) && st.phase == PH_RELEASED)
+		bpf_map_delete_elem(socks_fd, &cookie);
+}
+
+bool ep_tables_tracks(int socks_fd, uint64_t cookie)
+{
+	struct sock_state st;
+
+	return !bpf_map_lookup_elem(socks_fd, &cookie, &st);
+}
 
 /* A socket assigned this long before a dump that does not list it is gone. */
 #define SETTLE_NS 1000000000ULL
-#define MAX_STEPS (4 * EP_SOCKS_MAX)
+#define SWEEP_STEPS (4 * EP_SOCKS_MAX)
 
 struct ep_sweep_ns {
 	uint32_t netns;
@@ -102,7 +170,7 @@ size_t ep_sweep_run(struct ep_sweep *s, int socks_fd)
 	if (!s->n)
 		return 0;
 	/* A key deleted under the walk restarts it from the first: bounded. */
-	while (steps++ < MAX_STEPS && !bpf_map_get_next_key(socks_fd, &key, &next)) {
+	while (steps++ < SWEEP_STEPS && !bpf_map_get_next_key(socks_fd, &key, &next)) {
 		key = next;
 		if (bpf_map_lookup_elem(socks_fd, &key, &st) || !gone(s, key, &st))
 			continue;
@@ -131,4 +199,42 @@ void ep_sweep_free(struct ep_sweep *s)
 		free(s->v[i].cookies);
 	free(s->v);
 	memset(s, 0, sizeof(*s));
+}
+
+#define MAX_OLD 256
+/* Live brackets last microseconds: a walk often restarts from the first key
+ * when the one it stands on goes; bounded by twice the table. */
+#define BRACKET_STEPS (2 * EP_INFLIGHT_MAX)
+
+static bool old_bracket(int fd, uint32_t tid, uint64_t now, uint64_t *start)
+{
+	struct inflight in;
+
+	if (bpf_map_lookup_elem(fd, &tid, &in) || in.start_ns + EP_BRACKET_MAX_NS >= now)
+		return false;
+	*start = in.start_ns;
+	return true;
+}
+
+size_t ep_tables_sweep_brackets(int inflight_fd, uint64_t now)
+{
+	uint32_t key = 0, next, old[MAX_OLD]; /* no thread making syscalls has tid 0 */
+	uint64_t start[MAX_OLD], s;
+	size_t n = 0, removed = 0, steps = 0;
+
+	while (steps++ < BRACKET_STEPS && n < MAX_OLD &&
+	       !bpf_map_get_next_key(inflight_fd, &key, &next)) {
+		bool seen = false;
+
+		key = next;
+		for (size_t i = 0; i < n && !seen; i++)
+			seen = old[i] == key;
+		if (!seen && old_bracket(inflight_fd, key, now, &start[n]))
+			old[n++] = key;
+	}
+	/* The thread may have opened a new bracket since: only the old one goes. */
+	for (size_t i = 0; i < n; i++)
+		if (old_bracket(inflight_fd, old[i], now, &s) && s == start[i])
+			removed += !bpf_map_delete_elem(inflight_fd, &old[i]);
+	return removed;
 }
