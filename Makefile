@@ -17,13 +17,13 @@ LIBS := -Wl,-Bstatic -lbpf -lelf -lz -lsqlite3 -Wl,-Bdynamic -lmicrohttpd -lpthr
 AGG_SRC := $(addprefix user/agg/,decode.c hist.c hashmap.c agg.c agg_ns.c agg_series.c tw_resolver.c)
 CONFIG_SRC := user/config/options.c
 HOST_SRC := $(addprefix user/host/,netns.c sockdiag.c owners.c)
-OUTPUT_SRC := $(addprefix user/output/,format.c format_agg.c metrics.c exporter.c)
+OUTPUT_SRC := $(addprefix user/output/,format.c format_agg.c view.c metrics.c exporter.c)
 RECORDING_SRC := $(addprefix user/recording/,layout.c recorder.c rec_store.c)
 KERNEL_SRC := $(addprefix user/kernel/,caps.c loader.c stats.c tables.c)
 FLOW_SRC := $(addprefix user/,pipeline.c probe.c report.c main.c)
 
 # What the unit tests link: no kernel, no SQLite, no HTTP.
-USER_LIB_SRC := $(AGG_SRC) $(CONFIG_SRC) user/host/netns.c $(addprefix user/output/,format.c format_agg.c metrics.c) \
+USER_LIB_SRC := $(AGG_SRC) $(CONFIG_SRC) user/host/netns.c $(addprefix user/output/,format.c format_agg.c view.c metrics.c) \
 	user/recording/layout.c user/pipeline.c
 USER_SRC := $(AGG_SRC) $(CONFIG_SRC) $(HOST_SRC) $(OUTPUT_SRC) $(RECORDING_SRC) $(KERNEL_SRC) $(FLOW_SRC)
 userobj = $(patsubst user/%.c,$(OUT)/user/%.o,$(1))

@@ -148,7 +148,7 @@ static void print_start(struct ep_run *run, uint64_t mono)
 
 	if (run->rec)
 		ep_rec_start(run->rec, &start, run->pipe.mono_to_unix);
-	ep_print_start(&run->pipe, &start);
+	ep_pipe_start(&run->pipe, &start);
 }
 
 /* One pass of the loop's periodic work. */

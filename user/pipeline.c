@@ -1,30 +1,19 @@
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include "output/format_agg.h"
 #include "pipeline.h"
 
 static void on_collision(void *ctx, const struct ep_collision *c)
 {
 	struct ep_pipeline *p = ctx;
 
-	if (!p->show_collisions)
-		return;
-	if (p->opts->json)
-		ep_json_collision(stdout, c, p->mono_to_unix);
-	else
-		ep_table_collision(stdout, c, p->mono_to_unix);
+	ep_view_collision(&p->view, c);
 }
 
 static void on_warning(void *ctx, const struct ep_warning *w)
 {
 	struct ep_pipeline *p = ctx;
 
-	if (p->opts->json && !p->opts->quiet)
-		ep_json_warning(stdout, w, p->mono_to_unix);
-	else
-		ep_table_warning(stderr, w);
+	ep_view_warning(&p->view, w);
 }
 
 int ep_pipe_init(struct ep_pipeline *p, const struct ep_opts *o, int64_t mono_to_unix)
@@ -35,27 +24,17 @@ int ep_pipe_init(struct ep_pipeline *p, const struct ep_opts *o, int64_t mono_to
 	memset(p, 0, sizeof(*p));
 	p->opts = o;
 	p->mono_to_unix = mono_to_unix;
-	p->show_events = !o->hist && !o->collisions && !o->occupancy && !o->quiet;
-	p->show_collisions = o->collisions || (o->json && p->show_events);
-	p->show_occupancy = o->occupancy || (o->json && p->show_events);
+	ep_view_init(&p->view, o, mono_to_unix);
 	if (o->interval_s > 0)
 		p->report_every = (uint64_t)(o->interval_s * 1e9);
-	else if (p->show_occupancy)
+	else if (p->view.show_occupancy)
 		p->report_every = 5000000000ULL;
 	return ep_agg_init(&p->agg, &ao, &sink);
 }
 
-void ep_print_start(struct ep_pipeline *p, const struct ep_start *s)
+void ep_pipe_start(struct ep_pipeline *p, const struct ep_start *s)
 {
-	if (p->opts->json && !p->opts->quiet)
-		printf("{\"event\":\"start\",\"ts_ns\":%" PRIu64 ",\"pid\":%u,\"timewait_tracking\":%s}\n",
-		       s->ts_ns, s->pid, s->timewait_tracking ? "true" : "false");
-	/* on stderr in every live mode: the moment tracing starts */
-	if (p->opts->mode != EP_MODE_REPORT)
-		fprintf(stderr, "Tracing ephemeral ports... Hit Ctrl-C to end.\n");
-	if (!p->opts->json && p->show_events)
-		ep_table_header(stdout);
-	fflush(stdout);
+	ep_view_start(&p->view, s);
 }
 
 void ep_pipe_free(struct ep_pipeline *p)
@@ -128,12 +107,7 @@ void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 		p->sum.releases++;
 	else
 		p->sum.fails++;
-	if (!p->show_events)
-		return;
-	if (p->opts->json)
-		ep_json_event(stdout, &ev, &info);
-	else
-		ep_table_event(stdout, &ev, &info);
+	ep_view_event(&p->view, &ev, &info);
 }
 
 static bool wants_control(const struct ep_pipeline *p)
@@ -245,69 +219,14 @@ void ep_pipe_stats(struct ep_pipeline *p, uint64_t mono, const uint64_t st[EP_ST
 	p->sum.hook_misses = st[EP_STAT_HOOK_MISSES];
 	p->sum.submitted = st[EP_STAT_EVENTS];
 	if (p->sum.hook_misses > p->misses_reported) {
-		if (p->opts->json)
-			printf("{\"event\":\"lost\",\"hook_misses\":%" PRIu64 ",\"new\":%" PRIu64
-			       "}\n", p->sum.hook_misses, p->sum.hook_misses - p->misses_reported);
-		else
-			fprintf(stderr, "WARNING: %" PRIu64 " hook runs skipped by the kernel so far "
-					"(a hook nested in itself): their events are missing\n",
-				p->sum.hook_misses);
+		ep_view_hook_misses(&p->view, p->sum.hook_misses,
+				    p->sum.hook_misses - p->misses_reported);
 		p->misses_reported = p->sum.hook_misses;
 	}
 	if (p->sum.lost <= p->lost_reported)
 		return;
-	if (p->opts->json)
-		printf("{\"event\":\"lost\",\"lost\":%" PRIu64 ",\"new\":%" PRIu64 "}\n",
-		       p->sum.lost, p->sum.lost - p->lost_reported);
-	else
-		fprintf(stderr, "WARNING: %" PRIu64 " events lost so far (ring buffer full)\n",
-			p->sum.lost);
+	ep_view_lost(&p->view, p->sum.lost, p->sum.lost - p->lost_reported);
 	p->lost_reported = p->sum.lost;
-}
-
-static void print_hists(struct ep_pipeline *p, uint64_t now_unix)
-{
-	struct ep_series *sv;
-	size_t n = ep_agg_series(&p->agg, &sv);
-
-	if (!p->opts->json) {
-		time_t secs = (time_t)(now_unix / 1000000000ULL);
-		struct tm tm;
-
-		localtime_r(&secs, &tm);
-		printf("%02d:%02d:%02d  (since start)\n", tm.tm_hour, tm.tm_min, tm.tm_sec);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (p->opts->json)
-			ep_json_series(stdout, &sv[i], p->opts->by, now_unix);
-		else
-			ep_table_series(stdout, &sv[i], p->opts->by);
-	}
-	if (!n && !p->opts->json)
-		printf("(no events yet)\n\n");
-	ep_agg_series_free(sv, n);
-}
-
-static void print_occupancy(struct ep_pipeline *p, uint64_t now_unix)
-{
-	size_t n = ep_agg_netns_count(&p->agg);
-
-	if (!p->opts->json)
-		ep_table_occupancy_header(stdout);
-	for (size_t i = 0; i < n; i++) {
-		struct ep_occupancy o;
-
-		if (!ep_agg_occupancy(&p->agg, i, &o))
-			continue;
-		if (p->opts->netns && o.netns != p->opts->netns)
-			continue;
-		if (p->opts->json)
-			ep_json_occupancy(stdout, &o, now_unix);
-		else
-			ep_table_occupancy(stdout, &o);
-	}
-	if (!p->opts->json)
-		putchar('\n');
 }
 
 void ep_pipe_tick(struct ep_pipeline *p, uint64_t mono, bool final)
@@ -317,10 +236,7 @@ void ep_pipe_tick(struct ep_pipeline *p, uint64_t mono, bool final)
 
 	to_consumers(p, EP_CTL_TICK, mono, 0, &f, 1);
 	ep_agg_advance(&p->agg, mono); /* rates up to now, not the last event */
-	if (p->show_occupancy)
-		print_occupancy(p, now_unix);
-	if (p->opts->hist || (final && p->opts->json && p->show_events))
-		print_hists(p, now_unix);
+	ep_view_report(&p->view, &p->agg, now_unix, final);
 }
 
 void ep_pipe_summary(struct ep_pipeline *p)
@@ -328,10 +244,5 @@ void ep_pipe_summary(struct ep_pipeline *p)
 	p->sum.agg_dropped = p->agg.dropped;
 	p->sum.untracked_releases = p->agg.untracked_releases;
 	p->sum.reconciled = p->agg.reconciled;
-	fflush(stdout);
-	if (p->opts->json)
-		ep_json_summary(stdout, &p->sum);
-	else
-		ep_table_summary(stderr, &p->sum);
-	fflush(stdout);
+	ep_view_summary(&p->view, &p->sum);
 }

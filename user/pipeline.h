@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 #include "agg/agg.h"
-#include "output/format.h"
+#include "output/view.h"
 #include "config/options.h"
 #include "recording/layout.h"
 
@@ -37,7 +37,7 @@ struct ep_pipeline {
 	struct ep_agg agg;
 	struct ep_summary sum;
 	int64_t mono_to_unix;
-	bool show_events, show_collisions, show_occupancy;
+	struct ep_view view;
 	uint64_t report_every; /* ns, 0: at exit only */
 	uint64_t lost_reported, misses_reported;
 	struct ep_enrich enrich;
@@ -46,7 +46,8 @@ struct ep_pipeline {
 };
 
 
-void ep_print_start(struct ep_pipeline *p, const struct ep_start *s);
+/* The run has started (printed; live runs say so on stderr). */
+void ep_pipe_start(struct ep_pipeline *p, const struct ep_start *s);
 
 int ep_pipe_init(struct ep_pipeline *p, const struct ep_opts *opts, int64_t mono_to_unix);
 void ep_pipe_free(struct ep_pipeline *p);

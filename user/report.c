@@ -377,7 +377,7 @@ int ep_report(const struct ep_opts *o)
 		start.pid = (uint32_t)strtoul(buf, NULL, 10);
 	start.timewait_tracking = !meta_get(&r, "timewait_tracking", buf, sizeof(buf)) &&
 				  !strcmp(buf, "1");
-	ep_print_start(&r.pipe, &start);
+	ep_pipe_start(&r.pipe, &start);
 	err = replay_all(&r);
 	if (!err) {
 		if (!r.final_seen)
