@@ -1,4 +1,7 @@
-/* eptrace: options -> load -> consume ring buffer -> pipeline (decode,
+/* The program flow, the top layer (user/: main.c, pipeline.c, probe.c,
+ * report.c): it may call every layer below, and none of them calls it.
+ *
+ * eptrace: options -> load -> consume ring buffer -> pipeline (decode,
  * aggregate, output, record, export). `report` replays a recording instead. */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,7 +38,7 @@ struct ep_run {
 	struct ep_pipeline pipe;
 	struct ep_probe *probe;
 	struct ep_sweep sweep; /* dumps of this probe round, for the table sweep */
-	struct ep_recorder *rec;
+	struct ep_recorder *recorder;
 	struct ep_exporter *exp;
 	struct ring_buffer *rb;
 	uint64_t start, last_stats, last_report, last_refresh; /* CLOCK_MONOTONIC ns */
@@ -146,8 +149,8 @@ static void print_start(struct ep_run *run, uint64_t mono)
 				  .pid = (uint32_t)getpid(),
 				  .timewait_tracking = run->loader.tw_tracking };
 
-	if (run->rec)
-		ep_rec_start(run->rec, &start, run->pipe.mono_to_unix);
+	if (run->recorder)
+		ep_recorder_start(run->recorder, &start, run->pipe.mono_to_unix);
 	ep_pipe_start(&run->pipe, &start);
 }
 
@@ -220,12 +223,12 @@ static int start_consumers(struct ep_run *run)
 					     .event = ep_exporter_event, .ctx = run->exp });
 	ep_exporter_set_timewait(run->exp, run->loader.tw_tracking);
 	/* The file only once everything else worked: a name is not taken for nothing. */
-	if (run->opts.file && !(run->rec = ep_rec_open(run->opts.file, run->pipe.mono_to_unix)))
+	if (run->opts.file && !(run->recorder = ep_recorder_open(run->opts.file, run->pipe.mono_to_unix)))
 		return 1;
-	if (run->rec)
+	if (run->recorder)
 		ep_pipe_add_consumer(&run->pipe, &(struct ep_consumer){
-					     .input = ep_rec_input, .control = ep_rec_control,
-					     .ctx = run->rec });
+					     .input = ep_recorder_input, .control = ep_recorder_control,
+					     .ctx = run->recorder });
 	return 0;
 }
 
@@ -266,9 +269,9 @@ static int loop(struct ep_run *run)
 		now = mono_now();
 		housekeeping(run, now);
 		fflush(stdout);
-		if (run->rec) {
-			ep_rec_flush(run->rec);
-			if (ep_rec_failed(run->rec))
+		if (run->recorder) {
+			ep_recorder_flush(run->recorder);
+			if (ep_recorder_failed(run->recorder))
 				return 1; /* it said why */
 		}
 		if (deadline && now >= deadline)
@@ -320,7 +323,7 @@ static int trace(struct ep_run *run)
 		err = loop(run);
 	}
 	finish(run);
-	if (run->rec && ep_rec_close(run->rec, &run->pipe.sum, &hurry))
+	if (run->recorder && ep_recorder_close(run->recorder, &run->pipe.sum, &hurry))
 		err = 1;
 	teardown(run);
 	return err;

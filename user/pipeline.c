@@ -197,13 +197,13 @@ void ep_pipe_reconcile(struct ep_pipeline *p, uint64_t mono, const uint64_t *dea
 void ep_pipe_reconcile_live(struct ep_pipeline *p, uint64_t mono,
 			    bool (*alive)(uint64_t cookie, void *ctx), void *ctx)
 {
-	uint64_t *dead = malloc((p->agg.socks.count + 1) * sizeof(*dead));
+	uint64_t *dead = malloc((p->agg.by_cookie.count + 1) * sizeof(*dead));
 	const uint64_t *cookie;
 	size_t pos = 0, n = 0;
 
 	if (!dead)
 		return;
-	while ((cookie = ep_map_next(&p->agg.socks, &pos, NULL)))
+	while ((cookie = ep_hash_next(&p->agg.by_cookie, &pos, NULL)))
 		if (!alive(*cookie, ctx))
 			dead[n++] = *cookie;
 	ep_pipe_reconcile(p, mono, dead, n);

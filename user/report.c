@@ -184,7 +184,7 @@ struct chunks {
 	int rc;
 	size_t i, n;
 	uint64_t last_seq;
-	struct ep_rec_entry cur;
+	struct ep_chunk_entry cur;
 };
 
 static int bad_chunk(struct replay *r, const struct chunks *c)
@@ -198,7 +198,7 @@ static int bad_chunk(struct replay *r, const struct chunks *c)
 
 static int chunks_next(struct replay *r, struct chunks *c)
 {
-	const size_t sz = sizeof(struct ep_rec_entry);
+	const size_t sz = sizeof(struct ep_chunk_entry);
 
 	while (c->rc == SQLITE_ROW && c->i == c->n) {
 		c->rc = sqlite3_step(c->st);

@@ -37,13 +37,13 @@ int ep_agg_init(struct ep_agg *a, const struct ep_agg_opts *o, const struct ep_s
 		a->o.max_netns = 4096;
 	if (sink)
 		a->sink = *sink;
-	if (ep_map_init(&a->socks, sizeof(uint64_t), sizeof(struct ep_sock), a->o.max_sockets) ||
-	    ep_map_init(&a->tuples, sizeof(struct tuple_key), sizeof(struct tuple_val),
+	if (ep_hash_init(&a->by_cookie, sizeof(uint64_t), sizeof(struct ep_sock), a->o.max_sockets) ||
+	    ep_hash_init(&a->tuples, sizeof(struct tuple_key), sizeof(struct tuple_val),
 			a->o.max_tuples) ||
-	    ep_map_init(&a->dests, 24, 8, 1 << 16) ||
-	    ep_map_init(&a->nsidx, sizeof(uint32_t), sizeof(uint32_t), a->o.max_netns) ||
-	    ep_map_init(&a->series, 32, sizeof(uint32_t), 4096) ||
-	    ep_map_init(&a->bykeys, 24, sizeof(uint64_t), (size_t)a->o.top_n * 4)) {
+	    ep_hash_init(&a->dests, 24, 8, 1 << 16) ||
+	    ep_hash_init(&a->nsidx, sizeof(uint32_t), sizeof(uint32_t), a->o.max_netns) ||
+	    ep_hash_init(&a->series, 32, sizeof(uint32_t), 4096) ||
+	    ep_hash_init(&a->bykeys, 24, sizeof(uint64_t), (size_t)a->o.top_n * 4)) {
 		ep_agg_free(a);
 		return -1;
 	}
@@ -54,12 +54,12 @@ void ep_agg_free(struct ep_agg *a)
 {
 	ep_ns_free_all(a);
 	ep_series_free_all(a);
-	ep_map_free(&a->socks);
-	ep_map_free(&a->tuples);
-	ep_map_free(&a->dests);
-	ep_map_free(&a->nsidx);
-	ep_map_free(&a->series);
-	ep_map_free(&a->bykeys);
+	ep_hash_free(&a->by_cookie);
+	ep_hash_free(&a->tuples);
+	ep_hash_free(&a->dests);
+	ep_hash_free(&a->nsidx);
+	ep_hash_free(&a->series);
+	ep_hash_free(&a->bykeys);
 }
 
 static void tuple_key_of(const struct ep_record *r, struct tuple_key *k)
@@ -92,18 +92,18 @@ static void tuples_make_room(struct ep_agg *a)
 	victims = malloc(a->tuples_ended * sizeof(*victims));
 	if (!victims)
 		return;
-	while ((k = ep_map_next(&a->tuples, &pos, (void **)&v)))
+	while ((k = ep_hash_next(&a->tuples, &pos, (void **)&v)))
 		if (!v->holder) {
 			sum += v->end_ns / 1024;
 			ended++;
 		}
 	cut = ended ? sum / ended * 1024 : 0;
 	pos = 0;
-	while ((k = ep_map_next(&a->tuples, &pos, (void **)&v)) && n < a->tuples_ended)
+	while ((k = ep_hash_next(&a->tuples, &pos, (void **)&v)) && n < a->tuples_ended)
 		if (!v->holder && v->end_ns <= cut)
 			victims[n++] = *k;
 	for (size_t i = 0; i < n; i++)
-		ep_map_del(&a->tuples, &victims[i]);
+		ep_hash_del(&a->tuples, &victims[i]);
 	a->tuples_ended -= n;
 	free(victims);
 }
@@ -116,10 +116,10 @@ static void tuple_assigned(struct ep_agg *a, const struct ep_record *r,
 	bool created;
 
 	tuple_key_of(r, &k);
-	v = ep_map_put(&a->tuples, &k, &created);
+	v = ep_hash_put(&a->tuples, &k, &created);
 	if (!v) {
 		tuples_make_room(a);
-		v = ep_map_put(&a->tuples, &k, &created);
+		v = ep_hash_put(&a->tuples, &k, &created);
 		if (!v) {
 			a->dropped++;
 			return;
@@ -147,7 +147,7 @@ static void tuple_timewait(struct ep_agg *a, const struct ep_record *r)
 	struct tuple_val *v;
 
 	tuple_key_of(r, &k);
-	v = ep_map_get(&a->tuples, &k);
+	v = ep_hash_get(&a->tuples, &k);
 	if (v && v->holder == r->cookie)
 		v->tw_since = r->ts_ns;
 }
@@ -158,7 +158,7 @@ static void tuple_released(struct ep_agg *a, const struct ep_record *r)
 	struct tuple_val *v;
 
 	tuple_key_of(r, &k);
-	v = ep_map_get(&a->tuples, &k);
+	v = ep_hash_get(&a->tuples, &k);
 	if (!v || v->holder != r->cookie)
 		return; /* a newer connection took the tuple over (tcp_tw_reuse) */
 	v->holder = 0;
@@ -169,7 +169,7 @@ static void tuple_released(struct ep_agg *a, const struct ep_record *r)
 
 static void link_holder(struct ep_agg *a, struct ep_port *e, uint64_t cookie, struct ep_sock *s)
 {
-	struct ep_sock *old = e->head ? ep_map_get(&a->socks, &e->head) : NULL;
+	struct ep_sock *old = e->head ? ep_hash_get(&a->by_cookie, &e->head) : NULL;
 
 	s->next = old ? e->head : 0;
 	s->prev = 0;
@@ -184,14 +184,14 @@ static void unlink_holder(struct ep_agg *a, struct ep_port *e, const struct ep_s
 	struct ep_sock *n;
 
 	if (s->prev) {
-		n = ep_map_get(&a->socks, &s->prev);
+		n = ep_hash_get(&a->by_cookie, &s->prev);
 		if (n)
 			n->next = s->next;
 	} else {
 		e->head = s->next;
 	}
 	if (s->next) {
-		n = ep_map_get(&a->socks, &s->next);
+		n = ep_hash_get(&a->by_cookie, &s->next);
 		if (n)
 			n->prev = s->prev;
 	}
@@ -225,7 +225,7 @@ static void on_alloc(struct ep_agg *a, const struct ep_event *ev, struct ep_allo
 	}
 	if (r->flags & EP_F_UNTRACKED)
 		s = NULL; /* no release will come: not a holder we can follow */
-	else if (!(s = ep_map_put(&a->socks, &r->cookie, &created)))
+	else if (!(s = ep_hash_put(&a->by_cookie, &r->cookie, &created)))
 		a->dropped++;
 	if (s && created) {
 		before = ep_port_state(ns, r->lport, e);
@@ -247,7 +247,7 @@ static void on_alloc(struct ep_agg *a, const struct ep_event *ev, struct ep_allo
 static void on_timewait(struct ep_agg *a, const struct ep_event *ev)
 {
 	const struct ep_record *r = ev->rec;
-	struct ep_sock *s = ep_map_get(&a->socks, &r->cookie);
+	struct ep_sock *s = ep_hash_get(&a->by_cookie, &r->cookie);
 	struct ep_ns *ns;
 	struct ep_port *e;
 	int before;
@@ -269,7 +269,7 @@ static void on_timewait(struct ep_agg *a, const struct ep_event *ev)
 /* The socket let go of its port at ts (0: unknown, the kernel forgot it). */
 static void drop_holder(struct ep_agg *a, uint64_t cookie, uint64_t ts)
 {
-	struct ep_sock *sp = ep_map_get(&a->socks, &cookie), s;
+	struct ep_sock *sp = ep_hash_get(&a->by_cookie, &cookie), s;
 	struct ep_ns *ns;
 	struct ep_port *e;
 	int before;
@@ -277,7 +277,7 @@ static void drop_holder(struct ep_agg *a, uint64_t cookie, uint64_t ts)
 	if (!sp)
 		return;
 	s = *sp;
-	ep_map_del(&a->socks, &cookie);
+	ep_hash_del(&a->by_cookie, &cookie);
 	ns = ep_ns_get(a, s.netns, false);
 	e = ns ? ep_ns_port(ns, s.proto, s.port, false) : NULL;
 	if (!e)
@@ -302,7 +302,7 @@ static void on_release(struct ep_agg *a, const struct ep_event *ev)
 		if (has_tuple(r))
 			tuple_released(a, r);
 	}
-	if (!ep_map_get(&a->socks, &r->cookie)) {
+	if (!ep_hash_get(&a->by_cookie, &r->cookie)) {
 		if (!(r->flags & EP_F_PRESTART) || !ep_ns_snapshot_release(a, r))
 			a->untracked_releases++;
 		return;
@@ -315,14 +315,14 @@ static void on_release(struct ep_agg *a, const struct ep_event *ev)
  * still on its way is not overtaken. */
 void ep_agg_reconcile(struct ep_agg *a, bool (*alive)(uint64_t cookie, void *ctx), void *ctx)
 {
-	uint64_t *victims = malloc((a->socks.count + 1) * sizeof(*victims));
+	uint64_t *victims = malloc((a->by_cookie.count + 1) * sizeof(*victims));
 	size_t pos = 0, n = 0;
 	const uint64_t *cookie;
 	struct ep_sock *s;
 
 	if (!victims)
 		return;
-	while ((cookie = ep_map_next(&a->socks, &pos, (void **)&s))) {
+	while ((cookie = ep_hash_next(&a->by_cookie, &pos, (void **)&s))) {
 		if (alive(*cookie, ctx))
 			s->flags &= ~SOCK_SUSPECT;
 		else if (s->flags & SOCK_SUSPECT)
@@ -407,7 +407,7 @@ bool ep_agg_holder(struct ep_agg *a, uint32_t netns, int proto, uint16_t port,
 	memset(out, 0, sizeof(*out));
 	if (!e)
 		return false;
-	s = e->head ? ep_map_get(&a->socks, &e->head) : NULL;
+	s = e->head ? ep_hash_get(&a->by_cookie, &e->head) : NULL;
 	if (s) {
 		out->pid = s->pid;
 		memcpy(out->comm, s->comm, EP_COMM_LEN);

@@ -1,4 +1,9 @@
-/* Aggregation of decoded events: histograms, reuse intervals, port holders,
+/* Layer agg/, the pure model: decoding kernel records, the aggregate (this
+ * header), its hash table and histograms, the TIME_WAIT resolver, a run's
+ * totals. No I/O and no BPF (the one clock read is ep_clock_offset(), once
+ * at the start); may include bpf/record.h only. Every layer may call it.
+ *
+ * Aggregation of decoded events: histograms, reuse intervals, port holders,
  * collisions and range pressure per network namespace. Knows nothing of BPF:
  * live, recorded and exported views all feed it the same events. Time is the
  * events' own CLOCK_MONOTONIC, so a replay aggregates as the live run did. */
@@ -8,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "decode.h"
-#include "hashmap.h"
+#include "hash.h"
 #include "hist.h"
 
 #define EP_NONE UINT64_MAX /* an interval that was not seen */
@@ -125,16 +130,16 @@ struct ep_ns;
 struct ep_agg {
 	struct ep_agg_opts o;
 	struct ep_sink sink;
-	struct ep_map socks;   /* cookie -> tracked holder */
-	struct ep_map tuples;  /* TCP 4-tuple -> last connection */
-	struct ep_map dests;   /* destination -> last port, for predictability */
-	struct ep_map series;  /* series key -> index */
-	struct ep_map bykeys;  /* by-key -> events, bounded by 4 * top_n */
+	struct ep_hash by_cookie; /* tracked holders (struct ep_sock) by socket cookie */
+	struct ep_hash tuples;  /* TCP 4-tuple -> last connection */
+	struct ep_hash dests;   /* destination -> last port, for predictability */
+	struct ep_hash series;  /* series key -> index */
+	struct ep_hash bykeys;  /* by-key -> events, bounded by 4 * top_n */
 	struct ep_series *sv;
 	size_t nseries, capseries;
 	struct ep_ns **ns;
 	size_t nns;
-	struct ep_map nsidx;   /* netns -> index in ns */
+	struct ep_hash nsidx;   /* netns -> index in ns */
 	uint64_t now;          /* latest event time */
 	uint64_t dropped;      /* state not kept because a table was full */
 	uint64_t untracked_releases; /* releases of sockets never seen assigned */

@@ -55,7 +55,7 @@ struct ep_ns {
 	struct ep_port *pages[2][EP_NPAGES];
 	struct ep_ns_proto p[2];
 	uint64_t prev_report_ns;
-	uint32_t tracked;         /* sockets in agg->socks that live here */
+	uint32_t tracked;         /* sockets in agg->by_cookie that live here */
 	bool gone;
 };
 

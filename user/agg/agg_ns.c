@@ -13,7 +13,7 @@
 struct ep_ns *ep_ns_get(struct ep_agg *a, uint32_t netns, bool create)
 {
 	struct ep_ns **grown, *ns;
-	uint32_t *idx = ep_map_get(&a->nsidx, &netns);
+	uint32_t *idx = ep_hash_get(&a->nsidx, &netns);
 
 	if (idx) {
 		if (create)
@@ -24,7 +24,7 @@ struct ep_ns *ep_ns_get(struct ep_agg *a, uint32_t netns, bool create)
 		return NULL;
 	ns = calloc(1, sizeof(*ns));
 	grown = realloc(a->ns, (a->nns + 1) * sizeof(*grown));
-	idx = ns && grown ? ep_map_put(&a->nsidx, &netns, NULL) : NULL;
+	idx = ns && grown ? ep_hash_put(&a->nsidx, &netns, NULL) : NULL;
 	if (!idx) {
 		free(ns);
 		if (grown)
@@ -160,7 +160,7 @@ void ep_agg_set_range(struct ep_agg *a, uint32_t netns, uint16_t lo, uint16_t hi
 
 bool ep_agg_has_range(const struct ep_agg *a, uint32_t netns)
 {
-	const uint32_t *idx = ep_map_get(&a->nsidx, &netns);
+	const uint32_t *idx = ep_hash_get(&a->nsidx, &netns);
 
 	return idx && a->ns[*idx]->range_known;
 }
@@ -188,7 +188,7 @@ void ep_agg_snapshot_add(struct ep_agg *a, uint32_t netns, int proto, uint16_t p
 	struct ep_ns *ns;
 	struct ep_port *e;
 
-	if (cookie && ep_map_get(&a->socks, &cookie))
+	if (cookie && ep_hash_get(&a->by_cookie, &cookie))
 		return; /* the trace holds it already */
 	ns = ep_ns_get(a, netns, true);
 	e = ns ? ep_ns_port(ns, proto, port, true) : NULL;
@@ -266,10 +266,10 @@ void ep_ns_diagnose(struct ep_agg *a, struct ep_ns *ns, const struct ep_event *e
 	k.rport = r->rport;
 	k.proto = r->proto;
 	memcpy(k.raddr, r->raddr, 16);
-	d = ep_map_put(&a->dests, &k, &created);
+	d = ep_hash_put(&a->dests, &k, &created);
 	if (!d) {
-		ep_map_clear(&a->dests); /* it only feeds a statistic */
-		d = ep_map_put(&a->dests, &k, &created);
+		ep_hash_clear(&a->dests); /* it only feeds a statistic */
+		d = ep_hash_put(&a->dests, &k, &created);
 		if (!d)
 			return;
 	}
@@ -296,14 +296,14 @@ struct holder_count {
 	char comm[EP_COMM_LEN];
 };
 
-static void count_port(struct ep_agg *a, struct ep_map *m, const struct ep_port *e,
+static void count_port(struct ep_agg *a, struct ep_hash *m, const struct ep_port *e,
 		       uint16_t port)
 {
 	struct holder_count *c;
 	uint64_t ck = e->head;
 
-	for (struct ep_sock *s; ck && (s = ep_map_get(&a->socks, &ck)); ck = s->next) {
-		c = ep_map_put(m, &s->pid, NULL);
+	for (struct ep_sock *s; ck && (s = ep_hash_get(&a->by_cookie, &ck)); ck = s->next) {
+		c = ep_hash_put(m, &s->pid, NULL);
 		if (c && c->last != port + 1u) {
 			c->ports++;
 			c->last = port + 1u;
@@ -313,7 +313,7 @@ static void count_port(struct ep_agg *a, struct ep_map *m, const struct ep_port 
 	}
 	if (!e->snap)
 		return;
-	c = ep_map_put(m, &e->snap_pid, NULL);
+	c = ep_hash_put(m, &e->snap_pid, NULL);
 	if (c && c->last != port + 1u) {
 		c->ports++;
 		c->last = port + 1u;
@@ -330,11 +330,11 @@ static int top_holders(struct ep_agg *a, struct ep_ns *ns, int pi, struct ep_hol
 {
 	struct holder_count *c;
 	const uint32_t *pid;
-	struct ep_map m;
+	struct ep_hash m;
 	size_t pos = 0;
 	int n = 0;
 
-	if (ep_map_init(&m, sizeof(uint32_t), sizeof(*c), 1 << 16))
+	if (ep_hash_init(&m, sizeof(uint32_t), sizeof(*c), 1 << 16))
 		return 0;
 	for (unsigned pg = 0; pg < EP_NPAGES; pg++) {
 		for (unsigned i = 0; ns->pages[pi][pg] && i < EP_PAGE; i++) {
@@ -344,7 +344,7 @@ static int top_holders(struct ep_agg *a, struct ep_ns *ns, int pi, struct ep_hol
 				count_port(a, &m, &ns->pages[pi][pg][i], port);
 		}
 	}
-	while ((pid = ep_map_next(&m, &pos, (void **)&c))) {
+	while ((pid = ep_hash_next(&m, &pos, (void **)&c))) {
 		int j = n < max ? n++ : max;
 
 		if (j == max && c->ports <= top[max - 1].ports)
@@ -361,7 +361,7 @@ static int top_holders(struct ep_agg *a, struct ep_ns *ns, int pi, struct ep_hol
 		memcpy(top[j].comm, c->comm, EP_COMM_LEN);
 		top[j].untracked = !c->tracked;
 	}
-	ep_map_free(&m);
+	ep_hash_free(&m);
 	return n;
 }
 
@@ -429,16 +429,16 @@ static void ns_free(struct ep_ns *ns)
 /* Swap-remove: indexes of other namespaces stay valid through nsidx. */
 static void ns_forget(struct ep_agg *a, struct ep_ns *ns)
 {
-	uint32_t *idx = ep_map_get(&a->nsidx, &ns->netns), i;
+	uint32_t *idx = ep_hash_get(&a->nsidx, &ns->netns), i;
 	struct ep_ns *last = a->ns[a->nns - 1];
 
 	if (!idx)
 		return;
 	i = *idx;
-	ep_map_del(&a->nsidx, &ns->netns);
+	ep_hash_del(&a->nsidx, &ns->netns);
 	if (last != ns) {
 		a->ns[i] = last;
-		idx = ep_map_get(&a->nsidx, &last->netns);
+		idx = ep_hash_get(&a->nsidx, &last->netns);
 		if (idx)
 			*idx = i;
 	}

@@ -40,7 +40,7 @@ static struct ep_hist *series_hist(struct ep_agg *a, const struct series_key *k)
 	bool created;
 	struct ep_series *s;
 
-	idx = ep_map_put(&a->series, k, &created);
+	idx = ep_hash_put(&a->series, k, &created);
 	if (!idx)
 		return NULL;
 	if (!created)
@@ -50,7 +50,7 @@ static struct ep_hist *series_hist(struct ep_agg *a, const struct series_key *k)
 		struct ep_series *sv = realloc(a->sv, cap * sizeof(*sv));
 
 		if (!sv) {
-			ep_map_del(&a->series, k);
+			ep_hash_del(&a->series, k);
 			return NULL;
 		}
 		a->sv = sv;
@@ -65,7 +65,7 @@ static struct ep_hist *series_hist(struct ep_agg *a, const struct series_key *k)
 	memcpy(s->key, k->key, sizeof(s->key));
 	s->h = malloc(sizeof(*s->h));
 	if (!s->h) {
-		ep_map_del(&a->series, k);
+		ep_hash_del(&a->series, k);
 		return NULL;
 	}
 	ep_hist_init(s->h);
@@ -88,7 +88,7 @@ void ep_series_add(struct ep_agg *a, int metric, const struct ep_event *ev, uint
 		uint64_t *events;
 
 		by_key(a, r, k.key);
-		events = ep_map_put(&a->bykeys, k.key, NULL);
+		events = ep_hash_put(&a->bykeys, k.key, NULL);
 		if (events) {
 			if (metric == EP_M_LATENCY || metric == EP_M_HOLD)
 				(*events)++;
@@ -112,7 +112,7 @@ void ep_series_add(struct ep_agg *a, int metric, const struct ep_event *ev, uint
 
 static uint64_t key_events(const struct ep_agg *a, const char *key)
 {
-	uint64_t *e = ep_map_get(&a->bykeys, key); /* key: 24 bytes, zero padded */
+	uint64_t *e = ep_hash_get(&a->bykeys, key); /* key: 24 bytes, zero padded */
 
 	return e ? *e : 0;
 }
@@ -126,9 +126,9 @@ static bool in_top(const struct ep_agg *a, const char *key)
 	uint64_t *e;
 	int better = 0;
 
-	if (!strcmp(key, OTHER) || !ep_map_get(&a->bykeys, key))
+	if (!strcmp(key, OTHER) || !ep_hash_get(&a->bykeys, key))
 		return false;
-	while ((k = ep_map_next(&a->bykeys, &pos, (void **)&e)))
+	while ((k = ep_hash_next(&a->bykeys, &pos, (void **)&e)))
 		if (*e > mine || (*e == mine && strncmp(k, key, 24) < 0))
 			better++;
 	return better < a->o.top_n;

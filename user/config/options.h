@@ -1,4 +1,7 @@
-/* Command line: values, parsing and validation. */
+/* Layer config/: the command line, parsed and checked into struct ep_opts,
+ * which the layers above read (never write). May call agg/ only.
+ *
+ * Command line: values, parsing and validation. */
 #ifndef EPTRACE_OPTIONS_H
 #define EPTRACE_OPTIONS_H
 

@@ -1,4 +1,8 @@
-/* Network namespaces: entering one by inode, listing them, reading port sysctls. */
+/* Layer host/: what only live runs read from the host, namespaces (this
+ * header), socket dumps (sockdiag.h) and socket owners (owners.h). Never
+ * touches BPF maps nor prints; may call agg/ and config/.
+ *
+ * Network namespaces: entering one by inode, listing them, reading port sysctls. */
 #ifndef EPTRACE_NETNS_H
 #define EPTRACE_NETNS_H
 

@@ -1,4 +1,9 @@
-/* Privileges, mounts, loading and attaching the BPF programs. */
+/* Layer kernel/: talking to the kernel, loading and attaching (this header),
+ * the kernel tables (tables.h, the only code that reads or writes them),
+ * counters (stats.h) and capabilities (caps.h). May call agg/, config/ and
+ * host/ (for the socket dumps a sweep compares with).
+ *
+ * Privileges, mounts, loading and attaching the BPF programs. */
 #ifndef EPTRACE_LOADER_H
 #define EPTRACE_LOADER_H
 

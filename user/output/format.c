@@ -37,8 +37,10 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-/* The JSON string body for str into dst (at least 6 * maxlen + 1 bytes);
- * returns its length. */
+#define JSON_ESCAPE_MAX 6 /* bytes out per byte in, at most: \u00XX */
+
+/* The JSON string body for str into dst (at least JSON_ESCAPE_MAX * maxlen + 1
+ * bytes); returns its length. */
 static size_t json_escape_buf(char *dst, const char *str, size_t maxlen)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -78,7 +80,8 @@ static size_t json_escape_buf(char *dst, const char *str, size_t maxlen)
 
 void ep_json_escape(FILE *f, const char *str, size_t maxlen)
 {
-	char stack[6 * 64 + 1], *buf = maxlen <= 64 ? stack : malloc(6 * maxlen + 1);
+	char stack[JSON_ESCAPE_MAX * 64 + 1],
+	     *buf = maxlen <= 64 ? stack : malloc(JSON_ESCAPE_MAX * maxlen + 1);
 
 	if (!buf)
 		return;
@@ -180,31 +183,44 @@ void ep_table_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_in
 }
 
 /* One event line is built in memory and written once: printf per field
- * was most of the tracer's time in --json mode. */
+ * was most of the tracer's time in --json mode. An event needs well under
+ * half of it; what would not fit is cut rather than written past the end. */
+#define LINE_MAX_BYTES 1024
+
 struct line {
-	char b[1024];
+	char b[LINE_MAX_BYTES];
 	size_t n;
 };
 
-static void put(struct line *l, const char *s)
+static void put_n(struct line *l, const char *s, size_t len)
 {
-	size_t len = strlen(s);
-
+	if (len > sizeof(l->b) - l->n)
+		len = sizeof(l->b) - l->n;
 	memcpy(l->b + l->n, s, len);
 	l->n += len;
+}
+
+static void put(struct line *l, const char *s)
+{
+	put_n(l, s, strlen(s));
 }
 
 static void put_u64(struct line *l, uint64_t v)
 {
 	char tmp[20];
-	int i = 0;
+	int i = sizeof(tmp);
 
 	do {
-		tmp[i++] = (char)('0' + v % 10);
+		tmp[--i] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	while (i)
-		l->b[l->n++] = tmp[--i];
+	put_n(l, tmp + i, sizeof(tmp) - i);
+}
+
+static void put_json_string(struct line *l, const char *s, size_t maxlen)
+{
+	if (sizeof(l->b) - l->n >= JSON_ESCAPE_MAX * maxlen)
+		l->n += json_escape_buf(l->b + l->n, s, maxlen);
 }
 
 static void put_field(struct line *l, const char *name, uint64_t v)
@@ -261,7 +277,7 @@ void ep_json_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_inf
 	put_field(&l, ",\"pid\":", r->pid);
 	put_field(&l, ",\"tid\":", r->tid);
 	put(&l, ",\"comm\":\"");
-	l.n += json_escape_buf(l.b + l.n, r->comm, EP_COMM_LEN);
+	put_json_string(&l, r->comm, EP_COMM_LEN);
 	put_field(&l, "\",\"netns\":", r->netns);
 	put_field(&l, ",\"cgroup_id\":", r->cgroup_id);
 	put_field(&l, ",\"cookie\":", r->cookie);

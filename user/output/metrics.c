@@ -6,7 +6,7 @@
 
 static int pi(int proto) { return proto == EP_UDP; }
 static int fi(int family) { return family == 6; }
-static int vi(int via) { return via >= 0 && via < 5 ? via : 0; }
+static int vi(int via) { return via >= 0 && via < EP_M_VIAS ? via : 0; }
 
 static int errno_idx(int err)
 {
@@ -18,7 +18,7 @@ static int errno_idx(int err)
 	}
 }
 
-static const int errno_of[4] = { EADDRNOTAVAIL, EADDRINUSE, EAGAIN, 0 };
+static const int errno_of[EP_M_ERRNOS] = { EADDRNOTAVAIL, EADDRINUSE, EAGAIN, 0 };
 
 void ep_metrics_event(void *ctx, const struct ep_event *ev, const struct ep_alloc_info *info)
 {
@@ -32,7 +32,7 @@ void ep_metrics_event(void *ctx, const struct ep_event *ev, const struct ep_allo
 		m->allocs[pi(r->proto)][fi(r->family)][vi(r->via)]++;
 		break;
 	case EP_RELEASE:
-		m->releases[pi(r->proto)][fi(r->family)][vi(r->via)][r->reason & 7]++;
+		m->releases[pi(r->proto)][fi(r->family)][vi(r->via)][r->reason & (EP_M_REASONS - 1)]++;
 		break;
 	case EP_FAIL:
 		m->fails[pi(r->proto)][fi(r->family)][vi(r->via)][errno_idx(r->err)]++;
@@ -54,9 +54,9 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
 static void counters(FILE *f, const struct ep_metrics *m)
 {
 	head(f, "eptrace_assignments_total", "counter", "Ephemeral ports the kernel assigned.");
-	for (int p = 0; p < 2; p++)
-		for (int fam = 0; fam < 2; fam++)
-			for (int v = 0; v < 5; v++) {
+	for (int p = 0; p < EP_M_PROTOS; p++)
+		for (int fam = 0; fam < EP_M_FAMILIES; fam++)
+			for (int v = 0; v < EP_M_VIAS; v++) {
 				if (!m->allocs[p][fam][v])
 					continue;
 				fprintf(f, "eptrace_assignments_total{");
@@ -64,10 +64,10 @@ static void counters(FILE *f, const struct ep_metrics *m)
 				fprintf(f, "} %" PRIu64 "\n", m->allocs[p][fam][v]);
 			}
 	head(f, "eptrace_releases_total", "counter", "Ephemeral ports given back, by reason.");
-	for (int p = 0; p < 2; p++)
-		for (int fam = 0; fam < 2; fam++)
-			for (int v = 0; v < 5; v++)
-				for (int r = 0; r < 8; r++) {
+	for (int p = 0; p < EP_M_PROTOS; p++)
+		for (int fam = 0; fam < EP_M_FAMILIES; fam++)
+			for (int v = 0; v < EP_M_VIAS; v++)
+				for (int r = 0; r < EP_M_REASONS; r++) {
 					if (!m->releases[p][fam][v][r])
 						continue;
 					fprintf(f, "eptrace_releases_total{");
@@ -76,10 +76,10 @@ static void counters(FILE *f, const struct ep_metrics *m)
 						m->releases[p][fam][v][r]);
 				}
 	head(f, "eptrace_failures_total", "counter", "Port requests the kernel refused, by errno.");
-	for (int p = 0; p < 2; p++)
-		for (int fam = 0; fam < 2; fam++)
-			for (int v = 0; v < 5; v++)
-				for (int e = 0; e < 4; e++) {
+	for (int p = 0; p < EP_M_PROTOS; p++)
+		for (int fam = 0; fam < EP_M_FAMILIES; fam++)
+			for (int v = 0; v < EP_M_VIAS; v++)
+				for (int e = 0; e < EP_M_ERRNOS; e++) {
 					if (!m->fails[p][fam][v][e])
 						continue;
 					fprintf(f, "eptrace_failures_total{");

@@ -8,10 +8,19 @@
 #include "agg/agg.h"
 #include "agg/summary.h"
 
+/* Label values per dimension: tcp/udp, IPv4/IPv6, enum ep_via, enum
+ * ep_release_reason (reason & 7), and the errnos named apart plus "other". */
+#define EP_M_PROTOS 2
+#define EP_M_FAMILIES 2
+#define EP_M_VIAS (EP_VIA_SENDMSG + 1)
+#define EP_M_REASONS 8
+#define EP_M_ERRNOS 4
+_Static_assert(EP_REL_TW_KILLED < EP_M_REASONS, "a release reason without a counter");
+
 struct ep_metrics {
-	uint64_t allocs[2][2][5];
-	uint64_t releases[2][2][5][8];
-	uint64_t fails[2][2][5][4];
+	uint64_t allocs[EP_M_PROTOS][EP_M_FAMILIES][EP_M_VIAS];
+	uint64_t releases[EP_M_PROTOS][EP_M_FAMILIES][EP_M_VIAS][EP_M_REASONS];
+	uint64_t fails[EP_M_PROTOS][EP_M_FAMILIES][EP_M_VIAS][EP_M_ERRNOS];
 };
 
 /* A pipeline consumer's event callback (ctx: struct ep_metrics). */

@@ -1,4 +1,9 @@
-/* What a run prints, and where: the event table or JSON lines on stdout,
+/* Layer output/: everything a run prints or serves, the views (this header),
+ * their formats (format.h, format_agg.h) and the Prometheus metrics and
+ * exporter (metrics.h, exporter.h). Reads the aggregate, writes nothing
+ * back; may call agg/ and config/.
+ *
+ * What a run prints, and where: the event table or JSON lines on stdout,
  * warnings on stderr, periodic reports and the summary. Decides once, from
  * the options, which views are shown; the pipeline calls it and prints
  * nothing itself. */

@@ -2,7 +2,7 @@
  * Change any of them (the kernel's struct ep_record included: chunks store it
  * as it is) and old files no longer read: bump EP_SCHEMA_VERSION. The size
  * checks below stop the build when a stored struct changes unnoticed. The
- * SQL schema itself is in rec_store.c; README.md ("Recordings") describes it. */
+ * SQL schema itself is in store.c; README.md ("Recordings") describes it. */
 #ifndef EPTRACE_LAYOUT_H
 #define EPTRACE_LAYOUT_H
 
@@ -36,7 +36,7 @@ struct ep_range_data {
 
 /* One event in an event_chunks blob, host byte order: what replay needs (the
  * kernel record) and what the readable row shows that replay recomputes. */
-struct ep_rec_entry {
+struct ep_chunk_entry {
 	uint64_t seq;
 	uint64_t reuse_ns, reassign_ns, tuple_reuse_ns; /* EP_NONE: none */
 	uint8_t timewait_reuse;
@@ -45,7 +45,7 @@ struct ep_rec_entry {
 };
 
 _Static_assert(sizeof(struct ep_record) == 128, "stored in chunks: bump EP_SCHEMA_VERSION");
-_Static_assert(sizeof(struct ep_rec_entry) == 168, "chunk entry layout");
+_Static_assert(sizeof(struct ep_chunk_entry) == 168, "chunk entry layout");
 _Static_assert(sizeof(struct ep_snap_entry) == 32, "stored in snapshots: bump EP_SCHEMA_VERSION");
 _Static_assert(sizeof(struct ep_range_data) == 8 + EP_PORT_BITMAP_BYTES, "range layout");
 _Static_assert(EP_STAT_MAX == 5, "stats rows store EP_STAT_MAX counters: bump EP_SCHEMA_VERSION");

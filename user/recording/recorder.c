@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/utsname.h>
-#include "rec_store.h"
+#include "store.h"
 #include "recorder.h"
 
 #define QCAP 65536
@@ -17,14 +17,14 @@
 
 struct ep_recorder {
 	const char *path;
-	struct ep_rec_store store;
+	struct ep_store store;
 	pthread_t writer;
 	bool writer_running;
 	pthread_mutex_t lock;
 	pthread_cond_t nonempty, nonfull;
-	struct ep_rec_item *q;
+	struct ep_store_item *q;
 	size_t head, count;
-	struct ep_rec_item staged[STAGE]; /* event loop side, no lock */
+	struct ep_store_item staged[STAGE]; /* event loop side, no lock */
 	size_t nstaged;
 	uint64_t seq, committed;
 	bool closing, failed, failure_told;
@@ -53,7 +53,7 @@ static void fail(struct ep_recorder *r, const char *what)
 }
 
 /* Hands the staged items to the writer under one lock. */
-void ep_rec_flush(struct ep_recorder *r)
+void ep_recorder_flush(struct ep_recorder *r)
 {
 	size_t i = 0;
 
@@ -79,17 +79,17 @@ void ep_rec_flush(struct ep_recorder *r)
 	r->nstaged = 0;
 }
 
-static void enqueue(struct ep_recorder *r, struct ep_rec_item *it)
+static void enqueue(struct ep_recorder *r, struct ep_store_item *it)
 {
 	it->seq = ++r->seq;
 	r->staged[r->nstaged++] = *it;
 	if (r->nstaged == STAGE || it->type != EP_ITEM_EVENT)
-		ep_rec_flush(r);
+		ep_recorder_flush(r);
 }
 
-void ep_rec_input(void *ctx, const struct ep_record *rec, const struct ep_alloc_info *info)
+void ep_recorder_input(void *ctx, const struct ep_record *rec, const struct ep_alloc_info *info)
 {
-	struct ep_rec_item it = { .type = EP_ITEM_EVENT };
+	struct ep_store_item it = { .type = EP_ITEM_EVENT };
 
 	it.ev.rec = *rec;
 	it.ev.info = *info;
@@ -102,10 +102,10 @@ static void out_of_memory(struct ep_recorder *r)
 	stop(r, "out of memory");
 }
 
-void ep_rec_control(void *ctx, int type, uint64_t mono, uint32_t netns, const void *data,
-		    size_t len)
+void ep_recorder_control(void *ctx, int type, uint64_t mono, uint32_t netns,
+			 const void *data, size_t len)
 {
-	struct ep_rec_item it = { .type = type };
+	struct ep_store_item it = { .type = type };
 
 	it.ctl.mono = mono;
 	it.ctl.netns = netns;
@@ -124,7 +124,7 @@ void ep_rec_control(void *ctx, int type, uint64_t mono, uint32_t netns, const vo
 static void meta(struct ep_recorder *r, const char *key, const char *value)
 {
 	size_t kl = strlen(key) + 1, vl = strlen(value) + 1;
-	struct ep_rec_item it = { .type = EP_ITEM_META };
+	struct ep_store_item it = { .type = EP_ITEM_META };
 
 	it.ctl.data = malloc(kl + vl);
 	if (!it.ctl.data) {
@@ -137,7 +137,7 @@ static void meta(struct ep_recorder *r, const char *key, const char *value)
 	enqueue(r, &it);
 }
 
-static void write_batch(struct ep_recorder *r, struct ep_rec_item *b, size_t n)
+static void write_batch(struct ep_recorder *r, struct ep_store_item *b, size_t n)
 {
 	if (!r->failed) {
 		if (ep_store_batch(&r->store, b, n)) {
@@ -185,7 +185,7 @@ static void finish_rows(struct ep_recorder *r)
 static void *writer(void *arg)
 {
 	struct ep_recorder *r = arg;
-	struct ep_rec_item *batch = malloc(BATCH * sizeof(*batch));
+	struct ep_store_item *batch = malloc(BATCH * sizeof(*batch));
 	size_t n;
 
 	if (!batch) {
@@ -224,7 +224,7 @@ static void *writer(void *arg)
 static void free_recorder(struct ep_recorder *r)
 {
 	for (size_t i = 0; i < r->count; i++) {
-		struct ep_rec_item *it = &r->q[(r->head + i) % QCAP];
+		struct ep_store_item *it = &r->q[(r->head + i) % QCAP];
 
 		if (it->type != EP_ITEM_EVENT)
 			free(it->ctl.data);
@@ -236,7 +236,7 @@ static void free_recorder(struct ep_recorder *r)
 	free(r);
 }
 
-struct ep_recorder *ep_rec_open(const char *path, int64_t mono_to_unix)
+struct ep_recorder *ep_recorder_open(const char *path, int64_t mono_to_unix)
 {
 	struct ep_recorder *r = calloc(1, sizeof(*r));
 	char buf[128];
@@ -284,7 +284,7 @@ struct ep_recorder *ep_rec_open(const char *path, int64_t mono_to_unix)
 	return r;
 }
 
-void ep_rec_start(struct ep_recorder *r, const struct ep_start *s, int64_t mono_to_unix)
+void ep_recorder_start(struct ep_recorder *r, const struct ep_start *s, int64_t mono_to_unix)
 {
 	char buf[32];
 
@@ -297,7 +297,7 @@ void ep_rec_start(struct ep_recorder *r, const struct ep_start *s, int64_t mono_
 	meta(r, "timewait_tracking", s->timewait_tracking ? "1" : "0");
 }
 
-bool ep_rec_failed(struct ep_recorder *r)
+bool ep_recorder_failed(struct ep_recorder *r)
 {
 	bool failed;
 
@@ -328,8 +328,8 @@ static void summary_meta(struct ep_recorder *r, const struct ep_summary *s)
 	meta(r, "closed", "1");
 }
 
-int ep_rec_close(struct ep_recorder *r, const struct ep_summary *sum,
-		 const volatile sig_atomic_t *skip_rows)
+int ep_recorder_close(struct ep_recorder *r, const struct ep_summary *sum,
+		      const volatile sig_atomic_t *skip_rows)
 {
 	bool failed;
 
@@ -337,7 +337,7 @@ int ep_rec_close(struct ep_recorder *r, const struct ep_summary *sum,
 		return 0;
 	if (sum)
 		summary_meta(r, sum);
-	ep_rec_flush(r);
+	ep_recorder_flush(r);
 	pthread_mutex_lock(&r->lock);
 	r->skip_rows = skip_rows;
 	r->closing = true;
@@ -345,7 +345,7 @@ int ep_rec_close(struct ep_recorder *r, const struct ep_summary *sum,
 	pthread_mutex_unlock(&r->lock);
 	if (r->writer_running)
 		pthread_join(r->writer, NULL);
-	failed = ep_rec_failed(r);
+	failed = ep_recorder_failed(r);
 	ep_store_close(&r->store, r->path);
 	free_recorder(r);
 	return failed ? -1 : 0;

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agg/decode.h"
-#include "rec_store.h"
+#include "store.h"
 
 #define MAT_STEP 1024 /* readable rows per transaction: the queue waits this long */
 
@@ -33,7 +33,7 @@ static const char INSERT_META[] = "INSERT OR REPLACE INTO meta VALUES(?,?)";
 static const char NEXT_CHUNK[] =
 	"SELECT first_seq, data FROM event_chunks WHERE first_seq > ? ORDER BY first_seq LIMIT 1";
 
-static int prepare(struct ep_rec_store *s)
+static int prepare(struct ep_store *s)
 {
 	return sqlite3_prepare_v2(s->db, INSERT_CHUNK, -1, &s->ins_chunk, NULL) ||
 	       sqlite3_prepare_v2(s->db, INSERT_EVENT, -1, &s->ins_event, NULL) ||
@@ -42,7 +42,7 @@ static int prepare(struct ep_rec_store *s)
 	       sqlite3_prepare_v2(s->db, NEXT_CHUNK, -1, &s->next_chunk, NULL);
 }
 
-static void finalize(struct ep_rec_store *s)
+static void finalize(struct ep_store *s)
 {
 	sqlite3_finalize(s->ins_chunk);
 	sqlite3_finalize(s->ins_event);
@@ -56,7 +56,7 @@ static void finalize(struct ep_rec_store *s)
 	s->chunk = s->mat = NULL;
 }
 
-int ep_store_open(struct ep_rec_store *s, const char *path, int64_t mono_to_unix)
+int ep_store_open(struct ep_store *s, const char *path, int64_t mono_to_unix)
 {
 	memset(s, 0, sizeof(*s));
 	s->mono_to_unix = mono_to_unix;
@@ -79,7 +79,7 @@ int ep_store_open(struct ep_rec_store *s, const char *path, int64_t mono_to_unix
 	return 0;
 }
 
-const char *ep_store_error(const struct ep_rec_store *s)
+const char *ep_store_error(const struct ep_store *s)
 {
 	return sqlite3_errmsg(s->db);
 }
@@ -93,7 +93,7 @@ static void bind_interval(sqlite3_stmt *st, int col, uint64_t v)
 }
 
 /* The readable row: columns mean what the JSON fields of the same name mean. */
-static int write_event(struct ep_rec_store *s, const struct ep_rec_entry *e)
+static int write_event(struct ep_store *s, const struct ep_chunk_entry *e)
 {
 	const struct ep_record *rec = &e->rec;
 	sqlite3_stmt *st = s->ins_event;
@@ -154,7 +154,7 @@ static int write_event(struct ep_rec_store *s, const struct ep_rec_entry *e)
 	return sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 }
 
-int ep_store_meta(struct ep_rec_store *s, const char *key, const char *value)
+int ep_store_meta(struct ep_store *s, const char *key, const char *value)
 {
 	sqlite3_stmt *st = s->ins_meta;
 
@@ -164,7 +164,7 @@ int ep_store_meta(struct ep_rec_store *s, const char *key, const char *value)
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 }
 
-static int write_control(struct ep_rec_store *s, const struct ep_rec_item *it)
+static int write_control(struct ep_store *s, const struct ep_store_item *it)
 {
 	sqlite3_stmt *st = s->ins_control;
 
@@ -184,7 +184,7 @@ static int write_control(struct ep_rec_store *s, const struct ep_rec_item *it)
 	return sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 }
 
-static int write_chunk(struct ep_rec_store *s, size_t n)
+static int write_chunk(struct ep_store *s, size_t n)
 {
 	sqlite3_stmt *st = s->ins_chunk;
 
@@ -196,7 +196,7 @@ static int write_chunk(struct ep_rec_store *s, size_t n)
 	return sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 }
 
-static void to_entry(struct ep_rec_entry *e, const struct ep_rec_item *it)
+static void to_entry(struct ep_chunk_entry *e, const struct ep_store_item *it)
 {
 	e->seq = it->seq;
 	e->reuse_ns = it->ev.info.reuse_ns;
@@ -207,7 +207,7 @@ static void to_entry(struct ep_rec_entry *e, const struct ep_rec_item *it)
 	e->rec = it->ev.rec;
 }
 
-static int in_transaction(struct ep_rec_store *s, bool ok)
+static int in_transaction(struct ep_store *s, bool ok)
 {
 	if (ok)
 		ok = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
@@ -216,7 +216,7 @@ static int in_transaction(struct ep_rec_store *s, bool ok)
 	return ok ? 0 : -1;
 }
 
-int ep_store_batch(struct ep_rec_store *s, const struct ep_rec_item *items, size_t n)
+int ep_store_batch(struct ep_store *s, const struct ep_store_item *items, size_t n)
 {
 	bool ok = sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
 	size_t nev = 0, written = 0;
@@ -243,12 +243,12 @@ int ep_store_batch(struct ep_rec_store *s, const struct ep_rec_item *items, size
 	return 0;
 }
 
-bool ep_store_behind(const struct ep_rec_store *s)
+bool ep_store_behind(const struct ep_store *s)
 {
 	return s->materialized < s->chunked;
 }
 
-static int load_chunk(struct ep_rec_store *s)
+static int load_chunk(struct ep_store *s)
 {
 	sqlite3_stmt *st = s->next_chunk;
 	int bytes;
@@ -269,7 +269,7 @@ static int load_chunk(struct ep_rec_store *s)
 	return 0;
 }
 
-int ep_store_materialize(struct ep_rec_store *s)
+int ep_store_materialize(struct ep_store *s)
 {
 	size_t end;
 	bool ok;
@@ -287,7 +287,7 @@ int ep_store_materialize(struct ep_rec_store *s)
 	return 0;
 }
 
-void ep_store_close(struct ep_rec_store *s, const char *path)
+void ep_store_close(struct ep_store *s, const char *path)
 {
 	/* Leave one self-contained file behind; a reader holding the file open
 	 * may prevent that, and then the WAL file is part of the recording. */

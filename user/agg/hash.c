@@ -1,6 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
-#include "hashmap.h"
+#include "hash.h"
 
 #define MIN_CAP 64
 
@@ -8,7 +8,7 @@
 static size_t key_off(void) { return 8; }
 static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 
-static uint8_t *slot(const struct ep_map *m, size_t i)
+static uint8_t *slot(const struct ep_hash *m, size_t i)
 {
 	return m->slots + i * m->slot_size;
 }
@@ -36,7 +36,7 @@ static uint64_t hash(const void *key, size_t len)
 	return h;
 }
 
-static int alloc_slots(struct ep_map *m, size_t cap)
+static int alloc_slots(struct ep_hash *m, size_t cap)
 {
 	m->slots = calloc(cap, m->slot_size);
 	if (!m->slots)
@@ -46,7 +46,7 @@ static int alloc_slots(struct ep_map *m, size_t cap)
 	return 0;
 }
 
-int ep_map_init(struct ep_map *m, size_t key_size, size_t val_size, size_t max_entries)
+int ep_hash_init(struct ep_hash *m, size_t key_size, size_t val_size, size_t max_entries)
 {
 	memset(m, 0, sizeof(*m));
 	m->key_size = key_size;
@@ -56,14 +56,14 @@ int ep_map_init(struct ep_map *m, size_t key_size, size_t val_size, size_t max_e
 	return alloc_slots(m, MIN_CAP);
 }
 
-void ep_map_free(struct ep_map *m)
+void ep_hash_free(struct ep_hash *m)
 {
 	free(m->slots);
 	m->slots = NULL;
 	m->cap = m->count = 0;
 }
 
-static size_t find(const struct ep_map *m, const void *key, bool *found)
+static size_t find(const struct ep_hash *m, const void *key, bool *found)
 {
 	size_t mask = m->cap - 1, i = hash(key, m->key_size) & mask;
 
@@ -82,7 +82,7 @@ static size_t find(const struct ep_map *m, const void *key, bool *found)
 	}
 }
 
-void *ep_map_get(const struct ep_map *m, const void *key)
+void *ep_hash_get(const struct ep_hash *m, const void *key)
 {
 	bool found;
 	size_t i = find(m, key, &found);
@@ -90,9 +90,9 @@ void *ep_map_get(const struct ep_map *m, const void *key)
 	return found ? slot(m, i) + key_off() + pad8(m->key_size) : NULL;
 }
 
-static int grow(struct ep_map *m)
+static int grow(struct ep_hash *m)
 {
-	struct ep_map old = *m;
+	struct ep_hash old = *m;
 
 	if (alloc_slots(m, old.cap * 2)) {
 		m->slots = old.slots;
@@ -113,7 +113,7 @@ static int grow(struct ep_map *m)
 	return 0;
 }
 
-void *ep_map_put(struct ep_map *m, const void *key, bool *created)
+void *ep_hash_put(struct ep_hash *m, const void *key, bool *created)
 {
 	bool found;
 	size_t i = find(m, key, &found);
@@ -139,7 +139,7 @@ void *ep_map_put(struct ep_map *m, const void *key, bool *created)
 }
 
 /* Linear probing without tombstones: shift later members of the cluster back. */
-bool ep_map_del(struct ep_map *m, const void *key)
+bool ep_hash_del(struct ep_hash *m, const void *key)
 {
 	size_t mask = m->cap - 1, i, j;
 	bool found;
@@ -162,13 +162,13 @@ bool ep_map_del(struct ep_map *m, const void *key)
 	return true;
 }
 
-void ep_map_clear(struct ep_map *m)
+void ep_hash_clear(struct ep_hash *m)
 {
 	memset(m->slots, 0, m->cap * m->slot_size);
 	m->count = 0;
 }
 
-const void *ep_map_next(const struct ep_map *m, size_t *pos, void **val)
+const void *ep_hash_next(const struct ep_hash *m, size_t *pos, void **val)
 {
 	while (*pos < m->cap) {
 		uint8_t *s = slot(m, (*pos)++);
