@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/types.h>
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "output/exporter.h"
 #include "kernel/caps.h"
