@@ -62,8 +62,11 @@ $(OUT)/eptrace: $(USER_OBJ)
 $(OUT)/tests/workload: tests/integration/workload.c | $(OUT)
 	$(CC) $(CFLAGS) $(WARN) $< -o $@
 
+# Their dependency files go apart: scripts run every build/tests/test_*.
 $(OUT)/tests/test_%: tests/unit/test_%.c $(USER_LIB_OBJ) | $(OUT)
-	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Itests/unit -MMD -MP $< $(USER_LIB_OBJ) -lm -o $@
+	@mkdir -p $(OUT)/deps
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Itests/unit -MMD -MP -MF $(OUT)/deps/test_$*.d $< \
+		$(USER_LIB_OBJ) -lm -o $@
 
 unit: $(UNIT_TESTS)
 	@fail=0; for t in $(UNIT_TESTS); do $$t || fail=1; done; exit $$fail
@@ -192,4 +195,4 @@ help:
 	@echo '  install              build/eptrace and its systemd unit (PREFIX, DESTDIR)'
 	@echo '  clean                remove build/, build-san/ and build-fuzz/'
 
--include $(USER_OBJ:.o=.d) $(UNIT_TESTS:=.d)
+-include $(USER_OBJ:.o=.d) $(patsubst $(OUT)/tests/%,$(OUT)/deps/%.d,$(UNIT_TESTS))
