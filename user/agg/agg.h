@@ -163,16 +163,6 @@ void ep_agg_set_range(struct ep_agg *a, uint32_t netns, uint16_t lo, uint16_t hi
 		      const uint8_t *reserved);
 bool ep_agg_has_range(const struct ep_agg *a, uint32_t netns);
 
-/* One socket of a snapshot (fixed layout: recordings store arrays of it). */
-struct ep_snap_entry {
-	uint64_t cookie;
-	uint32_t pid;   /* owner, 0: not found */
-	uint16_t port;
-	uint8_t proto;
-	uint8_t timewait;
-	char comm[EP_COMM_LEN];
-};
-
 /* A snapshot of the sockets in a namespace. Sockets the trace already holds
  * are recognised by cookie; the others count as untracked holders until the
  * next snapshot of that namespace replaces them. */

@@ -8,7 +8,6 @@
 
 #include <stdint.h>
 #include "record.h"
-#include "agg/agg.h"
 #include "agg/sizes.h"
 
 #define EP_SCHEMA_VERSION 2
@@ -32,6 +31,16 @@ struct ep_range_data {
 	uint8_t has_reserved;
 	uint8_t pad[3];
 	uint8_t reserved[EP_PORT_BITMAP_BYTES]; /* present only if has_reserved */
+};
+
+/* One socket of a snapshot: the pipeline's input, stored as arrays of it. */
+struct ep_snap_entry {
+	uint64_t cookie;
+	uint32_t pid;   /* owner, 0: not found */
+	uint16_t port;
+	uint8_t proto;
+	uint8_t timewait;
+	char comm[EP_COMM_LEN];
 };
 
 /* One event in an event_chunks blob, host byte order: what replay needs (the
