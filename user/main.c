@@ -27,6 +27,8 @@
 
 #define SECOND 1000000000ULL
 #define REFRESH_EVERY (5 * SECOND)
+/* TIME_WAIT cancels waiting for their restart; a full queue confirms early. */
+#define TW_PENDING_MAX 65536
 
 static volatile sig_atomic_t exiting, hurry;
 
@@ -183,7 +185,7 @@ static int prepare(struct ep_run *run, char *cg2, size_t len)
 {
 	if (ep_check_privileges() || ep_ensure_mounts(cg2, len))
 		return 1;
-	if (ep_tw_init(&run->tw, 65536) ||
+	if (ep_tw_init(&run->tw, TW_PENDING_MAX) ||
 	    ep_pipe_init(&run->pipe, &run->opts, ep_clock_offset()) ||
 	    !(run->probe = ep_probe_new(&run->pipe, run->opts.netns))) {
 		fprintf(stderr, "eptrace: out of memory\n");
