@@ -12,19 +12,31 @@ WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 INCLUDES := -I$(OUT) -Ibpf -Iuser
 LIBS := -Wl,-Bstatic -lbpf -lelf -lz -lsqlite3 -Wl,-Bdynamic -lmicrohttpd -lpthread -ldl -lm
 
-USER_LIB_SRC := user/decode.c user/format.c user/format_agg.c user/options.c user/tw_resolver.c \
-	user/hist.c user/hashmap.c user/agg.c user/agg_ns.c user/agg_series.c user/netns.c \
-	user/pipeline.c user/metrics.c
-USER_SRC := $(USER_LIB_SRC) user/caps.c user/loader.c user/stats.c user/probe.c user/sockdiag.c user/owners.c \
-	user/prestart.c user/sweep.c user/bracket_sweep.c user/recorder.c user/rec_store.c user/report.c user/exporter.c user/main.c
-USER_OBJ := $(patsubst user/%.c,$(OUT)/%.o,$(USER_SRC))
+# Userspace by layer, lowest first (make layering checks that no file
+# includes a header of a layer above its own; README.md, "Layout").
+AGG_SRC := $(addprefix user/agg/,decode.c hist.c hash.c agg.c agg_ns.c agg_series.c tw_resolver.c)
+CONFIG_SRC := user/config/options.c
+HOST_SRC := $(addprefix user/host/,netns.c sockdiag.c owners.c)
+OUTPUT_SRC := $(addprefix user/output/,format.c format_agg.c view.c metrics.c exporter.c)
+RECORDING_SRC := $(addprefix user/recording/,layout.c recorder.c store.c)
+KERNEL_SRC := $(addprefix user/kernel/,caps.c loader.c stats.c tables.c)
+FLOW_SRC := $(addprefix user/,pipeline.c probe.c report.c main.c)
+
+# What the unit tests link: no kernel, no SQLite, no HTTP.
+USER_LIB_SRC := $(AGG_SRC) $(CONFIG_SRC) user/host/netns.c $(addprefix user/output/,format.c format_agg.c view.c metrics.c) \
+	user/recording/layout.c user/pipeline.c
+USER_SRC := $(AGG_SRC) $(CONFIG_SRC) $(HOST_SRC) $(OUTPUT_SRC) $(RECORDING_SRC) $(KERNEL_SRC) $(FLOW_SRC)
+userobj = $(patsubst user/%.c,$(OUT)/user/%.o,$(1))
+USER_OBJ := $(call userobj,$(USER_SRC))
+USER_LIB_OBJ := $(call userobj,$(USER_LIB_SRC))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 UNITDIR ?= /etc/systemd/system
 
-.PHONY: all clean test unit integration vmtest sanitize fuzz fuzz-short fuzz-build soak valgrind deps install uninstall bench
+.PHONY: all clean test unit integration vmtest sanitize fuzz fuzz-short fuzz-build soak valgrind deps install uninstall bench \
+	layering help
 all: $(OUT)/eptrace $(OUT)/tests/workload $(OUT)/bench/churn $(OUT)/bench/floor
 
 $(OUT):
@@ -43,10 +55,12 @@ $(OUT)/eptrace.bpf.o: bpf/tracepoint/backend.bpf.c | $(OUT)
 $(OUT)/eptrace.skel.h: $(OUT)/eptrace.bpf.o
 	$(BPFTOOL) gen skeleton $< name eptrace_bpf > $@
 
-$(OUT)/loader.o: $(OUT)/eptrace.skel.h
+$(OUT)/user/kernel/loader.o: $(OUT)/eptrace.skel.h
 
-$(OUT)/%.o: user/%.c $(wildcard user/*.h) bpf/record.h | $(OUT)
-	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -c $< -o $@
+# -MMD -MP: each object's header dependencies, read back below.
+$(OUT)/user/%.o: user/%.c | $(OUT)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -MMD -MP -c $< -o $@
 
 $(OUT)/eptrace: $(USER_OBJ)
 	$(CC) $(CFLAGS) $^ $(LIBS) -o $@
@@ -54,8 +68,11 @@ $(OUT)/eptrace: $(USER_OBJ)
 $(OUT)/tests/workload: tests/integration/workload.c | $(OUT)
 	$(CC) $(CFLAGS) $(WARN) $< -o $@
 
-$(OUT)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(patsubst user/%.c,$(OUT)/%.o,$(USER_LIB_SRC)) | $(OUT)
-	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Itests/unit $< $(patsubst user/%.c,$(OUT)/%.o,$(USER_LIB_SRC)) -lm -o $@
+# Their dependency files go apart: scripts run every build/tests/test_*.
+$(OUT)/tests/test_%: tests/unit/test_%.c $(USER_LIB_OBJ) | $(OUT)
+	@mkdir -p $(OUT)/deps
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Itests/unit -MMD -MP -MF $(OUT)/deps/test_$*.d $< \
+		$(USER_LIB_OBJ) -lm -o $@
 
 unit: $(UNIT_TESTS)
 	@fail=0; for t in $(UNIT_TESTS); do $$t || fail=1; done; exit $$fail
@@ -131,8 +148,7 @@ FUZZ_SECONDS ?= 600
 FUZZ_RUN = mkdir -p $(FUZZ_OUT)/corpus && $(FUZZ_OUT)/fuzz_report -close_fd_mask=3 \
 	-max_len=131072 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 	-artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus tests/fuzz/seeds
-$(OUT)/fuzz_report: tests/fuzz/fuzz_report.c $(patsubst user/%.c,$(OUT)/%.o,$(USER_LIB_SRC)) \
-		$(OUT)/report.o
+$(OUT)/fuzz_report: tests/fuzz/fuzz_report.c $(USER_LIB_OBJ) $(OUT)/user/report.o
 	$(CC) $(CFLAGS) -fsanitize=fuzzer $(WARN) $(INCLUDES) $^ \
 		-Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic -lpthread -ldl -lm -o $@
 fuzz-build:
@@ -145,7 +161,11 @@ fuzz: fuzz-build
 valgrind: all $(UNIT_TESTS)
 	./tests/valgrind.sh
 
-test: unit integration sanitize fuzz-short valgrind
+# The include graph against the layers of user/ (tests/layering.py).
+layering:
+	/usr/bin/python3 tests/layering.py
+
+test: layering unit integration sanitize fuzz-short valgrind
 
 deps:
 	./scripts/setup.sh
@@ -164,3 +184,22 @@ uninstall:
 
 clean:
 	rm -rf $(OUT) $(SAN_OUT) $(FUZZ_OUT)
+
+help:
+	@echo 'make [target]  (as root for the tests and bench)'
+	@echo '  all                  eptrace, the test workload and the bench tools, in build/'
+	@echo '  test                 layering, unit, integration, sanitize, fuzz-short and valgrind'
+	@echo '  layering             no file of user/ includes a header of a layer above its own'
+	@echo '  unit                 C unit tests of the pure code (no kernel needed)'
+	@echo '  integration          pytest against the real BPF programs, in network namespaces'
+	@echo '  sanitize             unit and integration under ASan and UBSan (build-san/)'
+	@echo '  fuzz                 libFuzzer on reading recordings, FUZZ_SECONDS (default 600)'
+	@echo '  valgrind             the unit tests, a recording and its reports under valgrind'
+	@echo '  soak                 SOAK_MINUTES (default 10) of churn on every core: nothing lost'
+	@echo '  bench                overhead against peers on this machine; writes BENCHMARKS.md'
+	@echo '  bench VM=1           the same inside Debian 12 kernels under qemu -icount, one vCPU'
+	@echo '  vmtest KERNEL=...    unit and integration suites under qemu (amd64 or rt-amd64)'
+	@echo '  install              build/eptrace and its systemd unit (PREFIX, DESTDIR)'
+	@echo '  clean                remove build/, build-san/ and build-fuzz/'
+
+-include $(USER_OBJ:.o=.d) $(patsubst $(OUT)/tests/%,$(OUT)/deps/%.d,$(UNIT_TESTS))

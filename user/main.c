@@ -1,4 +1,7 @@
-/* eptrace: options -> load -> consume ring buffer -> pipeline (decode,
+/* The program flow, the top layer (user/: main.c, pipeline.c, probe.c,
+ * report.c): it may call every layer below, and none of them calls it.
+ *
+ * eptrace: options -> load -> consume ring buffer -> pipeline (decode,
  * aggregate, output, record, export). `report` replays a recording instead. */
 #include <errno.h>
 #include <inttypes.h>
@@ -9,24 +12,23 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/types.h>
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "exporter.h"
-#include "caps.h"
-#include "prestart.h"
-#include "sweep.h"
-#include "bracket_sweep.h"
-#include "loader.h"
-#include "options.h"
+#include "output/exporter.h"
+#include "kernel/caps.h"
+#include "kernel/tables.h"
+#include "kernel/loader.h"
+#include "config/options.h"
 #include "pipeline.h"
 #include "probe.h"
-#include "recorder.h"
+#include "recording/recorder.h"
 #include "report.h"
-#include "stats.h"
-#include "tw_resolver.h"
+#include "kernel/stats.h"
+#include "agg/tw_resolver.h"
 
 #define SECOND 1000000000ULL
 #define REFRESH_EVERY (5 * SECOND)
+/* TIME_WAIT cancels waiting for their restart; a full queue confirms early. */
+#define TW_PENDING_MAX 65536
 
 static volatile sig_atomic_t exiting, hurry;
 
@@ -37,8 +39,11 @@ struct ep_run {
 	struct ep_pipeline pipe;
 	struct ep_probe *probe;
 	struct ep_sweep sweep; /* dumps of this probe round, for the table sweep */
-	struct ep_recorder *rec;
+	struct ep_recorder *recorder;
 	struct ep_exporter *exp;
+	struct ring_buffer *rb;
+	uint64_t start, last_stats, last_report, last_refresh; /* CLOCK_MONOTONIC ns */
+	uint64_t refresh_every;
 };
 
 /* A second signal while a recording closes: do not wait for its readable rows. */
@@ -79,53 +84,28 @@ static void learn_netns(void *ctx, const struct ep_record *rec)
 static void tw_confirm(const struct ep_tw_pending *p, void *ctx)
 {
 	struct ep_run *run = ctx;
-	int fd = ep_socks_fd(&run->loader);
-	struct sock_state st;
+	struct ep_record rel;
 
-	if (bpf_map_lookup_elem(fd, &p->cookie, &st))
-		return; /* the kernel released it (expiry) */
-	if (st.phase != PH_TIMEWAIT || st.cancel_ns != p->cancel_ns)
-		return; /* restarted, or cancelled again later */
-	if (bpf_map_delete_elem(fd, &p->cookie))
-		return;
-	st.rec.kind = EP_RELEASE;
-	st.rec.ts_ns = p->cancel_ns;
-	st.rec.reason = EP_REL_TW_KILLED;
-	st.rec.flags |= EP_F_TIMEWAIT;
-	st.rec.latency_ns = EP_LATENCY_NONE;
-	ep_pipe_event(&run->pipe, &st.rec);
+	if (ep_tables_tw_take(ep_socks_fd(&run->loader), p->cookie, p->cancel_ns, &rel))
+		ep_pipe_event(&run->pipe, &rel);
 }
-
-static void forget_released(struct ep_run *run, uint64_t cookie);
 
 static int on_record(void *ctx, void *data, size_t len)
 {
 	struct ep_run *run = ctx;
 	const struct ep_record *rec = data;
 
-	run->pipe.sum.received++;
-	if (len < sizeof(*rec)) {
-		run->pipe.sum.bad_records++;
+	ep_pipe_received(&run->pipe, len < sizeof(*rec));
+	if (len < sizeof(*rec))
 		return 0;
-	}
 	if (rec->kind == EP_TW_CANCEL) {
 		ep_tw_add(&run->tw, rec->cookie, rec->ts_ns, tw_confirm, run);
 		return 0;
 	}
 	if (rec->kind == EP_RELEASE && (rec->flags & EP_F_STALE))
-		forget_released(run, rec->cookie);
+		ep_tables_forget_released(ep_socks_fd(&run->loader), rec->cookie);
 	ep_pipe_event(&run->pipe, rec);
 	return 0;
-}
-
-/* The kernel reported a release but could not remove the entry. */
-static void forget_released(struct ep_run *run, uint64_t cookie)
-{
-	struct sock_state st;
-	int fd = ep_socks_fd(&run->loader);
-
-	if (!bpf_map_lookup_elem(fd, &cookie, &st) && st.phase == PH_RELEASED)
-		bpf_map_delete_elem(fd, &cookie);
 }
 
 static void refresh_stats(struct ep_run *run)
@@ -141,9 +121,8 @@ static void refresh_stats(struct ep_run *run)
 static bool kernel_tracks(uint64_t cookie, void *ctx)
 {
 	struct ep_run *run = ctx;
-	struct sock_state st;
 
-	return !bpf_map_lookup_elem(ep_socks_fd(&run->loader), &cookie, &st);
+	return ep_tables_tracks(ep_socks_fd(&run->loader), cookie);
 }
 
 static void follow_prestart(void *ctx, uint32_t netns, const struct ep_diag_sock *s,
@@ -154,7 +133,7 @@ static void follow_prestart(void *ctx, uint32_t netns, const struct ep_diag_sock
 	/* Without the release hook nothing would ever take a UDP entry out. */
 	if (s->proto == EP_UDP && !run->loader.sock_hooks)
 		return;
-	ep_prestart_follow(ep_socks_fd(&run->loader), &run->opts, netns, s, owner, fixed);
+	ep_tables_follow_prestart(ep_socks_fd(&run->loader), &run->opts, netns, s, owner, fixed);
 }
 
 static void collect_dump(void *ctx, uint32_t netns, const struct ep_diag_sock *v, size_t n,
@@ -171,139 +150,183 @@ static void print_start(struct ep_run *run, uint64_t mono)
 				  .pid = (uint32_t)getpid(),
 				  .timewait_tracking = run->loader.tw_tracking };
 
-	if (run->rec)
-		ep_rec_start(run->rec, &start, run->pipe.mono_to_unix);
-	ep_print_start(&run->pipe, &start);
+	if (run->recorder)
+		ep_recorder_start(run->recorder, &start, run->pipe.mono_to_unix);
+	ep_pipe_start(&run->pipe, &start);
 }
 
 /* One pass of the loop's periodic work. */
-static void housekeeping(struct ep_run *run, uint64_t now, uint64_t *last_stats,
-			 uint64_t *last_refresh, uint64_t *last_report, uint64_t refresh_every)
+static void housekeeping(struct ep_run *run, uint64_t now)
 {
 	ep_tw_due(&run->tw, now, tw_confirm, run);
-	if (now - *last_stats > SECOND) {
+	if (now - run->last_stats > SECOND) {
 		refresh_stats(run);
-		*last_stats = now;
+		run->last_stats = now;
 	}
 	/* Sockets from before the trace go away unseen: re-read them; holders
 	 * whose release was lost are dropped. */
-	if (now - *last_refresh >= refresh_every) {
+	if (now - run->last_refresh >= run->refresh_every) {
 		ep_probe_refresh(run->probe, now);
 		ep_sweep_run(&run->sweep, ep_socks_fd(&run->loader));
-		ep_sweep_brackets(ep_inflight_fd(&run->loader), now);
+		ep_tables_sweep_brackets(ep_inflight_fd(&run->loader), now);
 		ep_pipe_reconcile_live(&run->pipe, now, kernel_tracks, run);
-		*last_refresh = now;
+		run->last_refresh = now;
 	}
-	if (run->pipe.report_every && now - *last_report >= run->pipe.report_every) {
+	if (run->pipe.report_every && now - run->last_report >= run->pipe.report_every) {
 		ep_pipe_tick(&run->pipe, now, false);
-		*last_report = now;
+		run->last_report = now;
 	}
 	if (run->exp)
-		ep_exporter_publish(run->exp, &run->pipe, now);
+		ep_exporter_publish(run->exp, &run->pipe.agg, &run->pipe.sum, now);
 }
 
-static int trace(struct ep_run *run)
+/* Privileges, mounts and the userspace state: nothing to undo on failure. */
+static int prepare(struct ep_run *run, char *cg2, size_t len)
 {
-	struct ring_buffer *rb = NULL;
-	uint64_t start = 0, deadline = 0, last_stats = 0, last_report = 0, last_refresh = 0;
-	uint64_t refresh_every = REFRESH_EVERY;
-	char cg2[512];
-	int err = 1;
-
-	if (ep_check_privileges() || ep_ensure_mounts(cg2, sizeof(cg2)))
+	if (ep_check_privileges() || ep_ensure_mounts(cg2, len))
 		return 1;
-	if (ep_tw_init(&run->tw, 65536) ||
+	if (ep_tw_init(&run->tw, TW_PENDING_MAX) ||
 	    ep_pipe_init(&run->pipe, &run->opts, ep_clock_offset()) ||
 	    !(run->probe = ep_probe_new(&run->pipe, run->opts.netns))) {
 		fprintf(stderr, "eptrace: out of memory\n");
 		return 1;
 	}
-	run->pipe.enrich = (struct ep_enrich){ learn_netns, run };
+	ep_pipe_set_enrich(&run->pipe, &(struct ep_enrich){ learn_netns, run });
 	/* Before any thread starts, so that they do not take the signals. */
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	return 0;
+}
+
+static int load(struct ep_run *run, const char *cg2)
+{
 	if (ep_load(&run->loader, &run->opts, cg2))
-		goto out;
-	rb = ring_buffer__new(ep_events_fd(&run->loader), on_record, run, NULL);
-	if (!rb) {
+		return 1;
+	run->rb = ring_buffer__new(ep_events_fd(&run->loader), on_record, run, NULL);
+	if (!run->rb) {
 		fprintf(stderr, "eptrace: cannot open the ring buffer: %s\n", strerror(errno));
-		goto out;
+		return 1;
 	}
-	/* Loaded and attached: what it took is given up before any thread
-	 * starts, the exporter's (the one that talks to the network) first. */
+	return 0;
+}
+
+/* Loaded and attached: what it took is given up before any thread starts,
+ * the exporter's (the one that talks to the network) first. */
+static int start_consumers(struct ep_run *run)
+{
 	if (ep_caps_drop(run->opts.prometheus && run->opts.prometheus_port < 1024))
-		goto out;
+		return 1;
 	if (run->opts.prometheus &&
-	    !(run->exp = ep_exporter_start(run->opts.prometheus_addr, run->opts.prometheus_port,
-					   &run->pipe)))
-		goto out;
+	    !(run->exp = ep_exporter_start(run->opts.prometheus_addr, run->opts.prometheus_port)))
+		return 1;
+	if (run->exp)
+		ep_pipe_add_consumer(&run->pipe, &(struct ep_consumer){
+					     .event = ep_exporter_event, .ctx = run->exp });
 	ep_exporter_set_timewait(run->exp, run->loader.tw_tracking);
 	/* The file only once everything else worked: a name is not taken for nothing. */
-	if (run->opts.file && !(run->rec = ep_rec_open(run->opts.file, &run->pipe)))
-		goto out;
-	start = last_report = last_refresh = mono_now();
-	if (run->exp)
-		ep_exporter_publish(run->exp, &run->pipe, 0); /* a page from the start on */
-	print_start(run, start);
+	if (run->opts.file && !(run->recorder = ep_recorder_open(run->opts.file, run->pipe.mono_to_unix)))
+		return 1;
+	if (run->recorder)
+		ep_pipe_add_consumer(&run->pipe, &(struct ep_consumer){
+					     .input = ep_recorder_input, .control = ep_recorder_control,
+					     .ctx = run->recorder });
+	return 0;
+}
+
+static void begin(struct ep_run *run)
+{
+	run->start = run->last_report = run->last_refresh = mono_now();
+	if (run->exp) /* a page from the start on */
+		ep_exporter_publish(run->exp, &run->pipe.agg, &run->pipe.sum, 0);
+	print_start(run, run->start);
 	/* Sockets that exist already count from the first second, and the
 	 * kernel side follows them to their release. */
 	ep_probe_on_found(run->probe, follow_prestart, run);
 	ep_probe_on_dumped(run->probe, collect_dump, run);
 	ep_probe_all(run->probe, mono_now());
 	ep_sweep_run(&run->sweep, ep_socks_fd(&run->loader));
-	if (run->pipe.report_every && run->pipe.report_every < refresh_every)
-		refresh_every = run->pipe.report_every;
-	if (run->opts.duration_s > 0)
-		deadline = start + (uint64_t)(run->opts.duration_s * 1e9);
+	run->refresh_every = REFRESH_EVERY;
+	if (run->pipe.report_every && run->pipe.report_every < run->refresh_every)
+		run->refresh_every = run->pipe.report_every;
+}
 
+/* Until a signal, the --duration or an error (0 or 1). */
+static int loop(struct ep_run *run)
+{
+	uint64_t deadline = 0;
+
+	if (run->opts.duration_s > 0)
+		deadline = run->start + (uint64_t)(run->opts.duration_s * 1e9);
 	while (!exiting) {
-		int n = ring_buffer__poll(rb, 50);
+		int n = ring_buffer__poll(run->rb, 50);
 		uint64_t now;
 
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "eptrace: reading the ring buffer failed: %s\n", strerror(-n));
-			goto out;
+			return 1;
 		}
 		/* Records submitted without a wakeup wait for us here. */
-		ring_buffer__consume(rb);
+		ring_buffer__consume(run->rb);
 		now = mono_now();
-		housekeeping(run, now, &last_stats, &last_refresh, &last_report, refresh_every);
+		housekeeping(run, now);
 		fflush(stdout);
-		if (run->rec) {
-			ep_rec_flush(run->rec);
-			if (ep_rec_failed(run->rec))
-				goto out; /* it said why */
+		if (run->recorder) {
+			ep_recorder_flush(run->recorder);
+			if (ep_recorder_failed(run->recorder))
+				return 1; /* it said why */
 		}
 		if (deadline && now >= deadline)
 			break;
 	}
-	err = 0;
-out:
-	/* Detach first so that the final counts and the last records agree. */
+	return 0;
+}
+
+/* Detach first so that the final counts and the last records agree. */
+static void finish(struct ep_run *run)
+{
 	ep_detach(&run->loader);
-	if (rb) {
-		ring_buffer__consume(rb);
+	if (run->rb) {
+		ring_buffer__consume(run->rb);
 		if (run->loader.skel)
 			ep_tw_due(&run->tw, mono_now(), tw_confirm, run);
 	}
-	if (run->loader.skel && rb) {
+	if (run->loader.skel && run->rb) {
 		refresh_stats(run);
-		run->pipe.sum.duration_s = (mono_now() - start) / 1e9;
+		ep_pipe_set_duration(&run->pipe, (mono_now() - run->start) / 1e9);
 		ep_pipe_tick(&run->pipe, mono_now(), true);
 		if (run->exp)
-			ep_exporter_publish(run->exp, &run->pipe, 0);
+			ep_exporter_publish(run->exp, &run->pipe.agg, &run->pipe.sum, 0);
 		ep_pipe_summary(&run->pipe);
 	}
-	if (run->rec && ep_rec_close(run->rec, &run->pipe.sum, &hurry))
-		err = 1;
+}
+
+static void teardown(struct ep_run *run)
+{
 	fflush(stdout);
 	ep_exporter_stop(run->exp);
-	ring_buffer__free(rb);
+	ring_buffer__free(run->rb);
 	ep_unload(&run->loader);
 	ep_tw_free(&run->tw);
 	ep_probe_free(run->probe);
 	ep_sweep_free(&run->sweep);
 	ep_pipe_free(&run->pipe);
+}
+
+static int trace(struct ep_run *run)
+{
+	char cg2[512];
+	int err = 1;
+
+	if (prepare(run, cg2, sizeof(cg2)))
+		return 1;
+	if (!load(run, cg2) && !start_consumers(run)) {
+		begin(run);
+		err = loop(run);
+	}
+	finish(run);
+	if (run->recorder && ep_recorder_close(run->recorder, &run->pipe.sum, &hurry))
+		err = 1;
+	teardown(run);
 	return err;
 }
 

@@ -1,53 +1,19 @@
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include "format_agg.h"
 #include "pipeline.h"
-
-static const char *const control_names[] = {
-	[EP_CTL_RANGE] = "range",         [EP_CTL_SNAPSHOT] = "snapshot",
-	[EP_CTL_GONE] = "gone",           [EP_CTL_RECONCILE] = "reconcile",
-	[EP_CTL_STATS] = "stats",         [EP_CTL_TICK] = "tick",
-};
-
-const char *ep_control_name(int type)
-{
-	if (type <= 0 || type > EP_CTL_TICK)
-		return "unknown";
-	return control_names[type];
-}
-
-int ep_control_type(const char *name)
-{
-	if (!name)
-		return -1;
-	for (int t = EP_CTL_RANGE; t <= EP_CTL_TICK; t++)
-		if (!strcmp(name, control_names[t]))
-			return t;
-	return -1;
-}
 
 static void on_collision(void *ctx, const struct ep_collision *c)
 {
 	struct ep_pipeline *p = ctx;
 
-	if (!p->show_collisions)
-		return;
-	if (p->opts->json)
-		ep_json_collision(stdout, c, p->mono_to_unix);
-	else
-		ep_table_collision(stdout, c, p->mono_to_unix);
+	ep_view_collision(&p->view, c);
 }
 
 static void on_warning(void *ctx, const struct ep_warning *w)
 {
 	struct ep_pipeline *p = ctx;
 
-	if (p->opts->json && !p->opts->quiet)
-		ep_json_warning(stdout, w, p->mono_to_unix);
-	else
-		ep_table_warning(stderr, w);
+	ep_view_warning(&p->view, w);
 }
 
 int ep_pipe_init(struct ep_pipeline *p, const struct ep_opts *o, int64_t mono_to_unix)
@@ -58,32 +24,55 @@ int ep_pipe_init(struct ep_pipeline *p, const struct ep_opts *o, int64_t mono_to
 	memset(p, 0, sizeof(*p));
 	p->opts = o;
 	p->mono_to_unix = mono_to_unix;
-	p->show_events = !o->hist && !o->collisions && !o->occupancy && !o->quiet;
-	p->show_collisions = o->collisions || (o->json && p->show_events);
-	p->show_occupancy = o->occupancy || (o->json && p->show_events);
+	ep_view_init(&p->view, o, mono_to_unix);
 	if (o->interval_s > 0)
 		p->report_every = (uint64_t)(o->interval_s * 1e9);
-	else if (p->show_occupancy)
+	else if (p->view.show_occupancy)
 		p->report_every = 5000000000ULL;
 	return ep_agg_init(&p->agg, &ao, &sink);
 }
 
-void ep_print_start(struct ep_pipeline *p, const struct ep_start *s)
+void ep_pipe_start(struct ep_pipeline *p, const struct ep_start *s)
 {
-	if (p->opts->json && !p->opts->quiet)
-		printf("{\"event\":\"start\",\"ts_ns\":%" PRIu64 ",\"pid\":%u,\"timewait_tracking\":%s}\n",
-		       s->ts_ns, s->pid, s->timewait_tracking ? "true" : "false");
-	/* on stderr in every live mode: the moment tracing starts */
-	if (p->opts->mode != EP_MODE_REPORT)
-		fprintf(stderr, "Tracing ephemeral ports... Hit Ctrl-C to end.\n");
-	if (!p->opts->json && p->show_events)
-		ep_table_header(stdout);
-	fflush(stdout);
+	ep_view_start(&p->view, s);
 }
 
 void ep_pipe_free(struct ep_pipeline *p)
 {
 	ep_agg_free(&p->agg);
+}
+
+int ep_pipe_add_consumer(struct ep_pipeline *p, const struct ep_consumer *c)
+{
+	if (p->nconsumers == EP_PIPE_CONSUMERS_MAX)
+		return -1;
+	p->consumers[p->nconsumers++] = *c;
+	return 0;
+}
+
+void ep_pipe_set_enrich(struct ep_pipeline *p, const struct ep_enrich *e)
+{
+	p->enrich = *e;
+}
+
+void ep_pipe_received(struct ep_pipeline *p, bool bad)
+{
+	p->sum.received++;
+	if (bad)
+		p->sum.bad_records++;
+}
+
+void ep_pipe_set_duration(struct ep_pipeline *p, double seconds)
+{
+	p->sum.duration_s = seconds;
+}
+
+void ep_pipe_restore_totals(struct ep_pipeline *p, uint64_t received, uint64_t bad_records,
+			    double duration_s)
+{
+	p->sum.received = received;
+	p->sum.bad_records = bad_records;
+	p->sum.duration_s = duration_s;
 }
 
 /* Record -> decode -> (live: learn the namespace) -> aggregate -> output. */
@@ -103,10 +92,12 @@ void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 	if (p->enrich.before)
 		p->enrich.before(p->enrich.ctx, rec);
 	ep_agg_event(&p->agg, &ev, &info);
-	if (p->journal.event)
-		p->journal.event(p->journal.ctx, rec, &info);
-	if (p->on_event)
-		p->on_event(p->on_event_ctx, &ev, &info);
+	for (int i = 0; i < p->nconsumers; i++)
+		if (p->consumers[i].input)
+			p->consumers[i].input(p->consumers[i].ctx, rec, &info);
+	for (int i = 0; i < p->nconsumers; i++)
+		if (p->consumers[i].event)
+			p->consumers[i].event(p->consumers[i].ctx, &ev, &info);
 	if (rec->kind == EP_TW_START || (rec->flags & EP_F_FIXED))
 		return; /* inputs of the aggregate, not assignments */
 	p->sum.events++;
@@ -116,30 +107,34 @@ void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 		p->sum.releases++;
 	else
 		p->sum.fails++;
-	if (!p->show_events)
-		return;
-	if (p->opts->json)
-		ep_json_event(stdout, &ev, &info);
-	else
-		ep_table_event(stdout, &ev, &info);
+	ep_view_event(&p->view, &ev, &info);
 }
 
-static void journal(struct ep_pipeline *p, int type, uint64_t mono, uint32_t netns,
+static bool wants_control(const struct ep_pipeline *p)
+{
+	for (int i = 0; i < p->nconsumers; i++)
+		if (p->consumers[i].control)
+			return true;
+	return false;
+}
+
+static void to_consumers(struct ep_pipeline *p, int type, uint64_t mono, uint32_t netns,
 		    const void *data, size_t len)
 {
-	if (p->journal.control)
-		p->journal.control(p->journal.ctx, type, mono, netns, data, len);
+	for (int i = 0; i < p->nconsumers; i++)
+		if (p->consumers[i].control)
+			p->consumers[i].control(p->consumers[i].ctx, type, mono, netns, data, len);
 }
 
 void ep_pipe_range(struct ep_pipeline *p, uint64_t mono, uint32_t netns, uint16_t lo,
 		   uint16_t hi, const uint8_t *reserved)
 {
-	if (p->journal.control) {
+	if (wants_control(p)) {
 		struct ep_range_data d = { .lo = lo, .hi = hi, .has_reserved = reserved != NULL };
 
 		if (reserved)
 			memcpy(d.reserved, reserved, sizeof(d.reserved));
-		journal(p, EP_CTL_RANGE, mono, netns, &d,
+		to_consumers(p, EP_CTL_RANGE, mono, netns, &d,
 			reserved ? sizeof(d) : offsetof(struct ep_range_data, reserved));
 	}
 	ep_agg_advance(&p->agg, mono);
@@ -149,7 +144,7 @@ void ep_pipe_range(struct ep_pipeline *p, uint64_t mono, uint32_t netns, uint16_
 void ep_pipe_snapshot(struct ep_pipeline *p, uint64_t mono, uint32_t netns,
 		      const struct ep_snap_entry *v, size_t n)
 {
-	journal(p, EP_CTL_SNAPSHOT, mono, netns, v, n * sizeof(*v));
+	to_consumers(p, EP_CTL_SNAPSHOT, mono, netns, v, n * sizeof(*v));
 	ep_agg_advance(&p->agg, mono);
 	ep_agg_snapshot_begin(&p->agg, netns);
 	for (size_t i = 0; i < n; i++)
@@ -160,7 +155,7 @@ void ep_pipe_snapshot(struct ep_pipeline *p, uint64_t mono, uint32_t netns,
 
 void ep_pipe_gone(struct ep_pipeline *p, uint64_t mono, uint32_t netns)
 {
-	journal(p, EP_CTL_GONE, mono, netns, NULL, 0);
+	to_consumers(p, EP_CTL_GONE, mono, netns, NULL, 0);
 	ep_agg_advance(&p->agg, mono);
 	ep_agg_netns_gone(&p->agg, netns);
 }
@@ -194,7 +189,7 @@ void ep_pipe_reconcile(struct ep_pipeline *p, uint64_t mono, const uint64_t *dea
 	if (n)
 		memcpy(sorted, dead, n * sizeof(*dead));
 	qsort(sorted, n, sizeof(*sorted), cmp_u64);
-	journal(p, EP_CTL_RECONCILE, mono, 0, sorted, n * sizeof(*sorted));
+	to_consumers(p, EP_CTL_RECONCILE, mono, 0, sorted, n * sizeof(*sorted));
 	ep_agg_reconcile(&p->agg, not_dead, &d);
 	free(sorted);
 }
@@ -202,13 +197,13 @@ void ep_pipe_reconcile(struct ep_pipeline *p, uint64_t mono, const uint64_t *dea
 void ep_pipe_reconcile_live(struct ep_pipeline *p, uint64_t mono,
 			    bool (*alive)(uint64_t cookie, void *ctx), void *ctx)
 {
-	uint64_t *dead = malloc((p->agg.socks.count + 1) * sizeof(*dead));
+	uint64_t *dead = malloc((p->agg.by_cookie.count + 1) * sizeof(*dead));
 	const uint64_t *cookie;
 	size_t pos = 0, n = 0;
 
 	if (!dead)
 		return;
-	while ((cookie = ep_map_next(&p->agg.socks, &pos, NULL)))
+	while ((cookie = ep_hash_next(&p->agg.by_cookie, &pos, NULL)))
 		if (!alive(*cookie, ctx))
 			dead[n++] = *cookie;
 	ep_pipe_reconcile(p, mono, dead, n);
@@ -217,76 +212,21 @@ void ep_pipe_reconcile_live(struct ep_pipeline *p, uint64_t mono,
 
 void ep_pipe_stats(struct ep_pipeline *p, uint64_t mono, const uint64_t st[EP_STAT_MAX])
 {
-	journal(p, EP_CTL_STATS, mono, 0, st, EP_STAT_MAX * sizeof(uint64_t));
+	to_consumers(p, EP_CTL_STATS, mono, 0, st, EP_STAT_MAX * sizeof(uint64_t));
 	p->sum.lost = st[EP_STAT_LOST];
 	p->sum.socks_full = st[EP_STAT_SOCKS_FULL];
 	p->sum.inflight_full = st[EP_STAT_INFLIGHT_FULL];
 	p->sum.hook_misses = st[EP_STAT_HOOK_MISSES];
 	p->sum.submitted = st[EP_STAT_EVENTS];
 	if (p->sum.hook_misses > p->misses_reported) {
-		if (p->opts->json)
-			printf("{\"event\":\"lost\",\"hook_misses\":%" PRIu64 ",\"new\":%" PRIu64
-			       "}\n", p->sum.hook_misses, p->sum.hook_misses - p->misses_reported);
-		else
-			fprintf(stderr, "WARNING: %" PRIu64 " hook runs skipped by the kernel so far "
-					"(a hook nested in itself): their events are missing\n",
-				p->sum.hook_misses);
+		ep_view_hook_misses(&p->view, p->sum.hook_misses,
+				    p->sum.hook_misses - p->misses_reported);
 		p->misses_reported = p->sum.hook_misses;
 	}
 	if (p->sum.lost <= p->lost_reported)
 		return;
-	if (p->opts->json)
-		printf("{\"event\":\"lost\",\"lost\":%" PRIu64 ",\"new\":%" PRIu64 "}\n",
-		       p->sum.lost, p->sum.lost - p->lost_reported);
-	else
-		fprintf(stderr, "WARNING: %" PRIu64 " events lost so far (ring buffer full)\n",
-			p->sum.lost);
+	ep_view_lost(&p->view, p->sum.lost, p->sum.lost - p->lost_reported);
 	p->lost_reported = p->sum.lost;
-}
-
-static void print_hists(struct ep_pipeline *p, uint64_t now_unix)
-{
-	struct ep_series *sv;
-	size_t n = ep_agg_series(&p->agg, &sv);
-
-	if (!p->opts->json) {
-		time_t secs = (time_t)(now_unix / 1000000000ULL);
-		struct tm tm;
-
-		localtime_r(&secs, &tm);
-		printf("%02d:%02d:%02d  (since start)\n", tm.tm_hour, tm.tm_min, tm.tm_sec);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (p->opts->json)
-			ep_json_series(stdout, &sv[i], p->opts->by, now_unix);
-		else
-			ep_table_series(stdout, &sv[i], p->opts->by);
-	}
-	if (!n && !p->opts->json)
-		printf("(no events yet)\n\n");
-	ep_agg_series_free(sv, n);
-}
-
-static void print_occupancy(struct ep_pipeline *p, uint64_t now_unix)
-{
-	size_t n = ep_agg_netns_count(&p->agg);
-
-	if (!p->opts->json)
-		ep_table_occupancy_header(stdout);
-	for (size_t i = 0; i < n; i++) {
-		struct ep_occupancy o;
-
-		if (!ep_agg_occupancy(&p->agg, i, &o))
-			continue;
-		if (p->opts->netns && o.netns != p->opts->netns)
-			continue;
-		if (p->opts->json)
-			ep_json_occupancy(stdout, &o, now_unix);
-		else
-			ep_table_occupancy(stdout, &o);
-	}
-	if (!p->opts->json)
-		putchar('\n');
 }
 
 void ep_pipe_tick(struct ep_pipeline *p, uint64_t mono, bool final)
@@ -294,12 +234,9 @@ void ep_pipe_tick(struct ep_pipeline *p, uint64_t mono, bool final)
 	uint64_t now_unix = ep_mono_to_unix(mono, p->mono_to_unix);
 	uint8_t f = final;
 
-	journal(p, EP_CTL_TICK, mono, 0, &f, 1);
+	to_consumers(p, EP_CTL_TICK, mono, 0, &f, 1);
 	ep_agg_advance(&p->agg, mono); /* rates up to now, not the last event */
-	if (p->show_occupancy)
-		print_occupancy(p, now_unix);
-	if (p->opts->hist || (final && p->opts->json && p->show_events))
-		print_hists(p, now_unix);
+	ep_view_report(&p->view, &p->agg, now_unix, final);
 }
 
 void ep_pipe_summary(struct ep_pipeline *p)
@@ -307,10 +244,5 @@ void ep_pipe_summary(struct ep_pipeline *p)
 	p->sum.agg_dropped = p->agg.dropped;
 	p->sum.untracked_releases = p->agg.untracked_releases;
 	p->sum.reconciled = p->agg.reconciled;
-	fflush(stdout);
-	if (p->opts->json)
-		ep_json_summary(stdout, &p->sum);
-	else
-		ep_table_summary(stderr, &p->sum);
-	fflush(stdout);
+	ep_view_summary(&p->view, &p->sum);
 }

@@ -1,39 +1,28 @@
 /* The one path from the aggregate's inputs to output. Live runs and replays
  * of a recording call the same functions in the same order, so they print the
- * same; a journal, when set, receives every input to be recorded. */
+ * same. Consumers (the recorder, the exporter's metrics) register here. */
 #ifndef EPTRACE_PIPELINE_H
 #define EPTRACE_PIPELINE_H
 
 #include <stdint.h>
-#include "agg.h"
-#include "format.h"
-#include "options.h"
+#include "agg/agg.h"
+#include "output/view.h"
+#include "config/options.h"
+#include "recording/layout.h"
 
-enum ep_control {
-	EP_CTL_RANGE = 1,  /* data: struct ep_range_data */
-	EP_CTL_SNAPSHOT,   /* data: struct ep_snap_entry[] */
-	EP_CTL_GONE,       /* no data */
-	EP_CTL_RECONCILE,  /* data: uint64_t cookies the kernel no longer tracks */
-	EP_CTL_STATS,      /* data: uint64_t[EP_STAT_MAX] kernel counters */
-	EP_CTL_TICK,       /* data: uint8_t final */
-};
-
-const char *ep_control_name(int type);
-int ep_control_type(const char *name); /* -1: unknown */
-
-struct ep_range_data {
-	uint16_t lo, hi;
-	uint8_t has_reserved;
-	uint8_t pad[3];
-	uint8_t reserved[8192]; /* present only if has_reserved */
-};
-
-struct ep_journal {
-	void (*event)(void *ctx, const struct ep_record *rec, const struct ep_alloc_info *info);
+/* A consumer of the pipeline's flow; any callback may be NULL. input: every
+ * event as it came in (the record) with what aggregation learnt from it, as a
+ * recording stores it; event: the decoded event, after aggregation; control:
+ * every other input (enum ep_control), before it is applied. */
+struct ep_consumer {
+	void (*input)(void *ctx, const struct ep_record *rec, const struct ep_alloc_info *info);
+	void (*event)(void *ctx, const struct ep_event *ev, const struct ep_alloc_info *info);
 	void (*control)(void *ctx, int type, uint64_t mono_ns, uint32_t netns, const void *data,
 			size_t len);
 	void *ctx;
 };
+
+#define EP_PIPE_CONSUMERS_MAX 4
 
 /* Live only: called before an event is aggregated (learn its namespace). */
 struct ep_enrich {
@@ -41,30 +30,36 @@ struct ep_enrich {
 	void *ctx;
 };
 
+/* Fields are the pipeline's own: others read them, and change them only
+ * through the functions below. */
 struct ep_pipeline {
 	const struct ep_opts *opts;
 	struct ep_agg agg;
 	struct ep_summary sum;
 	int64_t mono_to_unix;
-	bool show_events, show_collisions, show_occupancy;
+	struct ep_view view;
 	uint64_t report_every; /* ns, 0: at exit only */
 	uint64_t lost_reported, misses_reported;
-	struct ep_journal journal; /* event NULL: not recording */
 	struct ep_enrich enrich;
-	void (*on_event)(void *ctx, const struct ep_event *ev, const struct ep_alloc_info *info);
-	void *on_event_ctx;        /* metrics */
+	struct ep_consumer consumers[EP_PIPE_CONSUMERS_MAX];
+	int nconsumers;
 };
 
-struct ep_start {
-	uint64_t ts_ns; /* Unix time */
-	uint32_t pid;
-	bool timewait_tracking;
-};
 
-void ep_print_start(struct ep_pipeline *p, const struct ep_start *s);
+/* The run has started (printed; live runs say so on stderr). */
+void ep_pipe_start(struct ep_pipeline *p, const struct ep_start *s);
 
 int ep_pipe_init(struct ep_pipeline *p, const struct ep_opts *opts, int64_t mono_to_unix);
 void ep_pipe_free(struct ep_pipeline *p);
+/* In the order called; 0, or -1 when there are EP_PIPE_CONSUMERS_MAX already. */
+int ep_pipe_add_consumer(struct ep_pipeline *p, const struct ep_consumer *c);
+void ep_pipe_set_enrich(struct ep_pipeline *p, const struct ep_enrich *e);
+/* Live: a record read from the ring buffer; bad: it did not decode. */
+void ep_pipe_received(struct ep_pipeline *p, bool bad);
+void ep_pipe_set_duration(struct ep_pipeline *p, double seconds);
+/* Replay: the totals the live run counted outside the pipeline. */
+void ep_pipe_restore_totals(struct ep_pipeline *p, uint64_t received, uint64_t bad_records,
+			    double duration_s);
 
 void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec);
 void ep_pipe_range(struct ep_pipeline *p, uint64_t mono, uint32_t netns, uint16_t lo,

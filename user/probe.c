@@ -1,11 +1,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "hashmap.h"
-#include "netns.h"
-#include "owners.h"
+#include "agg/hash.h"
+#include "agg/sizes.h"
+#include "host/netns.h"
+#include "host/owners.h"
 #include "probe.h"
-#include "sockdiag.h"
+#include "host/sockdiag.h"
 
 #define MIN_GAP_NS 200000000ULL     /* between two probes of one namespace */
 #define OWNER_SCAN_NS 30000000000ULL /* between two /proc scans for new sockets */
@@ -20,8 +21,8 @@ struct ns_info {
 struct ep_probe {
 	struct ep_pipeline *pipe;
 	uint32_t only;
-	struct ep_map ns;     /* netns -> ns_info */
-	struct ep_map owners; /* socket inode -> struct ep_owner */
+	struct ep_hash ns;     /* netns -> ns_info */
+	struct ep_hash owners; /* socket inode -> struct ep_owner */
 	void (*on_found)(void *ctx, uint32_t netns, const struct ep_diag_sock *s,
 			 const struct ep_owner *owner, bool fixed);
 	void *on_found_ctx;
@@ -55,7 +56,7 @@ struct dump {
 	bool failed;
 	uint16_t lo, hi;
 	bool range_ok, reserved_any;
-	uint8_t reserved[8192];
+	uint8_t reserved[EP_PORT_BITMAP_BYTES];
 };
 
 struct ep_probe *ep_probe_new(struct ep_pipeline *pipe, uint32_t only_netns)
@@ -66,8 +67,8 @@ struct ep_probe *ep_probe_new(struct ep_pipeline *pipe, uint32_t only_netns)
 		return NULL;
 	p->pipe = pipe;
 	p->only = only_netns;
-	if (ep_map_init(&p->ns, sizeof(uint32_t), sizeof(struct ns_info), 65536) ||
-	    ep_map_init(&p->owners, sizeof(uint32_t), sizeof(struct ep_owner), 1 << 20)) {
+	if (ep_hash_init(&p->ns, sizeof(uint32_t), sizeof(struct ns_info), 65536) ||
+	    ep_hash_init(&p->owners, sizeof(uint32_t), sizeof(struct ep_owner), 1 << 20)) {
 		ep_probe_free(p);
 		return NULL;
 	}
@@ -78,8 +79,8 @@ void ep_probe_free(struct ep_probe *p)
 {
 	if (!p)
 		return;
-	ep_map_free(&p->ns);
-	ep_map_free(&p->owners);
+	ep_hash_free(&p->ns);
+	ep_hash_free(&p->owners);
 	free(p);
 }
 
@@ -135,7 +136,7 @@ static void learn_owners(struct ep_probe *p, struct dump *const *ds, size_t nd)
 		return;
 	for (size_t k = 0; k < nd; k++)
 		for (size_t i = 0; i < ds[k]->n; i++)
-			if (ds[k]->v[i].inode && !ep_map_get(&p->owners, &ds[k]->v[i].inode))
+			if (ds[k]->v[i].inode && !ep_hash_get(&p->owners, &ds[k]->v[i].inode))
 				want[n++] = ds[k]->v[i].inode;
 	qsort(want, n, sizeof(*want), cmp_u32);
 	found = n ? calloc(n, sizeof(*found)) : NULL;
@@ -145,7 +146,7 @@ static void learn_owners(struct ep_probe *p, struct dump *const *ds, size_t nd)
 
 			if (!found[i].pid)
 				continue;
-			o = ep_map_put(&p->owners, &want[i], NULL);
+			o = ep_hash_put(&p->owners, &want[i], NULL);
 			if (o)
 				*o = found[i];
 		}
@@ -188,14 +189,14 @@ static struct dump *take(struct ep_probe *p, uint32_t netns, struct ns_info *ni,
 /* Sockets from before the trace, the first time their namespace is seen. */
 static void hand_over_found(struct ep_probe *p, uint32_t netns, const struct dump *d)
 {
-	struct ns_info *ni = ep_map_get(&p->ns, &netns);
+	struct ns_info *ni = ep_hash_get(&p->ns, &netns);
 	uint8_t *listening;
 
 	if (!p->on_found || !ni || ni->seeded)
 		return;
 	ni->seeded = 1;
 	/* Connections a listener accepted share its port without holding one. */
-	listening = calloc(8192, 1);
+	listening = calloc(EP_PORT_BITMAP_BYTES, 1);
 	if (!listening)
 		return;
 	for (size_t i = 0; i < d->n; i++)
@@ -203,7 +204,7 @@ static void hand_over_found(struct ep_probe *p, uint32_t netns, const struct dum
 			listening[d->v[i].lport / 8] |= 1 << (d->v[i].lport % 8);
 	for (size_t i = 0; i < d->n; i++) {
 		const struct ep_diag_sock *s = &d->v[i];
-		const struct ep_owner *o = s->inode ? ep_map_get(&p->owners, &s->inode) : NULL;
+		const struct ep_owner *o = s->inode ? ep_hash_get(&p->owners, &s->inode) : NULL;
 		bool in_range = d->range_ok && s->lport >= d->lo && s->lport <= d->hi;
 
 		if (!s->lport || !s->inode || !s->cookie || s->state == TCP_TIME_WAIT)
@@ -230,7 +231,7 @@ static void apply(struct ep_probe *p, uint32_t netns, const struct dump *d, uint
 		return;
 	for (size_t i = 0; i < d->n; i++) {
 		const struct ep_diag_sock *s = &d->v[i];
-		struct ep_owner *o = s->inode ? ep_map_get(&p->owners, &s->inode) : NULL;
+		struct ep_owner *o = s->inode ? ep_hash_get(&p->owners, &s->inode) : NULL;
 
 		if (!s->lport)
 			continue;
@@ -266,7 +267,7 @@ static size_t probe_set(struct ep_probe *p, const uint32_t *v, size_t n, uint64_
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct ns_info *ni = ep_map_get(&p->ns, &v[i]);
+		struct ns_info *ni = ep_hash_get(&p->ns, &v[i]);
 		bool gone;
 
 		if (!ni)
@@ -298,7 +299,7 @@ static uint32_t *known(struct ep_probe *p, size_t *n)
 	size_t pos = 0;
 
 	*n = 0;
-	while (v && (netns = ep_map_next(&p->ns, &pos, NULL)))
+	while (v && (netns = ep_hash_next(&p->ns, &pos, NULL)))
 		v[(*n)++] = *netns;
 	return v;
 }
@@ -309,7 +310,7 @@ static struct ns_info *info(struct ep_probe *p, uint32_t netns, uint32_t pid)
 
 	if (p->only && netns != p->only)
 		return NULL;
-	ni = ep_map_put(&p->ns, &netns, NULL);
+	ni = ep_hash_put(&p->ns, &netns, NULL);
 	if (ni && pid)
 		ni->pid = pid;
 	return ni;
@@ -358,7 +359,7 @@ void ep_probe_refresh(struct ep_probe *p, uint64_t now)
 	/* Finding a namespace that is gone costs a walk of /proc: forget it
 	 * (an event from it, were it still alive, brings it back). */
 	for (size_t i = 0; i < ngone; i++) {
-		ep_map_del(&p->ns, &gone[i]);
+		ep_hash_del(&p->ns, &gone[i]);
 		ep_pipe_gone(p->pipe, now, gone[i]);
 	}
 	free(gone);

@@ -5,9 +5,9 @@
 
 #include <stdint.h>
 #include <stdbool.h>
-#include "owners.h"
+#include "host/owners.h"
 #include "pipeline.h"
-#include "sockdiag.h"
+#include "host/sockdiag.h"
 
 struct ep_probe;
 

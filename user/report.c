@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <sqlite3.h>
 #include "pipeline.h"
-#include "recorder.h"
+#include "recording/layout.h"
 #include "report.h"
 
 struct replay {
@@ -184,7 +184,7 @@ struct chunks {
 	int rc;
 	size_t i, n;
 	uint64_t last_seq;
-	struct ep_rec_entry cur;
+	struct ep_chunk_entry cur;
 };
 
 static int bad_chunk(struct replay *r, const struct chunks *c)
@@ -198,7 +198,7 @@ static int bad_chunk(struct replay *r, const struct chunks *c)
 
 static int chunks_next(struct replay *r, struct chunks *c)
 {
-	const size_t sz = sizeof(struct ep_rec_entry);
+	const size_t sz = sizeof(struct ep_chunk_entry);
 
 	while (c->rc == SQLITE_ROW && c->i == c->n) {
 		c->rc = sqlite3_step(c->st);
@@ -340,14 +340,17 @@ out:
 
 static void recorded_summary(struct replay *r)
 {
+	uint64_t received = r->pipe.sum.received, bad = r->pipe.sum.bad_records;
+	double duration = r->pipe.sum.duration_s;
 	char buf[32];
 
 	if (!meta_get(r, "sum_received", buf, sizeof(buf)))
-		r->pipe.sum.received = strtoull(buf, NULL, 10);
+		received = strtoull(buf, NULL, 10);
 	if (!meta_get(r, "sum_bad_records", buf, sizeof(buf)))
-		r->pipe.sum.bad_records = strtoull(buf, NULL, 10);
+		bad = strtoull(buf, NULL, 10);
 	if (!meta_get(r, "sum_duration_s", buf, sizeof(buf)))
-		r->pipe.sum.duration_s = strtod(buf, NULL);
+		duration = strtod(buf, NULL);
+	ep_pipe_restore_totals(&r->pipe, received, bad, duration);
 }
 
 int ep_report(const struct ep_opts *o)
@@ -374,7 +377,7 @@ int ep_report(const struct ep_opts *o)
 		start.pid = (uint32_t)strtoul(buf, NULL, 10);
 	start.timewait_tracking = !meta_get(&r, "timewait_tracking", buf, sizeof(buf)) &&
 				  !strcmp(buf, "1");
-	ep_print_start(&r.pipe, &start);
+	ep_pipe_start(&r.pipe, &start);
 	err = replay_all(&r);
 	if (!err) {
 		if (!r.final_seen)

@@ -2,7 +2,7 @@
 #ifndef EPTRACE_REPORT_H
 #define EPTRACE_REPORT_H
 
-#include "options.h"
+#include "config/options.h"
 
 /* Exit status: 0, or 1 after a message naming what is wrong with the file. */
 int ep_report(const struct ep_opts *opts);

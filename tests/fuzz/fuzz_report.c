@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include "agg.h"
-#include "options.h"
+#include "agg/agg.h"
+#include "config/options.h"
 #include "report.h"
 
 static char path[64];

@@ -122,11 +122,12 @@ def test_namespace_created_and_destroyed_while_tracing(tracer_factory):
         wait_until(lambda: tr.of("occupancy", netns=ns.inode), 10, "its occupancy report")
     finally:
         ns.delete()
-    # Gone: later reports stop listing it (the next probe notices).
+    # Gone: later reports stop listing it, once the kernel has torn it down
+    # (its TIME_WAIT sockets go with it, asynchronously) and a probe noticed.
     n = len(tr.of("occupancy"))
-    wait_until(lambda: len(tr.of("occupancy")) > n + 60, 30, "reports after it went")
-    tail = tr.of("occupancy")[-20:]
-    assert not [o for o in tail if o["netns"] == ns.inode]
+    wait_until(lambda: len(tr.of("occupancy")) > n + 60
+               and not [o for o in tr.of("occupancy")[-20:] if o["netns"] == ns.inode], 30,
+               "reports that no longer list it")
     assert tr.stop() == 0
     assert tr.summary()["lost"] == 0
 

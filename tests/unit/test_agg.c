@@ -2,7 +2,7 @@
  * occupancy arithmetic, collisions, top-N series, diagnostics. */
 #include <errno.h>
 #include <stdlib.h>
-#include "agg.h"
+#include "agg/agg.h"
 #include "check.h"
 
 #define S 1000000000ULL

@@ -1,6 +1,6 @@
 #include <arpa/inet.h>
 #include "check.h"
-#include "decode.h"
+#include "agg/decode.h"
 
 static struct ep_record base(void)
 {

@@ -1,6 +1,6 @@
 #include <arpa/inet.h>
 #include "check.h"
-#include "format.h"
+#include "output/format.h"
 
 static void json_ev(FILE *f, const void *arg)
 {

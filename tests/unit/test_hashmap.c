@@ -2,7 +2,7 @@
  * space (long probe clusters, backward-shift deletion, growth, the limit). */
 #include <stdlib.h>
 #include "check.h"
-#include "hashmap.h"
+#include "agg/hash.h"
 
 enum { KEYS = 3000, OPS = 200000, LIMIT = 2000 };
 
@@ -10,19 +10,19 @@ int main(void)
 {
 	static int64_t ref[KEYS];
 	static bool present[KEYS];
-	struct ep_map m;
+	struct ep_hash m;
 	size_t n = 0, seen = 0, pos = 0;
 	bool ok = true, created;
 	const uint32_t *k;
 	int64_t *v;
 
-	CHECK(ep_map_init(&m, sizeof(uint32_t), sizeof(int64_t), LIMIT) == 0);
+	CHECK(ep_hash_init(&m, sizeof(uint32_t), sizeof(int64_t), LIMIT) == 0);
 	srand(11);
 	for (int i = 0; i < OPS; i++) {
 		uint32_t key = (uint32_t)rand() % KEYS;
 
 		if (rand() % 3) {
-			v = ep_map_put(&m, &key, &created);
+			v = ep_hash_put(&m, &key, &created);
 			if (!present[key] && n == LIMIT) {
 				if (v)
 					ok = false; /* over the limit */
@@ -38,7 +38,7 @@ int main(void)
 				n++;
 			present[key] = true;
 		} else {
-			if (ep_map_del(&m, &key) != present[key])
+			if (ep_hash_del(&m, &key) != present[key])
 				ok = false;
 			if (present[key])
 				n--;
@@ -46,7 +46,7 @@ int main(void)
 		}
 		if (i % 1000 == 0) {
 			for (uint32_t q = 0; q < KEYS; q++) {
-				v = ep_map_get(&m, &q);
+				v = ep_hash_get(&m, &q);
 				if (!!v != present[q] || (v && *v != ref[q]))
 					ok = false;
 			}
@@ -54,11 +54,11 @@ int main(void)
 	}
 	CHECK(ok);
 	CHECK(m.count == n);
-	while ((k = ep_map_next(&m, &pos, (void **)&v)))
+	while ((k = ep_hash_next(&m, &pos, (void **)&v)))
 		seen += present[*k] && *v == ref[*k];
 	CHECK(seen == n);
-	ep_map_clear(&m);
+	ep_hash_clear(&m);
 	CHECK(m.count == 0);
-	ep_map_free(&m);
+	ep_hash_free(&m);
 	return check_done("hashmap");
 }

@@ -3,7 +3,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include "check.h"
-#include "hist.h"
+#include "agg/hist.h"
 
 static int cmp_u64(const void *a, const void *b)
 {

@@ -2,7 +2,7 @@
  * edges, counts, sums, counters and their labels. */
 #include <stdlib.h>
 #include "check.h"
-#include "metrics.h"
+#include "output/metrics.h"
 #include "pipeline.h"
 
 static double value_of(const char *text, const char *series)
@@ -25,8 +25,7 @@ int main(void)
 	FILE *f;
 
 	CHECK(ep_pipe_init(&p, &o, 0) == 0);
-	p.on_event = ep_metrics_event;
-	p.on_event_ctx = &m;
+	ep_pipe_add_consumer(&p, &(struct ep_consumer){ .event = ep_metrics_event, .ctx = &m });
 	for (unsigned i = 0; i < sizeof(lat) / sizeof(lat[0]); i++) {
 		struct ep_record r = { .kind = EP_ALLOC, .ts_ns = 1000 + i, .cookie = 1 + i,
 				       .lport = 40000 + i, .proto = EP_TCP, .family = 4,
@@ -40,7 +39,7 @@ int main(void)
 		ep_pipe_event(&p, &r);
 	}
 	f = open_memstream(&text, &len);
-	ep_metrics_render(f, &m, &p, true);
+	ep_metrics_render(f, &m, &p.agg, &p.sum, true);
 	fclose(f);
 
 	CHECK(ep_metrics_bounds(bounds, 64) == 56 && bounds[0] == 1024 && bounds[1] == 1536);

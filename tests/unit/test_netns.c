@@ -2,7 +2,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "check.h"
-#include "netns.h"
+#include "host/netns.h"
 
 static uint8_t bm[8192];
 

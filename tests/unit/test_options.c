@@ -1,6 +1,6 @@
 #include "check.h"
-#include "agg.h"
-#include "options.h"
+#include "agg/agg.h"
+#include "config/options.h"
 
 int main(void)
 {

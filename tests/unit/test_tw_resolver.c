@@ -1,5 +1,5 @@
 #include "check.h"
-#include "tw_resolver.h"
+#include "agg/tw_resolver.h"
 
 static uint64_t seen[16];
 static int nseen;

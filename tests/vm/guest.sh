@@ -8,8 +8,10 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/r
 off() { sync; echo o > /proc/sysrq-trigger; sleep 30; }
 trap off EXIT
 # /tmp stays the host's, through the overlay: the checkout may live there.
+# The tests' own files go to a tmpfs.
 mount -t tmpfs tmpfs /run
-mkdir -p /run/netns /dev/pts /dev/shm
+mkdir -p /run/netns /run/tmp /dev/pts /dev/shm
+export TMPDIR=/run/tmp
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tracefs nodev /sys/kernel/tracing
@@ -23,5 +25,9 @@ echo "vmtest: guest up: $(uname -r) ($(uname -v | cut -c1-60)), $(nproc) vCPU"
 cd "$(cat "$results/cwd")" || exit 1
 timeout --kill-after=10 "$(cat "$results/timeout")" bash "$results/command"
 rc=$?
-[ $rc = 124 ] && echo "vmtest: the command timed out inside the guest"
+if [ $rc = 124 ] || [ $rc = 137 ]; then
+	echo "vmtest: the command timed out inside the guest; blocked tasks:"
+	echo w > /proc/sysrq-trigger
+	sleep 2
+fi
 echo $rc > "$results/rc"

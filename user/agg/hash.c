@@ -1,0 +1,183 @@
+#include <stdlib.h>
+#include <string.h>
+#include "hash.h"
+
+#define MIN_CAP 64
+
+/* slot: [used byte, padded to 8][key, padded to 8][value] */
+static size_t key_off(void) { return 8; }
+static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+static uint8_t *slot(const struct ep_hash *m, size_t i)
+{
+	return m->slots + i * m->slot_size;
+}
+
+/* Eight bytes at a time, then a final mix (splitmix64's). */
+static uint64_t hash(const void *key, size_t len)
+{
+	const uint8_t *p = key;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
+	}
+	if (len) {
+		w = 0;
+		memcpy(&w, p, len);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
+	}
+	h ^= h >> 30;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h;
+}
+
+static int alloc_slots(struct ep_hash *m, size_t cap)
+{
+	m->slots = calloc(cap, m->slot_size);
+	if (!m->slots)
+		return -1;
+	m->cap = cap;
+	m->count = 0;
+	return 0;
+}
+
+int ep_hash_init(struct ep_hash *m, size_t key_size, size_t val_size, size_t max_entries)
+{
+	memset(m, 0, sizeof(*m));
+	m->key_size = key_size;
+	m->val_size = val_size;
+	m->slot_size = key_off() + pad8(key_size) + pad8(val_size);
+	m->max_entries = max_entries;
+	return alloc_slots(m, MIN_CAP);
+}
+
+void ep_hash_free(struct ep_hash *m)
+{
+	free(m->slots);
+	m->slots = NULL;
+	m->cap = m->count = 0;
+}
+
+static size_t find(const struct ep_hash *m, const void *key, bool *found)
+{
+	size_t mask = m->cap - 1, i = hash(key, m->key_size) & mask;
+
+	for (;;) {
+		uint8_t *s = slot(m, i);
+
+		if (!s[0]) {
+			*found = false;
+			return i;
+		}
+		if (!memcmp(s + key_off(), key, m->key_size)) {
+			*found = true;
+			return i;
+		}
+		i = (i + 1) & mask;
+	}
+}
+
+void *ep_hash_get(const struct ep_hash *m, const void *key)
+{
+	bool found;
+	size_t i = find(m, key, &found);
+
+	return found ? slot(m, i) + key_off() + pad8(m->key_size) : NULL;
+}
+
+static int grow(struct ep_hash *m)
+{
+	struct ep_hash old = *m;
+
+	if (alloc_slots(m, old.cap * 2)) {
+		m->slots = old.slots;
+		m->cap = old.cap;
+		m->count = old.count;
+		return -1;
+	}
+	for (size_t i = 0; i < old.cap; i++) {
+		uint8_t *s = slot(&old, i);
+		bool found;
+
+		if (!s[0])
+			continue;
+		memcpy(slot(m, find(m, s + key_off(), &found)), s, m->slot_size);
+		m->count++;
+	}
+	free(old.slots);
+	return 0;
+}
+
+void *ep_hash_put(struct ep_hash *m, const void *key, bool *created)
+{
+	bool found;
+	size_t i = find(m, key, &found);
+	uint8_t *s;
+
+	if (created)
+		*created = !found;
+	if (found)
+		return slot(m, i) + key_off() + pad8(m->key_size);
+	if (m->count >= m->max_entries)
+		return NULL;
+	if ((m->count + 1) * 4 > m->cap * 3) {
+		if (grow(m))
+			return NULL;
+		i = find(m, key, &found);
+	}
+	s = slot(m, i);
+	memset(s, 0, m->slot_size);
+	s[0] = 1;
+	memcpy(s + key_off(), key, m->key_size);
+	m->count++;
+	return s + key_off() + pad8(m->key_size);
+}
+
+/* Linear probing without tombstones: shift later members of the cluster back. */
+bool ep_hash_del(struct ep_hash *m, const void *key)
+{
+	size_t mask = m->cap - 1, i, j;
+	bool found;
+
+	i = find(m, key, &found);
+	if (!found)
+		return false;
+	slot(m, i)[0] = 0;
+	m->count--;
+	for (j = (i + 1) & mask; slot(m, j)[0]; j = (j + 1) & mask) {
+		size_t home = hash(slot(m, j) + key_off(), m->key_size) & mask;
+
+		/* j may move to i if its home is not in (i, j] cyclically */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			memcpy(slot(m, i), slot(m, j), m->slot_size);
+			slot(m, j)[0] = 0;
+			i = j;
+		}
+	}
+	return true;
+}
+
+void ep_hash_clear(struct ep_hash *m)
+{
+	memset(m->slots, 0, m->cap * m->slot_size);
+	m->count = 0;
+}
+
+const void *ep_hash_next(const struct ep_hash *m, size_t *pos, void **val)
+{
+	while (*pos < m->cap) {
+		uint8_t *s = slot(m, (*pos)++);
+
+		if (s[0]) {
+			if (val)
+				*val = s + key_off() + pad8(m->key_size);
+			return s + key_off();
+		}
+	}
+	return NULL;
+}

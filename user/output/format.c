@@ -1,0 +1,335 @@
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "format.h"
+
+/* Length of a valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+#define JSON_ESCAPE_MAX 6 /* bytes out per byte in, at most: \u00XX */
+
+/* The JSON string body for str into dst (at least JSON_ESCAPE_MAX * maxlen + 1
+ * bytes); returns its length. */
+static size_t json_escape_buf(char *dst, const char *str, size_t maxlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strnlen(str, maxlen), o = 0;
+
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		size_t l;
+
+		if (c == '"' || c == '\\') {
+			dst[o++] = '\\';
+			dst[o++] = (char)c;
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			memcpy(dst + o, "\\u00", 4);
+			dst[o + 4] = hex[c >> 4];
+			dst[o + 5] = hex[c & 15];
+			o += 6;
+			i++;
+		} else if (c < 0x80) {
+			dst[o++] = (char)c;
+			i++;
+		} else if ((l = utf8_len(s + i, n - i))) {
+			memcpy(dst + o, s + i, l);
+			o += l;
+			i += l;
+		} else {
+			memcpy(dst + o, "\\ufffd", 6);
+			o += 6;
+			i++;
+		}
+	}
+	dst[o] = 0;
+	return o;
+}
+
+void ep_json_escape(FILE *f, const char *str, size_t maxlen)
+{
+	char stack[JSON_ESCAPE_MAX * 64 + 1],
+	     *buf = maxlen <= 64 ? stack : malloc(JSON_ESCAPE_MAX * maxlen + 1);
+
+	if (!buf)
+		return;
+	fwrite(buf, 1, json_escape_buf(buf, str, maxlen), f);
+	if (buf != stack)
+		free(buf);
+}
+
+void ep_table_escape(char *dst, size_t dstlen, const char *str, size_t maxlen)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strnlen(str, maxlen), o = 0;
+
+	for (size_t i = 0; i < n && o + 5 < dstlen; i++) {
+		if (s[i] < 0x20 || s[i] >= 0x7f || s[i] == '\\')
+			o += snprintf(dst + o, dstlen - o, "\\x%02x", s[i]);
+		else
+			dst[o++] = (char)s[i];
+	}
+	dst[o] = 0;
+}
+
+static void fmt_endpoint(char *buf, size_t len, int family, const char *addr, unsigned port)
+{
+	if (family == 6)
+		snprintf(buf, len, "[%s]:%u", addr, port);
+	else
+		snprintf(buf, len, "%s:%u", addr, port);
+}
+
+void ep_table_header(FILE *f)
+{
+	fprintf(f, "%-12s %-7s %-7s %-16s %-5s %-28s %-28s %-8s %10s %s\n", "TIME", "EVENT", "PID",
+		"COMM", "PROTO", "LOCAL", "REMOTE", "VIA", "LAT(us)", "DETAIL");
+}
+
+static void fmt_release_detail(char *buf, size_t len, const struct ep_event *ev)
+{
+	const struct ep_record *r = ev->rec;
+	char held[32];
+
+	if (ev->has_held)
+		snprintf(held, sizeof(held), "%.3fs", ev->held_ns / 1e9);
+	else
+		snprintf(held, sizeof(held), "since before the trace");
+	if (r->flags & EP_F_TIMEWAIT)
+		snprintf(buf, len, "held %s timewait %.3fs", held, ev->timewait_ns / 1e9);
+	else
+		snprintf(buf, len, "held %s %s", held, ep_reason_name(r->reason));
+}
+
+static void fmt_alloc_detail(char *buf, size_t len, const struct ep_alloc_info *info)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	if (!info)
+		return;
+	if (info->reuse_ns != EP_NONE)
+		o += snprintf(buf + o, len - o, "reuse %.3fs ", info->reuse_ns / 1e9);
+	if (info->tuple_reuse_ns != EP_NONE && o < len)
+		o += snprintf(buf + o, len - o, "tuple-reuse %.3fs ", info->tuple_reuse_ns / 1e9);
+	if (info->timewait_reuse && o < len)
+		snprintf(buf + o, len - o, "timewait-reuse");
+}
+
+void ep_table_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_info *info)
+{
+	const struct ep_record *r = ev->rec;
+	char when[16], local[64], remote[64], comm[EP_COMM_LEN * 4 + 1], lat[24], detail[80];
+	struct ep_addrs a;
+	time_t secs = (time_t)(ev->ts_unix_ns / 1000000000ULL);
+	struct tm tm;
+
+	localtime_r(&secs, &tm);
+	snprintf(when, sizeof(when), "%02d:%02d:%02d.%03u", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (unsigned)(ev->ts_unix_ns / 1000000ULL % 1000));
+	ep_event_addrs(ev, &a);
+	fmt_endpoint(local, sizeof(local), r->family, a.laddr, r->lport);
+	if (ev->has_remote)
+		fmt_endpoint(remote, sizeof(remote), r->family, a.raddr, r->rport);
+	else
+		snprintf(remote, sizeof(remote), "-");
+	ep_table_escape(comm, sizeof(comm), r->comm, EP_COMM_LEN);
+	if (ev->has_latency)
+		snprintf(lat, sizeof(lat), "%.1f", r->latency_ns / 1000.0);
+	else
+		snprintf(lat, sizeof(lat), "-");
+	detail[0] = 0;
+	if (r->kind == EP_ALLOC)
+		fmt_alloc_detail(detail, sizeof(detail), info);
+	else if (r->kind == EP_FAIL)
+		snprintf(detail, sizeof(detail), "%s", ep_errno_name(r->err));
+	else if (r->kind == EP_RELEASE)
+		fmt_release_detail(detail, sizeof(detail), ev);
+	fprintf(f, "%-12s %-7s %-7u %-16s %-5s %-28s %-28s %-8s %10s %s\n", when,
+		ep_kind_name(r->kind), r->pid, comm, ep_proto_name(r->proto), local, remote,
+		ep_via_name(r->via), lat, detail);
+}
+
+/* One event line is built in memory and written once: printf per field
+ * was most of the tracer's time in --json mode. An event needs well under
+ * half of it; what would not fit is cut rather than written past the end. */
+#define LINE_MAX_BYTES 1024
+
+struct line {
+	char b[LINE_MAX_BYTES];
+	size_t n;
+};
+
+static void put_n(struct line *l, const char *s, size_t len)
+{
+	if (len > sizeof(l->b) - l->n)
+		len = sizeof(l->b) - l->n;
+	memcpy(l->b + l->n, s, len);
+	l->n += len;
+}
+
+static void put(struct line *l, const char *s)
+{
+	put_n(l, s, strlen(s));
+}
+
+static void put_u64(struct line *l, uint64_t v)
+{
+	char tmp[20];
+	int i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put_n(l, tmp + i, sizeof(tmp) - i);
+}
+
+static void put_json_string(struct line *l, const char *s, size_t maxlen)
+{
+	if (sizeof(l->b) - l->n >= JSON_ESCAPE_MAX * maxlen)
+		l->n += json_escape_buf(l->b + l->n, s, maxlen);
+}
+
+static void put_field(struct line *l, const char *name, uint64_t v)
+{
+	put(l, name);
+	put_u64(l, v);
+}
+
+static void put_interval(struct line *l, const char *name, uint64_t v)
+{
+	put(l, name);
+	if (v == EP_NONE)
+		put(l, "null");
+	else
+		put_u64(l, v);
+}
+
+void ep_json_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_info *info)
+{
+	const struct ep_record *r = ev->rec;
+	struct ep_addrs a;
+	struct line l = { .n = 0 };
+
+	ep_event_addrs(ev, &a);
+	put(&l, "{\"event\":\"");
+	put(&l, ep_kind_name(r->kind));
+	put_field(&l, "\",\"ts_ns\":", ev->ts_unix_ns);
+	put(&l, ",\"proto\":\"");
+	put(&l, ep_proto_name(r->proto));
+	put_field(&l, "\",\"family\":", r->family);
+	put(&l, ",\"laddr\":\"");
+	put(&l, a.laddr);
+	put_field(&l, "\",\"lport\":", r->lport);
+	if (ev->has_remote) {
+		put(&l, ",\"raddr\":\"");
+		put(&l, a.raddr);
+		put_field(&l, "\",\"rport\":", r->rport);
+	} else {
+		put(&l, ",\"raddr\":null,\"rport\":null");
+	}
+	put(&l, ",\"via\":\"");
+	put(&l, ep_via_name(r->via));
+	put(&l, "\"");
+	if (r->kind == EP_ALLOC) {
+		put_interval(&l, ",\"latency_ns\":", ev->has_latency ? r->latency_ns : EP_NONE);
+		if (info) {
+			put_interval(&l, ",\"reuse_ns\":", info->reuse_ns);
+			put_interval(&l, ",\"reassign_ns\":", info->reassign_ns);
+			put_interval(&l, ",\"tuple_reuse_ns\":", info->tuple_reuse_ns);
+			put(&l, info->timewait_reuse ? ",\"timewait_reuse\":true"
+						     : ",\"timewait_reuse\":false");
+		}
+	}
+	put_field(&l, ",\"pid\":", r->pid);
+	put_field(&l, ",\"tid\":", r->tid);
+	put(&l, ",\"comm\":\"");
+	put_json_string(&l, r->comm, EP_COMM_LEN);
+	put_field(&l, "\",\"netns\":", r->netns);
+	put_field(&l, ",\"cgroup_id\":", r->cgroup_id);
+	put_field(&l, ",\"cookie\":", r->cookie);
+	if (r->kind == EP_RELEASE) {
+		put_interval(&l, ",\"held_ns\":", ev->has_held ? ev->held_ns : EP_NONE);
+		put(&l, r->flags & EP_F_PRESTART ? ",\"prestart\":true" : ",\"prestart\":false");
+		put(&l, ",\"reason\":\"");
+		put(&l, ep_reason_name(r->reason));
+		put(&l, "\"");
+		if (r->flags & EP_F_TIMEWAIT)
+			put_field(&l, ",\"timewait\":true,\"timewait_ns\":", ev->timewait_ns);
+		else
+			put(&l, ",\"timewait\":false,\"timewait_ns\":null");
+	}
+	if (r->kind == EP_FAIL) {
+		put(&l, ",\"errno\":\"");
+		put(&l, ep_errno_name(r->err));
+		put(&l, "\"");
+	}
+	put(&l, "}\n");
+	fwrite(l.b, 1, l.n, f);
+}
+
+static void summary_fields(FILE *f, const struct ep_summary *s, const char *sep, const char *q)
+{
+	fprintf(f, "%sevents%s%s%" PRIu64, q, q, sep, s->events);
+	fprintf(f, ",%salloc%s%s%" PRIu64, q, q, sep, s->allocs);
+	fprintf(f, ",%srelease%s%s%" PRIu64, q, q, sep, s->releases);
+	fprintf(f, ",%sfail%s%s%" PRIu64, q, q, sep, s->fails);
+	fprintf(f, ",%slost%s%s%" PRIu64, q, q, sep, s->lost);
+	fprintf(f, ",%ssocks_full%s%s%" PRIu64, q, q, sep, s->socks_full);
+	fprintf(f, ",%sinflight_full%s%s%" PRIu64, q, q, sep, s->inflight_full);
+	fprintf(f, ",%shook_misses%s%s%" PRIu64, q, q, sep, s->hook_misses);
+	fprintf(f, ",%sbad_records%s%s%" PRIu64, q, q, sep, s->bad_records);
+	fprintf(f, ",%srecords_submitted%s%s%" PRIu64, q, q, sep, s->submitted);
+	fprintf(f, ",%srecords_received%s%s%" PRIu64, q, q, sep, s->received);
+	fprintf(f, ",%sagg_dropped%s%s%" PRIu64, q, q, sep, s->agg_dropped);
+	fprintf(f, ",%suntracked_releases%s%s%" PRIu64, q, q, sep, s->untracked_releases);
+	fprintf(f, ",%sreconciled%s%s%" PRIu64, q, q, sep, s->reconciled);
+	fprintf(f, ",%sduration_s%s%s%.3f", q, q, sep, s->duration_s);
+}
+
+void ep_json_summary(FILE *f, const struct ep_summary *s)
+{
+	fputs("{\"event\":\"summary\",", f);
+	summary_fields(f, s, ":", "\"");
+	fputs("}\n", f);
+}
+
+void ep_table_summary(FILE *f, const struct ep_summary *s)
+{
+	fputs("summary: ", f);
+	summary_fields(f, s, "=", "");
+	fputs("\n", f);
+}

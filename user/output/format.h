@@ -1,0 +1,22 @@
+/* Output of decoded events: the live table and JSON lines. */
+#ifndef EPTRACE_FORMAT_H
+#define EPTRACE_FORMAT_H
+
+#include <stdio.h>
+#include "agg/agg.h"
+#include "agg/decode.h"
+#include "agg/summary.h"
+
+
+/* comm escaping: JSON string body (no quotes) and table text. */
+void ep_json_escape(FILE *f, const char *s, size_t maxlen);
+void ep_table_escape(char *dst, size_t dstlen, const char *s, size_t maxlen);
+
+void ep_table_header(FILE *f);
+/* info: what the aggregation learnt from an alloc, or NULL. */
+void ep_table_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_info *info);
+void ep_json_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_info *info);
+void ep_json_summary(FILE *f, const struct ep_summary *s);
+void ep_table_summary(FILE *f, const struct ep_summary *s);
+
+#endif

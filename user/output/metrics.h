@@ -1,0 +1,33 @@
+/* Prometheus text exposition of the aggregate: counters, native histograms
+ * in seconds, per-namespace gauges, tracer health. Labels stay bounded. */
+#ifndef EPTRACE_METRICS_H
+#define EPTRACE_METRICS_H
+
+#include <stdio.h>
+#include <stdbool.h>
+#include "agg/agg.h"
+#include "agg/summary.h"
+
+/* Label values per dimension: tcp/udp, IPv4/IPv6, enum ep_via, enum
+ * ep_release_reason (reason & 7), and the errnos named apart plus "other". */
+#define EP_M_PROTOS 2
+#define EP_M_FAMILIES 2
+#define EP_M_VIAS (EP_VIA_SENDMSG + 1)
+#define EP_M_REASONS 8
+#define EP_M_ERRNOS 4
+_Static_assert(EP_REL_TW_KILLED < EP_M_REASONS, "a release reason without a counter");
+
+struct ep_metrics {
+	uint64_t allocs[EP_M_PROTOS][EP_M_FAMILIES][EP_M_VIAS];
+	uint64_t releases[EP_M_PROTOS][EP_M_FAMILIES][EP_M_VIAS][EP_M_REASONS];
+	uint64_t fails[EP_M_PROTOS][EP_M_FAMILIES][EP_M_VIAS][EP_M_ERRNOS];
+};
+
+/* A pipeline consumer's event callback (ctx: struct ep_metrics). */
+void ep_metrics_event(void *ctx, const struct ep_event *ev, const struct ep_alloc_info *info);
+void ep_metrics_render(FILE *f, const struct ep_metrics *m, struct ep_agg *agg,
+		       const struct ep_summary *sum, bool timewait_tracking);
+/* Histogram bucket bounds in ns: two per octave, 1 us to 2^37 ns (137 s). */
+size_t ep_metrics_bounds(uint64_t *out, size_t max);
+
+#endif
