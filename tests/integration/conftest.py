@@ -1,5 +1,4 @@
 """Fixtures: a fresh network namespace per test and a running tracer."""
-import functools
 import json
 import os
 import signal
@@ -17,35 +16,6 @@ EPTRACE = os.environ.get("EPTRACE_BIN", os.path.join(ROOT, "build", "eptrace"))
 WORKLOAD = os.path.join(ROOT, "build", "tests", "workload")
 CHURN = os.path.join(ROOT, "build", "bench", "churn")
 SCENARIO = os.path.join(ROOT, "tests", "integration", "scenario.py")
-
-
-@functools.lru_cache(maxsize=None)
-def kernel_notices():
-    """What eptrace says at the start about this kernel (refused hook groups,
-    helper reads), from one short run."""
-    r = subprocess.run([EPTRACE, "-q", "-d", "0.01"], capture_output=True, text=True,
-                       timeout=60)
-    assert r.returncode == 0, r.stderr
-    return r.stderr
-
-
-def kernel_refuses_syscalls():
-    return "without the syscall tracepoints" in kernel_notices()
-
-
-def kernel_takes_direct_loads():
-    return "read through helpers" not in kernel_notices()
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "syscalls: needs the syscall tracepoints, which some "
-                            "kernels refuse (PREEMPT_RT); skipped there")
-
-
-def pytest_runtest_setup(item):
-    if item.get_closest_marker("syscalls") and kernel_refuses_syscalls():
-        pytest.skip("this kernel refuses the syscall tracepoints: eptrace does not see "
-                    "what this test checks there (README: Supported kernels)")
 
 
 def wait_until(pred, timeout, what):
