@@ -19,7 +19,7 @@ CONFIG_SRC := user/config/options.c
 HOST_SRC := $(addprefix user/host/,netns.c sockdiag.c owners.c)
 OUTPUT_SRC := $(addprefix user/output/,format.c format_agg.c view.c metrics.c exporter.c)
 RECORDING_SRC := $(addprefix user/recording/,layout.c recorder.c store.c)
-KERNEL_SRC := $(addprefix user/kernel/,caps.c loader.c stats.c tables.c)
+KERNEL_SRC := $(addprefix user/kernel/,caps.c loader.c tracepoint.c trampoline.c stats.c tables.c)
 FLOW_SRC := $(addprefix user/,pipeline.c probe.c report.c main.c)
 
 # What the unit tests link: no kernel, no SQLite, no HTTP.
@@ -48,14 +48,18 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX) -Ibpf \
 	-Wall -Wextra -Wno-unused-parameter -MMD -MP
 -include $(wildcard $(OUT)/*.bpf.d $(OUT)/bench/*.d)
 
-$(OUT)/eptrace.bpf.o: bpf/tracepoint/backend.bpf.c | $(OUT)
+BACKENDS := tracepoint trampoline
+.SECONDARY: $(foreach b,$(BACKENDS),$(OUT)/$(b).bpf.o)
+
+$(OUT)/%.bpf.o: bpf/%/backend.bpf.c | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(LLVM_STRIP) -g $@
 
-$(OUT)/eptrace.skel.h: $(OUT)/eptrace.bpf.o
-	$(BPFTOOL) gen skeleton $< name eptrace_bpf > $@
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(OUT)/user/kernel/loader.o: $(OUT)/eptrace.skel.h
+$(OUT)/user/kernel/tracepoint.o: $(OUT)/tracepoint.skel.h
+$(OUT)/user/kernel/trampoline.o: $(OUT)/trampoline.skel.h
 
 # -MMD -MP: each object's header dependencies, read back below.
 $(OUT)/user/%.o: user/%.c | $(OUT)

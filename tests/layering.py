@@ -22,7 +22,7 @@ LAYERS = [
 ]
 RANK = {folder: i for i, layer in enumerate(LAYERS) for folder in layer}
 SEARCH = ["user", "bpf"]
-GENERATED = {"eptrace.skel.h"}  # build/, from bpf/: the kernel layer's own
+GENERATED = {"tracepoint.skel.h", "trampoline.skel.h"}  # build/, from bpf/: the kernel layer's own
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 

@@ -150,6 +150,9 @@ static void print_start(struct ep_run *run, uint64_t mono)
 				  .pid = (uint32_t)getpid(),
 				  .timewait_tracking = run->loader.tw_tracking };
 
+	snprintf(start.backend, sizeof(start.backend), "%s", ep_backend_name(run->loader.backend));
+	ep_exporter_set_start(run->exp, &start);
+
 	if (run->recorder)
 		ep_recorder_start(run->recorder, &start, run->pipe.mono_to_unix);
 	ep_pipe_start(&run->pipe, &start);
@@ -181,9 +184,9 @@ static void housekeeping(struct ep_run *run, uint64_t now)
 }
 
 /* Privileges, mounts and the userspace state: nothing to undo on failure. */
-static int prepare(struct ep_run *run, char *cg2, size_t len)
+static int prepare(struct ep_run *run)
 {
-	if (ep_check_privileges() || ep_ensure_mounts(cg2, len))
+	if (ep_check_privileges())
 		return 1;
 	if (ep_tw_init(&run->tw, TW_PENDING_MAX) ||
 	    ep_pipe_init(&run->pipe, &run->opts, ep_clock_offset()) ||
@@ -198,9 +201,9 @@ static int prepare(struct ep_run *run, char *cg2, size_t len)
 	return 0;
 }
 
-static int load(struct ep_run *run, const char *cg2)
+static int load(struct ep_run *run)
 {
-	if (ep_load(&run->loader, &run->opts, cg2))
+	if (ep_load(&run->loader, &run->opts))
 		return 1;
 	run->rb = ring_buffer__new(ep_events_fd(&run->loader), on_record, run, NULL);
 	if (!run->rb) {
@@ -222,7 +225,6 @@ static int start_consumers(struct ep_run *run)
 	if (run->exp)
 		ep_pipe_add_consumer(&run->pipe, &(struct ep_consumer){
 					     .event = ep_exporter_event, .ctx = run->exp });
-	ep_exporter_set_timewait(run->exp, run->loader.tw_tracking);
 	/* The file only once everything else worked: a name is not taken for nothing. */
 	if (run->opts.file && !(run->recorder = ep_recorder_open(run->opts.file, run->pipe.mono_to_unix)))
 		return 1;
@@ -236,9 +238,9 @@ static int start_consumers(struct ep_run *run)
 static void begin(struct ep_run *run)
 {
 	run->start = run->last_report = run->last_refresh = mono_now();
+	print_start(run, run->start);
 	if (run->exp) /* a page from the start on */
 		ep_exporter_publish(run->exp, &run->pipe.agg, &run->pipe.sum, 0);
-	print_start(run, run->start);
 	/* Sockets that exist already count from the first second, and the
 	 * kernel side follows them to their release. */
 	ep_probe_on_found(run->probe, follow_prestart, run);
@@ -287,10 +289,10 @@ static void finish(struct ep_run *run)
 	ep_detach(&run->loader);
 	if (run->rb) {
 		ring_buffer__consume(run->rb);
-		if (run->loader.skel)
+		if (ep_loaded(&run->loader))
 			ep_tw_due(&run->tw, mono_now(), tw_confirm, run);
 	}
-	if (run->loader.skel && run->rb) {
+	if (ep_loaded(&run->loader) && run->rb) {
 		refresh_stats(run);
 		ep_pipe_set_duration(&run->pipe, (mono_now() - run->start) / 1e9);
 		ep_pipe_tick(&run->pipe, mono_now(), true);
@@ -314,12 +316,11 @@ static void teardown(struct ep_run *run)
 
 static int trace(struct ep_run *run)
 {
-	char cg2[512];
 	int err = 1;
 
-	if (prepare(run, cg2, sizeof(cg2)))
+	if (prepare(run))
 		return 1;
-	if (!load(run, cg2) && !start_consumers(run)) {
+	if (!load(run) && !start_consumers(run)) {
 		begin(run);
 		err = loop(run);
 	}

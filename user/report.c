@@ -377,6 +377,9 @@ int ep_report(const struct ep_opts *o)
 		start.pid = (uint32_t)strtoul(buf, NULL, 10);
 	start.timewait_tracking = !meta_get(&r, "timewait_tracking", buf, sizeof(buf)) &&
 				  !strcmp(buf, "1");
+	/* recordings from before the trampoline backend were all made by the other */
+	if (meta_get(&r, "backend", start.backend, sizeof(start.backend)))
+		snprintf(start.backend, sizeof(start.backend), "tracepoint");
 	ep_pipe_start(&r.pipe, &start);
 	err = replay_all(&r);
 	if (!err) {

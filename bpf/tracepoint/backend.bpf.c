@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* eptrace's tracepoint backend: ephemeral port assignments, releases and
  * failures seen through tracepoints, tp_btf, cgroup hooks and sockops. One
- * compilation unit, one skeleton (eptrace_bpf): a backend is loaded whole.
+ * compilation unit, one skeleton (tracepoint_bpf): a backend is loaded whole.
  *
  * Brackets (see README "Latency brackets"):
  *   TCP connect  CLOSE->SYN_SENT state change .. sockops TCP_CONNECT_CB

@@ -39,7 +39,8 @@ int main(void)
 		ep_pipe_event(&p, &r);
 	}
 	f = open_memstream(&text, &len);
-	ep_metrics_render(f, &m, &p.agg, &p.sum, true);
+	ep_metrics_render(f, &m, &p.agg, &p.sum,
+			  &(struct ep_start){ .timewait_tracking = true, .backend = "trampoline" });
 	fclose(f);
 
 	CHECK(ep_metrics_bounds(bounds, 64) == 56 && bounds[0] == 1024 && bounds[1] == 1536);
@@ -61,6 +62,7 @@ int main(void)
 			     "errno=\"EAGAIN\"} ") == 1);
 	CHECK(value_of(text, "eptrace_up ") == 1);
 	CHECK(value_of(text, "eptrace_timewait_tracking ") == 1);
+	CHECK(value_of(text, "eptrace_info{backend=\"trampoline\"} ") == 1);
 	CHECK(strstr(text, "# TYPE " LAT " histogram\n") != NULL);
 	free(text);
 	ep_pipe_free(&p);

@@ -10,6 +10,7 @@ struct ep_start {
 	uint64_t ts_ns; /* Unix time */
 	uint32_t pid;
 	bool timewait_tracking;
+	char backend[16]; /* the set of BPF programs: "trampoline" or "tracepoint" */
 };
 
 struct ep_summary {

@@ -114,6 +114,23 @@ int ep_parse_threshold(const char *s, double *out, const char **err)
 	return 0;
 }
 
+int ep_parse_backend(const char *s, int *out, const char **err)
+{
+	static const char *const names[] = {
+		[EP_BACKEND_AUTO] = "auto", [EP_BACKEND_TRAMPOLINE] = "trampoline",
+		[EP_BACKEND_TRACEPOINT] = "tracepoint",
+	};
+
+	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++) {
+		if (!strcmp(s, names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	*err = "expected auto, trampoline or tracepoint";
+	return -1;
+}
+
 static int port_number(const char *s, const char **end_out, unsigned long *v)
 {
 	char *end;
@@ -268,7 +285,7 @@ static const char doc[] =
 	"at exit, histograms.";
 
 enum { OPT_JSON = 1000, OPT_NETNS, OPT_CGROUP, OPT_HIST, OPT_COLLISIONS, OPT_OCCUPANCY,
-       OPT_BY, OPT_TOP, OPT_THRESHOLD, OPT_PROMETHEUS, OPT_PORTS };
+       OPT_BY, OPT_TOP, OPT_THRESHOLD, OPT_PROMETHEUS, OPT_PORTS, OPT_BACKEND };
 
 static const struct argp_option options[] = {
 	{ "duration", 'd', "SECS", 0, "Stop after SECS seconds", 0 },
@@ -292,6 +309,8 @@ static const struct argp_option options[] = {
 	{ "top", OPT_TOP, "N", 0, "Keys shown by --by before the rest is 'other' (default 10)", 1 },
 	{ "threshold", OPT_THRESHOLD, "PCT", 0,
 	  "Warn when a namespace uses PCT% of its range (default 80)", 1 },
+	{ "backend", OPT_BACKEND, "NAME", 0,
+	  "auto (default), trampoline (fentry/fexit: exact latency) or tracepoint", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf debug output", 0 },
 	{ "quiet", 'q', NULL, 0, "No per-event output (summary and errors only)", 0 },
 	{ "output", 'o', "FILE", 0, "record: the SQLite file to write", 2 },
@@ -356,6 +375,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (ep_parse_threshold(arg, &o->threshold, &err))
 			argp_error(state, "invalid --threshold '%s': %s", arg, err);
 		break;
+	case OPT_BACKEND:
+		if (ep_parse_backend(arg, &o->backend, &err))
+			argp_error(state, "invalid --backend '%s': %s", arg, err);
+		break;
 	case 'v': o->verbose = true; break;
 	case 'q': o->quiet = true; break;
 	case 'o':
@@ -380,8 +403,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "record needs -o FILE");
 		if (o->mode == EP_MODE_REPORT && !o->file)
 			argp_error(state, "report needs the FILE to read");
-		if (o->mode == EP_MODE_REPORT && (o->duration_s > 0 || o->prometheus))
-			argp_error(state, "--duration and --prometheus do not apply to report");
+		if (o->mode == EP_MODE_REPORT && (o->duration_s > 0 || o->prometheus || o->backend))
+			argp_error(state, "--duration, --prometheus and --backend do not apply to report");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -10,6 +10,9 @@
 #include "record.h"
 
 enum ep_mode { EP_MODE_LIVE = 0, EP_MODE_RECORD, EP_MODE_REPORT };
+/* Which set of BPF programs: auto takes the trampoline backend where the
+ * kernel attaches all of it. Stored in recordings: values are fixed. */
+enum ep_backend { EP_BACKEND_AUTO = 0, EP_BACKEND_TRAMPOLINE = 1, EP_BACKEND_TRACEPOINT = 2 };
 
 struct ep_opts {
 	int mode;          /* enum ep_mode */
@@ -28,6 +31,7 @@ struct ep_opts {
 	bool tcp, udp, ipv4, ipv6;
 	bool json;
 	bool verbose;
+	int backend;       /* enum ep_backend */
 	/* views: none given means every event */
 	bool hist, collisions, occupancy;
 	double interval_s; /* report period; 0: --hist reports at exit only */
@@ -48,6 +52,8 @@ int ep_parse_listen(const char *s, char *addr, uint16_t *port, const char **err)
 int ep_parse_ports(const char *s, uint16_t *lo, uint16_t *hi, const char **err);
 /* A percentage 1..100 -> fraction. */
 int ep_parse_threshold(const char *s, double *out, const char **err);
+/* auto, trampoline or tracepoint. */
+int ep_parse_backend(const char *s, int *out, const char **err);
 /* PATH of a namespace file (/proc/PID/ns/net, /run/netns/NAME) or an inode. */
 int ep_resolve_netns(const char *s, uint32_t *out, const char **err);
 /* A directory in the cgroup v2 hierarchy. */

@@ -12,7 +12,7 @@
 struct ep_exporter {
 	struct MHD_Daemon *daemon;
 	struct ep_metrics metrics;
-	bool timewait_tracking;
+	struct ep_start start;
 	uint64_t rendered_at;
 	pthread_mutex_t lock;
 	char *text; /* the latest rendering, owned under lock */
@@ -97,10 +97,10 @@ void ep_exporter_event(void *ctx, const struct ep_event *ev, const struct ep_all
 	ep_metrics_event(&e->metrics, ev, info);
 }
 
-void ep_exporter_set_timewait(struct ep_exporter *e, bool tracking)
+void ep_exporter_set_start(struct ep_exporter *e, const struct ep_start *s)
 {
 	if (e)
-		e->timewait_tracking = tracking;
+		e->start = *s;
 }
 
 void ep_exporter_publish(struct ep_exporter *e, struct ep_agg *agg, const struct ep_summary *sum,
@@ -116,7 +116,7 @@ void ep_exporter_publish(struct ep_exporter *e, struct ep_agg *agg, const struct
 	f = open_memstream(&text, &len);
 	if (!f)
 		return;
-	ep_metrics_render(f, &e->metrics, agg, sum, e->timewait_tracking);
+	ep_metrics_render(f, &e->metrics, agg, sum, &e->start);
 	if (fclose(f)) {
 		free(text);
 		return;

@@ -18,7 +18,7 @@ void ep_exporter_event(void *ctx, const struct ep_event *ev, const struct ep_all
 /* Renders the counts, agg and sum; now 0: render now, whatever the time. */
 void ep_exporter_publish(struct ep_exporter *e, struct ep_agg *agg, const struct ep_summary *sum,
 			 uint64_t now);
-void ep_exporter_set_timewait(struct ep_exporter *e, bool tracking);
+void ep_exporter_set_start(struct ep_exporter *e, const struct ep_start *s);
 void ep_exporter_stop(struct ep_exporter *e);
 
 #endif

@@ -234,10 +234,13 @@ static void health(FILE *f, const struct ep_agg *agg, const struct ep_summary *s
 }
 
 void ep_metrics_render(FILE *f, const struct ep_metrics *m, struct ep_agg *agg,
-		       const struct ep_summary *sum, bool timewait_tracking)
+		       const struct ep_summary *sum, const struct ep_start *start)
 {
 	counters(f, m);
 	histograms(f, agg);
 	gauges(f, agg);
-	health(f, agg, sum, timewait_tracking);
+	health(f, agg, sum, start->timewait_tracking);
+	head(f, "eptrace_info", "gauge", "The tracer's configuration: which set of BPF programs "
+	     "it loaded (backend).");
+	fprintf(f, "eptrace_info{backend=\"%s\"} 1\n", start->backend);
 }

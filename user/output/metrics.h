@@ -26,7 +26,7 @@ struct ep_metrics {
 /* A pipeline consumer's event callback (ctx: struct ep_metrics). */
 void ep_metrics_event(void *ctx, const struct ep_event *ev, const struct ep_alloc_info *info);
 void ep_metrics_render(FILE *f, const struct ep_metrics *m, struct ep_agg *agg,
-		       const struct ep_summary *sum, bool timewait_tracking);
+		       const struct ep_summary *sum, const struct ep_start *start);
 /* Histogram bucket bounds in ns: two per octave, 1 us to 2^37 ns (137 s). */
 size_t ep_metrics_bounds(uint64_t *out, size_t max);
 

@@ -17,8 +17,9 @@ void ep_view_init(struct ep_view *v, const struct ep_opts *o, int64_t mono_to_un
 void ep_view_start(const struct ep_view *v, const struct ep_start *s)
 {
 	if (v->opts->json && !v->opts->quiet)
-		printf("{\"event\":\"start\",\"ts_ns\":%" PRIu64 ",\"pid\":%u,\"timewait_tracking\":%s}\n",
-		       s->ts_ns, s->pid, s->timewait_tracking ? "true" : "false");
+		printf("{\"event\":\"start\",\"ts_ns\":%" PRIu64 ",\"pid\":%u,\"backend\":\"%s\","
+		       "\"timewait_tracking\":%s}\n",
+		       s->ts_ns, s->pid, s->backend, s->timewait_tracking ? "true" : "false");
 	/* on stderr in every live mode: the moment tracing starts */
 	if (v->opts->mode != EP_MODE_REPORT)
 		fprintf(stderr, "Tracing ephemeral ports... Hit Ctrl-C to end.\n");

@@ -295,6 +295,7 @@ void ep_recorder_start(struct ep_recorder *r, const struct ep_start *s, int64_t 
 	snprintf(buf, sizeof(buf), "%u", s->pid);
 	meta(r, "start_pid", buf);
 	meta(r, "timewait_tracking", s->timewait_tracking ? "1" : "0");
+	meta(r, "backend", s->backend);
 }
 
 bool ep_recorder_failed(struct ep_recorder *r)

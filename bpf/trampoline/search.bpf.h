@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The bracket around one run of a port search function, kept per thread in
+ * the inflight map from fentry to fexit, and what its end reports. */
+#ifndef EPTRACE_TR_SEARCH_BPF_H
+#define EPTRACE_TR_SEARCH_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "lib/maps.bpf.h"
+#include "lib/emit.bpf.h"
+#include "lib/owner.bpf.h"
+#include "lib/sock_facts.bpf.h"
+#include "lib/sock_table.bpf.h"
+
+/* The return value through the helper rather than a positional context slot:
+ * a kernel that adds a parameter (as __inet_hash_connect did) moves it. The
+ * leading arguments, which BPF_PROG names, have kept their places. */
+static __always_inline long ret_long(void *ctx)
+{
+	__u64 v = 0;
+
+	bpf_get_func_ret(ctx, &v);
+	return (long)v;
+}
+
+static __always_inline void search_open(const struct sock *sk, __u16 port_req, __u8 via)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight in = {};
+
+	in.sk = (__u64)sk;
+	in.port_req = port_req;
+	in.via = via;
+	in.start_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY))
+		stat_inc(EP_STAT_INFLIGHT_FULL);
+}
+
+/* The bracket this thread opened on sk, taken out of the table; false when
+ * there is none (the search began before the trace, or the table was full). */
+static __always_inline bool search_close(const struct sock *sk, struct inflight *out)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+
+	if (!in || in->sk != (__u64)sk)
+		return false;
+	*out = *in;
+	bpf_map_delete_elem(&inflight, &tid);
+	return true;
+}
+
+/* The owner and the socket's facts, for a record made at the search's end;
+ * false when a filter rejects it. */
+static __always_inline bool search_record(struct ep_record *r, struct sock *sk, __u8 via)
+{
+	if (!fill_owner(r) || !fill_from_sk(r, sk))
+		return false;
+	r->via = via;
+	r->cookie = bpf_get_socket_cookie(sk);
+	return true;
+}
+
+/* A port found by a search (latency given) or taken as asked (fixed). */
+static __always_inline void search_assigned(struct ep_record *r, __u64 now, __u64 latency,
+					    bool fixed)
+{
+	struct sock_state s = {};
+
+	s.rec = *r;
+	if (fixed)
+		s.rec.flags |= EP_F_FIXED;
+	assigned(r->cookie, &s, now, fixed ? EP_LATENCY_NONE : latency);
+}
+
+#endif

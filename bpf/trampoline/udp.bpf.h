@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* UDP: udp_lib_get_port is the search for bind() and for the autobind of
+ * connect() and send*(); it runs before connect or send knows the peer, and
+ * its caller chooses the errno. So the caller reports: bind() at the search's
+ * end, connect() at its own exit (the peer set), a send on entry to
+ * udp_sendmsg/udpv6_sendmsg (the peer in the message). udp_lib_unhash is the
+ * release, on close or on connect(AF_UNSPEC). UDP-Lite is not followed. */
+#ifndef EPTRACE_TR_UDP_BPF_H
+#define EPTRACE_TR_UDP_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "lib/maps.bpf.h"
+#include "lib/kernel_defs.bpf.h"
+#include "lib/sock_table.bpf.h"
+#include "search.bpf.h"
+
+/* The call a UDP search runs in, per thread: set on entry to bind() and
+ * connect(); a search outside both is a send's autobind. Holds the search's
+ * result until the caller can report it. */
+struct udp_call {
+	__u64 sk;
+	__u64 latency_ns;
+	__u8 via;        /* EP_VIA_BIND, EP_VIA_CONNECT or EP_VIA_SENDMSG */
+	__u8 searched;   /* the search ran: ok tells how it ended */
+	__u8 ok;
+	__u8 disconnect; /* connect(AF_UNSPEC) */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct udp_call);
+} udp_calls SEC(".maps");
+
+static __always_inline bool is_udp(const struct sock *sk)
+{
+	return sk->sk_protocol == IPPROTO_UDP;
+}
+
+static __always_inline void call_begin(const struct sock *sk, __u8 via, bool disconnect)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct udp_call c = { .sk = (__u64)sk, .via = via, .disconnect = disconnect };
+
+	bpf_map_update_elem(&udp_calls, &tid, &c, BPF_ANY);
+}
+
+/* This thread's call on sk, or NULL. */
+static __always_inline struct udp_call *call_of(const struct sock *sk)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct udp_call *c = bpf_map_lookup_elem(&udp_calls, &tid);
+
+	return c && c->sk == (__u64)sk ? c : NULL;
+}
+
+static __always_inline void call_end(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&udp_calls, &tid);
+}
+
+/* An autobind's outcome, reported by its caller; peer and peer_port, when
+ * given, are the destination of an unconnected send. */
+static __always_inline void autobind_report(struct sock *sk, const struct udp_call *c, int err,
+					    const __u8 *peer, __u16 peer_port)
+{
+	struct ep_record r = {};
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!search_record(&r, sk, c->via))
+		return;
+	if (!c->ok) {
+		failed(&r, now, err, c->via);
+		return;
+	}
+	if (peer && !r.rport) {
+		__builtin_memcpy(r.raddr, peer, 16);
+		r.rport = peer_port;
+		r.flags |= EP_F_RADDR;
+	}
+	search_assigned(&r, now, c->latency_ns, false);
+}
+
+static __always_inline int bind_enter(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	if (sk && is_udp(sk) && trace_udp)
+		call_begin(sk, EP_VIA_BIND, false);
+	return 0;
+}
+
+SEC("fentry/inet_bind")
+int BPF_PROG(on_inet_bind, struct socket *sock)
+{
+	return bind_enter(sock);
+}
+
+SEC("fentry/inet6_bind")
+int BPF_PROG(on_inet6_bind, struct socket *sock)
+{
+	return bind_enter(sock);
+}
+
+SEC("fexit/inet_bind")
+int BPF_PROG(on_inet_bind_exit, struct socket *sock)
+{
+	if (sock->sk && is_udp(sock->sk))
+		call_end();
+	return 0;
+}
+
+SEC("fexit/inet6_bind")
+int BPF_PROG(on_inet6_bind_exit, struct socket *sock)
+{
+	if (sock->sk && is_udp(sock->sk))
+		call_end();
+	return 0;
+}
+
+SEC("fentry/inet_dgram_connect")
+int BPF_PROG(on_dgram_connect, struct socket *sock, struct sockaddr *uaddr)
+{
+	struct sock *sk = sock->sk;
+
+	if (!sk || !is_udp(sk) || !trace_udp)
+		return 0;
+	call_begin(sk, EP_VIA_CONNECT, uaddr->sa_family == AF_UNSPEC);
+	return 0;
+}
+
+/* The peer is set by now (when the connect succeeded); a failed autobind
+ * gives the connect its errno. */
+SEC("fexit/inet_dgram_connect")
+int BPF_PROG(on_dgram_connect_exit, struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+	struct udp_call *c;
+	long ret;
+
+	if (!sk || !is_udp(sk))
+		return 0;
+	c = call_of(sk);
+	if (c && c->searched) {
+		ret = ret_long(ctx);
+		autobind_report(sk, c, ret < 0 ? -ret : EAGAIN, NULL, 0);
+	}
+	call_end();
+	return 0;
+}
+
+SEC("fentry/udp_lib_get_port")
+int BPF_PROG(on_udp_get_port, struct sock *sk, unsigned short snum)
+{
+	if (!is_udp(sk) || !trace_udp)
+		return 0;
+	search_open(sk, snum, EP_VIA_NONE);
+	return 0;
+}
+
+/* 0 found, non-zero not: bind() answers EADDRINUSE, an autobind EAGAIN. */
+SEC("fexit/udp_lib_get_port")
+int BPF_PROG(on_udp_get_port_exit, struct sock *sk, unsigned short snum)
+{
+	struct udp_call *c, fresh = { .sk = (__u64)sk, .via = EP_VIA_SENDMSG };
+	bool ok = ret_long(ctx) == 0;
+	__u64 now = bpf_ktime_get_ns();
+	struct ep_record r = {};
+	struct inflight in;
+	__u32 tid;
+
+	if (!search_close(sk, &in))
+		return 0;
+	c = call_of(sk);
+	if (c && c->via == EP_VIA_BIND) {
+		if (!search_record(&r, sk, EP_VIA_BIND))
+			return 0;
+		if (ok) {
+			search_assigned(&r, now, now - in.start_ns, snum != 0);
+		} else {
+			r.lport = snum;
+			failed(&r, now, EADDRINUSE, EP_VIA_BIND);
+		}
+		return 0;
+	}
+	if (!c) {
+		/* A send's autobind: its failure ends the send with EAGAIN
+		 * before udp_sendmsg, so it is reported here. */
+		if (!ok) {
+			if (search_record(&r, sk, EP_VIA_SENDMSG))
+				failed(&r, now, EAGAIN, EP_VIA_SENDMSG);
+			return 0;
+		}
+		tid = (__u32)bpf_get_current_pid_tgid();
+		bpf_map_update_elem(&udp_calls, &tid, &fresh, BPF_ANY);
+		c = call_of(sk);
+		if (!c)
+			return 0;
+	}
+	c->searched = 1;
+	c->ok = ok;
+	c->latency_ns = now - in.start_ns;
+	return 0;
+}
+
+static __always_inline int send_enter(struct sock *sk, struct msghdr *msg)
+{
+	struct udp_call *c = call_of(sk);
+	struct sockaddr_in6 peer6;
+	__u8 peer[16] = {};
+	__u16 port = 0;
+	void *name;
+
+	if (!c || !c->searched || c->via != EP_VIA_SENDMSG)
+		return 0;
+	/* a kernel copy of the address (move_addr_to_kernel), or none */
+	name = BPF_CORE_READ(msg, msg_name);
+	if (name && !bpf_probe_read_kernel(&peer6, sizeof(peer6), name)) {
+		if (peer6.sin6_family == AF_INET) {
+			struct sockaddr_in *in4 = (void *)&peer6;
+
+			__builtin_memcpy(peer, &in4->sin_addr.s_addr, 4);
+			port = bpf_ntohs(in4->sin_port);
+		} else if (peer6.sin6_family == AF_INET6) {
+			__builtin_memcpy(peer, &peer6.sin6_addr, 16);
+			port = bpf_ntohs(peer6.sin6_port);
+		}
+	}
+	autobind_report(sk, c, 0, port ? peer : NULL, port);
+	call_end();
+	return 0;
+}
+
+SEC("fentry/udp_sendmsg")
+int BPF_PROG(on_udp_sendmsg, struct sock *sk, struct msghdr *msg)
+{
+	return send_enter(sk, msg);
+}
+
+SEC("fentry/udpv6_sendmsg")
+int BPF_PROG(on_udpv6_sendmsg, struct sock *sk, struct msghdr *msg)
+{
+	return send_enter(sk, msg);
+}
+
+/* On close, and on connect(AF_UNSPEC) of a socket whose port was not chosen
+ * by bind(). */
+SEC("fentry/udp_lib_unhash")
+int BPF_PROG(on_udp_unhash, struct sock *sk)
+{
+	struct sock_state *st;
+	struct udp_call *c;
+	__u64 cookie;
+
+	if (!is_udp(sk))
+		return 0;
+	cookie = sk->__sk_common.skc_cookie.counter;
+	st = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
+	if (!st || st->phase != PH_ASSIGNED)
+		return 0;
+	c = call_of(sk);
+	released(cookie, st, bpf_ktime_get_ns(),
+		 c && c->disconnect ? EP_REL_DISCONNECT : EP_REL_UDP_CLOSE, 0);
+	return 0;
+}
+
+#endif

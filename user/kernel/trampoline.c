@@ -1,0 +1,133 @@
+/* The trampoline backend: fentry/fexit on the kernel's port search and
+ * release functions (bpf/trampoline/). All or nothing: a kernel without one
+ * of the functions, without BTF for it, or without BPF trampolines gets the
+ * tracepoint backend instead, and the reason is handed back, not printed. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <bpf/btf.h>
+#include "backend.h"
+#include "trampoline.skel.h"
+
+/* Kernel functions renamed across versions: the program names the oldest;
+ * the first name the running kernel has is the one attached. */
+static const struct {
+	const char *prog;
+	const char *names[3];
+} renamed[] = {
+	{ "on_tw_handover", { "inet_twsk_hashdance", "inet_twsk_hashdance_schedule", NULL } },
+};
+
+static void destroy(void *skel)
+{
+	trampoline_bpf__destroy(skel);
+}
+
+static bool has_func(const struct btf *vmlinux, const char *name)
+{
+	return btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+}
+
+/* Points each program at a function the kernel has; false, with why, when
+ * one has none. */
+static bool choose_targets(struct trampoline_bpf *s, char *why, size_t len)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	struct bpf_program *prog;
+	bool ok = true;
+
+	if (!vmlinux) {
+		snprintf(why, len, "no kernel BTF");
+		return false;
+	}
+	bpf_object__for_each_program(prog, s->obj) {
+		const char *name = bpf_program__name(prog);
+		const char *target = strchr(bpf_program__section_name(prog), '/') + 1;
+		bool found = has_func(vmlinux, target);
+
+		for (size_t i = 0; !found && i < sizeof(renamed) / sizeof(renamed[0]); i++) {
+			if (strcmp(renamed[i].prog, name))
+				continue;
+			for (int j = 0; !found && renamed[i].names[j]; j++) {
+				if (has_func(vmlinux, renamed[i].names[j])) {
+					bpf_program__set_attach_target(prog, 0, renamed[i].names[j]);
+					found = true;
+				}
+			}
+		}
+		if (!found) {
+			snprintf(why, len, "the kernel has no function %s to attach to", target);
+			ok = false;
+			break;
+		}
+	}
+	btf__free(vmlinux);
+	return ok;
+}
+
+static int open_and_load(struct ep_loader *l, const struct ep_opts *o, bool direct_loads,
+			 char *why, size_t len)
+{
+	struct trampoline_bpf *s = trampoline_bpf__open();
+	int err;
+
+	if (!s) {
+		snprintf(why, len, "cannot open its BPF object: %s", strerror(errno));
+		return -1;
+	}
+	ep_loader_adopt(l, s, s->obj, destroy);
+	EP_SET_KNOBS(s, o, direct_loads);
+	l->direct_loads = direct_loads;
+	if (!choose_targets(s, why, len))
+		return -1;
+	err = trampoline_bpf__load(s);
+	if (err)
+		snprintf(why, len, "the kernel refused its fentry/fexit programs: %s (-v shows why)",
+			 strerror(-err));
+	return err ? -1 : 0;
+}
+
+int ep_trampoline_start(struct ep_loader *l, const struct ep_opts *o, char *why, size_t len)
+{
+	static const char *const syms[] = { "bpf_rdonly_cast" };
+	struct bpf_program *prog;
+	unsigned long long addr;
+	bool direct;
+	int n = 0;
+
+	if (ep_refused_for_test("trampoline")) {
+		snprintf(why, len, "refused for a test (EPTRACE_REFUSE)");
+		return -1;
+	}
+	ep_kallsyms_find(syms, &addr, &direct, 1);
+	if (open_and_load(l, o, direct, why, len)) {
+		if (!direct)
+			return -1;
+		ep_unload(l);
+		if (open_and_load(l, o, false, why, len))
+			return -1;
+	}
+	bpf_object__for_each_program(prog, l->obj)
+		n++;
+	l->links = calloc(n, sizeof(*l->links));
+	if (!l->links) {
+		snprintf(why, len, "out of memory");
+		return -1;
+	}
+	bpf_object__for_each_program(prog, l->obj) {
+		struct bpf_link *link = bpf_program__attach(prog);
+
+		if (!link) {
+			snprintf(why, len, "attaching %s to %s failed: %s", bpf_program__name(prog),
+				 bpf_program__section_name(prog), strerror(errno));
+			return -1;
+		}
+		l->links[l->nlinks++] = link;
+	}
+	l->tw_tracking = true;
+	l->sockops = l->sock_hooks = l->syscalls = true;
+	return 0;
+}
