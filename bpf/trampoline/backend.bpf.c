@@ -9,7 +9,7 @@
  *   UDP autobind  udp_lib_get_port, reported by its caller (connect, send)
  *   SCTP          sctp_get_port_local (when the sctp module is loaded)
  * Releases: inet_put_port, udp_lib_unhash, sctp_put_port, and the TIME_WAIT
- * socket's hand-over, timer and early kill. No syscall tracepoint.
+ * socket's hand-over and kill (inet_twsk_kill). No syscall tracepoint.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -18,7 +18,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #include "search.bpf.h"
-#include "tcp.bpf.h"
 #include "timewait.bpf.h"
+#include "tcp.bpf.h"
 #include "udp.bpf.h"
 #include "sctp.bpf.h"

@@ -12,6 +12,7 @@
 #include "lib/kernel_defs.bpf.h"
 #include "lib/sock_table.bpf.h"
 #include "search.bpf.h"
+#include "timewait.bpf.h"
 
 /* A socket that already has a port (bound, or listen() after bind()) takes
  * no search: nothing to report. A TCP Fast Open connect searches here too,
@@ -33,12 +34,17 @@ int BPF_PROG(on_hash_connect_exit, struct inet_timewait_death_row *death_row, st
 	long ret = ret_long(ctx);
 	__u64 now = bpf_ktime_get_ns();
 
-	if (!search_close(sk, &in) || !search_record(&r, sk, EP_VIA_CONNECT))
+	if (!search_close(sk, &in))
 		return 0;
-	if (ret)
-		failed(&r, now, ret < 0 ? -ret : EADDRNOTAVAIL, EP_VIA_CONNECT);
-	else
-		search_assigned(&r, now, now - in.start_ns, false);
+	if (search_record(&r, sk, EP_VIA_CONNECT)) {
+		if (ret)
+			failed(&r, now, ret < 0 ? -ret : EADDRNOTAVAIL, EP_VIA_CONNECT);
+		else
+			search_assigned(&r, now, now - in.start_ns, false);
+	}
+	/* a TIME_WAIT socket this search took the tuple from (timewait.bpf.h) */
+	if (in.cookie)
+		tw_ended(in.cookie, EP_REL_TW_KILLED);
 	return 0;
 }
 

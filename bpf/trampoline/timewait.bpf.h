@@ -13,7 +13,7 @@
 #include "lib/emit.bpf.h"
 #include "lib/sock_table.bpf.h"
 
-/* Renamed inet_twsk_hashdance_schedule in Linux 6.8: the loader points this
+/* Renamed inet_twsk_hashdance_schedule in later kernels: the loader points this
  * program at whichever the kernel has; both take (tw, sk, ...). */
 SEC("fentry/inet_twsk_hashdance")
 int BPF_PROG(on_tw_handover, struct inet_timewait_sock *tw, struct sock *sk)
@@ -44,24 +44,65 @@ static __always_inline void tw_ended(__u64 cookie, __u8 reason)
 		released(cookie, st, bpf_ktime_get_ns(), reason, EP_F_TIMEWAIT);
 }
 
-SEC("fentry/tw_timer_handler")
-int BPF_PROG(on_tw_expired, struct timer_list *t)
-{
-	/* an address computed from the timer's: read through the helper */
-	const struct inet_timewait_sock *tw = (void *)((__u64)t -
-		bpf_core_field_offset(struct inet_timewait_sock, tw_timer));
+/* The TIME_WAIT socket whose timer runs on this CPU: its kill is an expiry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} tw_expiring SEC(".maps");
 
-	tw_ended(BPF_CORE_READ(tw, __tw_common.skc_cookie.counter), EP_REL_TW_EXPIRED);
+static __always_inline void set_expiring(__u64 tw)
+{
+	__u32 zero = 0;
+	__u64 *v = bpf_map_lookup_elem(&tw_expiring, &zero);
+
+	if (v)
+		*v = tw;
+}
+
+static __always_inline __u64 tw_of_timer(struct timer_list *t)
+{
+	return (__u64)t - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
+}
+
+SEC("fentry/tw_timer_handler")
+int BPF_PROG(on_tw_timer, struct timer_list *t)
+{
+	set_expiring(tw_of_timer(t));
 	return 0;
 }
 
-/* Reuse by connect(), a reset or the namespace's exit: the port is free once
- * this returns, whether it kills the socket itself or its timer, running
- * already, does. */
-SEC("fentry/inet_twsk_deschedule_put")
-int BPF_PROG(on_tw_killed, struct inet_timewait_sock *tw)
+SEC("fexit/tw_timer_handler")
+int BPF_PROG(on_tw_timer_exit, struct timer_list *t)
 {
-	tw_ended(tw->__tw_common.skc_cookie.counter, EP_REL_TW_KILLED);
+	set_expiring(0);
+	return 0;
+}
+
+/* Where the port goes back, however the end came: the timer (above), a
+ * reset, the namespace's exit (inet_twsk_purge, whose inlined calls fentry
+ * on inet_twsk_deschedule_put would miss), or reuse by a connect whose search
+ * is still running: that release waits for the search's end, so that the
+ * assignment that took the tuple over comes first. */
+SEC("fentry/inet_twsk_kill")
+int BPF_PROG(on_tw_kill, struct inet_timewait_sock *tw)
+{
+	__u64 cookie = tw->__tw_common.skc_cookie.counter;
+	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *expiring = bpf_map_lookup_elem(&tw_expiring, &zero);
+	struct inflight *in;
+
+	if (expiring && *expiring == (__u64)tw) {
+		tw_ended(cookie, EP_REL_TW_EXPIRED);
+		return 0;
+	}
+	in = bpf_map_lookup_elem(&inflight, &tid);
+	if (in && in->via == EP_VIA_CONNECT && !in->cookie) {
+		in->cookie = cookie;
+		return 0;
+	}
+	tw_ended(cookie, EP_REL_TW_KILLED);
 	return 0;
 }
 

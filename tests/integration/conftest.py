@@ -17,6 +17,23 @@ WORKLOAD = os.path.join(ROOT, "build", "tests", "workload")
 CHURN = os.path.join(ROOT, "build", "bench", "churn")
 SCENARIO = os.path.join(ROOT, "tests", "integration", "scenario.py")
 
+# The backend every eptrace these tests start must load: the suite runs once
+# per backend (tests/vm/suite.sh). "tracepoint" plays a kernel that refuses
+# the trampoline backend, so that auto falls back; unset, auto decides.
+BACKEND = os.environ.get("EPTRACE_TEST_BACKEND", "")
+if BACKEND == "tracepoint":
+    os.environ["EPTRACE_REFUSE"] = "trampoline"
+
+
+def refuse(*what):
+    """EPTRACE_REFUSE for a test of the tracepoint backend's fallbacks."""
+    return {"EPTRACE_REFUSE": ",".join(("trampoline",) + what)}
+
+
+def tracepoint_only():
+    return pytest.mark.skipif(BACKEND == "trampoline",
+                              reason="plays a hook of the tracepoint backend refused")
+
 
 def wait_until(pred, timeout, what):
     """Poll a condition; fail with a message naming it on timeout."""
@@ -76,6 +93,9 @@ class Tracer:
             raise
         if not self.of("start"):
             raise AssertionError("eptrace exited before starting: " + self.proc.stderr.read())
+        self.backend = self.of("start")[0]["backend"]
+        if BACKEND and not (env and "EPTRACE_REFUSE" in env):
+            assert self.backend == BACKEND, f"the {BACKEND} backend was asked, {self.backend} loaded"
 
     def _read(self):
         for line in self.proc.stdout:

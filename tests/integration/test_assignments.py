@@ -115,21 +115,26 @@ def test_pid_filter_excludes_other_processes(netns, tracer_factory):
     assert tr.of("alloc") == [] and tr.of("fail") == []
 
 
-def eptrace_prog_ids():
+# Two programs of each backend, by name.
+MARKERS = {"tracepoint": ("on_state", "on_sockops"),
+           "trampoline": ("on_hash_connect", "on_csk_get_port")}
+
+
+def eptrace_prog_ids(backend):
     out = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True).stdout
     return {line.split(":")[0] for line in out.splitlines()
-            if " name on_state " in line or " name on_sockops " in line}
+            if any(f" name {n} " in line for n in MARKERS[backend])}
 
 
 def test_sigterm_detaches_everything(tracer_factory):
-    before = eptrace_prog_ids()
+    before = {b: eptrace_prog_ids(b) for b in MARKERS}
     tr = tracer_factory()
     # Other tracers may run on this host: only the programs this one added count.
-    mine = eptrace_prog_ids() - before
+    mine = eptrace_prog_ids(tr.backend) - before[tr.backend]
     assert len(mine) == 2
     assert tr.stop(signal.SIGTERM) == 0
     assert tr.summary()["lost"] == 0
-    assert not mine & eptrace_prog_ids()
+    assert not mine & eptrace_prog_ids(tr.backend)
 
 
 def test_duration_ends_the_run():

@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 
-from conftest import EPTRACE, Tracer, facts, wait_until, wait_banner
+from conftest import EPTRACE, Tracer, facts, refuse, wait_until, wait_banner
 
 PY = "/usr/bin/python3"
 
@@ -23,8 +23,7 @@ def tcp_udp_bind(netns):
 
 
 def run_refused(netns, what):
-    env = {"EPTRACE_REFUSE": what}
-    tr = Tracer("--netns", netns.path, env=env)
+    tr = Tracer("--netns", netns.path, env=refuse(what))
     ports = tcp_udp_bind(netns)
     wait_until(lambda: tr.of("release", lport=ports["tcp"]), 10, "the TCP release")
     assert tr.stop() == 0
@@ -73,7 +72,7 @@ def test_syscall_tracepoints_refused_leave_the_socket_hooks(netns):
 
 def test_only_udp_asked_and_unseeable_is_refused():
     r = subprocess.run([EPTRACE, "--udp", "-d", "1"],
-                       env={**os.environ, "EPTRACE_REFUSE": "sock_hooks"},
+                       env={**os.environ, **refuse("sock_hooks")},
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "nothing to trace" in r.stderr, r.stderr
 
@@ -83,7 +82,7 @@ def test_no_cgroup_v2_runs_on_tracepoints(netns):
     script = ("umount -l /sys/fs/cgroup 2>/dev/null; "
               "for m in $(awk '$3==\"cgroup2\"{print $2}' /proc/mounts); do umount -l $m; done; "
               "mount -t tmpfs -o ro,size=1m none /run && "
-              f"exec {EPTRACE} --json --netns {netns.inode}")
+              f"exec {EPTRACE} --json --backend tracepoint --netns {netns.inode}")
     proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -122,7 +121,8 @@ def test_one_socket_hook_refused_takes_the_others_out(netns):
 def test_without_direct_loads_the_helper_reads_give_the_same_facts(netns):
     # A kernel before 6.2 has no bpf_rdonly_cast and refuses the first load:
     # the loader loads again with helper reads, which must report the same.
-    tr = Tracer("--netns", netns.path, env={"EPTRACE_REFUSE": "direct_loads"})
+    tr = Tracer("--netns", netns.path, env={"EPTRACE_REFUSE": os.environ.get("EPTRACE_REFUSE", "")
+                                            + ",direct_loads"})
     ports = tcp_udp_bind(netns)
     code6 = ("import socket\n"
              "u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.connect(('::1', 53))\n"

@@ -152,6 +152,14 @@ void ep_loader_adopt(struct ep_loader *l, void *skel, struct bpf_object *obj,
 	l->destroy = destroy;
 }
 
+static void tell_helper_reads(const struct ep_loader *l)
+{
+	if (!l->direct_loads)
+		fprintf(stderr, "eptrace: this kernel takes no direct loads (bpf_rdonly_cast, Linux "
+				"6.2+): kernel structures are read through helpers, at a higher cost "
+				"per event\n");
+}
+
 const char *ep_backend_name(int backend)
 {
 	return backend == EP_BACKEND_TRAMPOLINE ? "trampoline" : "tracepoint";
@@ -170,6 +178,7 @@ int ep_load(struct ep_loader *l, const struct ep_opts *o)
 			l->backend = EP_BACKEND_TRAMPOLINE;
 			fprintf(stderr, "eptrace: backend trampoline (fentry/fexit): latency is the "
 					"port search function's own run\n");
+			tell_helper_reads(l);
 			return 0;
 		}
 		ep_unload(l);
@@ -186,6 +195,7 @@ int ep_load(struct ep_loader *l, const struct ep_opts *o)
 		ep_unload(l);
 		return -1;
 	}
+	tell_helper_reads(l);
 	return 0;
 }
 

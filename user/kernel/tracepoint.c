@@ -149,10 +149,6 @@ int ep_tracepoint_start(struct ep_loader *l, const struct ep_opts *o, const char
 	}
 	if (err)
 		return -1;
-	if (!l->direct_loads)
-		fprintf(stderr, "eptrace: this kernel takes no direct loads (bpf_rdonly_cast, Linux "
-				"6.2+): kernel structures are read through helpers, at a higher cost "
-				"per event\n");
 	s = l->skel;
 
 	if (cg2_path[0]) {

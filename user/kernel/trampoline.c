@@ -83,7 +83,8 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o, bool dire
 	l->direct_loads = direct_loads;
 	if (!choose_targets(s, why, len))
 		return -1;
-	err = trampoline_bpf__load(s);
+	/* The test knob plays a kernel that refuses the direct loads. */
+	err = direct_loads && ep_refused_for_test("direct_loads") ? -EINVAL : trampoline_bpf__load(s);
 	if (err)
 		snprintf(why, len, "the kernel refused its fentry/fexit programs: %s (-v shows why)",
 			 strerror(-err));

@@ -1,0 +1,62 @@
+"""Selection latency against the time the workload itself measured around the
+same call: the search runs inside the call, so the latency eptrace reports can
+never be larger. And the latency grows as the range fills up."""
+import json
+
+from conftest import Tracer, wait_until
+
+PY = "/usr/bin/python3"
+
+TIMED = """
+import json, socket, time
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(4096)
+out = []
+for i in range(40):
+    c = socket.socket()
+    t0 = time.monotonic_ns(); c.connect(l.getsockname()); t1 = time.monotonic_ns()
+    out.append(['connect', c.getsockname()[1], t1 - t0]); c.close()
+    b = socket.socket()
+    t0 = time.monotonic_ns(); b.bind(('127.0.0.1', 0)); t1 = time.monotonic_ns()
+    out.append(['bind', b.getsockname()[1], t1 - t0]); b.close()
+print(json.dumps(out))
+"""
+
+
+def test_latency_never_exceeds_the_callers_own_measure(netns):
+    tr = Tracer("--netns", netns.path, "--tcp")
+    calls = json.loads(netns.run(PY, "-c", TIMED).stdout)
+    last = calls[-1][1]
+    wait_until(lambda: tr.of("alloc", lport=last), 20, "the last assignment")
+    assert tr.stop() == 0
+    for via, port, took in calls:
+        (a,) = tr.of("alloc", lport=port, via=via)
+        assert a["latency_ns"] is not None and 0 < a["latency_ns"] <= took, (a, took)
+
+
+FILL = """
+import errno, json, socket, sys
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(4096)
+held, ports = [], []
+while True:
+    c = socket.socket()
+    try:
+        c.connect(l.getsockname())
+    except OSError as e:
+        print(json.dumps({'ports': ports, 'errno': e.errno})); break
+    held.append(c); ports.append(c.getsockname()[1])
+"""
+
+
+def test_latency_grows_as_the_range_fills(netns):
+    netns.sysctl("net.ipv4.ip_local_port_range", "40000 40999")
+    tr = Tracer("--netns", netns.path, "--tcp")
+    res = json.loads(netns.run(PY, "-c", FILL).stdout)
+    ports = res["ports"]
+    assert res["errno"] == 99 and len(ports) > 900, res["errno"]  # EADDRNOTAVAIL
+    wait_until(lambda: tr.of("fail", via="connect"), 20, "the failed connect")
+    assert tr.stop() == 0
+    lat = [tr.of("alloc", lport=p, via="connect")[0]["latency_ns"] for p in ports]
+    first = sorted(lat[:50])[25]
+    last = sorted(lat[-50:])[25]
+    assert last > 3 * first, (first, last)
+    assert tr.summary()["lost"] == 0
