@@ -32,6 +32,7 @@ enum ep_via {
 enum ep_proto {
 	EP_TCP = 6,
 	EP_UDP = 17,
+	EP_SCTP = 132,
 };
 
 /* Why a release happened (EP_RELEASE only). */

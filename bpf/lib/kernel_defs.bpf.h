@@ -9,6 +9,7 @@
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
+#define IPPROTO_SCTP 132
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define ENOENT 2

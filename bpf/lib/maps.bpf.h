@@ -16,6 +16,7 @@ const volatile bool targ_comm_set = false;
 const volatile char targ_comm[EP_COMM_LEN] = {};
 const volatile bool trace_tcp = true;
 const volatile bool trace_udp = true;
+const volatile bool trace_sctp = true;
 const volatile bool trace_ipv4 = true;
 const volatile bool trace_ipv6 = true;
 /* Kernel structures read with plain loads (bpf_rdonly_cast, Linux 6.2+). */

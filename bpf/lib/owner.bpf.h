@@ -15,6 +15,8 @@ static __always_inline bool proto_wanted(__u16 proto)
 		return trace_tcp;
 	if (proto == IPPROTO_UDP)
 		return trace_udp;
+	if (proto == IPPROTO_SCTP)
+		return trace_sctp;
 	return false;
 }
 

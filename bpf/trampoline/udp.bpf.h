@@ -89,12 +89,26 @@ static __always_inline void autobind_report(struct sock *sk, const struct udp_ca
 	search_assigned(&r, now, c->latency_ns, false);
 }
 
+/* UDP and SCTP: their searches do not tell bind() from an autobind. */
+static __always_inline bool bind_call_wanted(const struct sock *sk)
+{
+	return (sk->sk_protocol == IPPROTO_UDP && trace_udp) ||
+	       (sk->sk_protocol == IPPROTO_SCTP && trace_sctp);
+}
+
 static __always_inline int bind_enter(struct socket *sock)
 {
 	struct sock *sk = sock->sk;
 
-	if (sk && is_udp(sk) && trace_udp)
+	if (sk && bind_call_wanted(sk))
 		call_begin(sk, EP_VIA_BIND, false);
+	return 0;
+}
+
+static __always_inline int bind_exit(struct socket *sock)
+{
+	if (sock->sk && call_of(sock->sk))
+		call_end();
 	return 0;
 }
 
@@ -113,17 +127,13 @@ int BPF_PROG(on_inet6_bind, struct socket *sock)
 SEC("fexit/inet_bind")
 int BPF_PROG(on_inet_bind_exit, struct socket *sock)
 {
-	if (sock->sk && is_udp(sock->sk))
-		call_end();
-	return 0;
+	return bind_exit(sock);
 }
 
 SEC("fexit/inet6_bind")
 int BPF_PROG(on_inet6_bind_exit, struct socket *sock)
 {
-	if (sock->sk && is_udp(sock->sk))
-		call_end();
-	return 0;
+	return bind_exit(sock);
 }
 
 SEC("fentry/inet_dgram_connect")

@@ -79,8 +79,20 @@ struct ep_occupancy {
 	bool range_known;
 	uint16_t lo, hi;
 	uint32_t reserved_in_range;
-	struct ep_proto_occ tcp, udp;
+	struct ep_proto_occ tcp, udp, sctp;
 };
+
+/* By index (ep_proto_index). */
+static inline struct ep_proto_occ *ep_occ_proto(struct ep_occupancy *o, int i)
+{
+	return i == 0 ? &o->tcp : i == 1 ? &o->udp : &o->sctp;
+}
+
+static inline const struct ep_proto_occ *ep_occ_proto_c(const struct ep_occupancy *o, int proto)
+{
+	return ep_occ_proto((struct ep_occupancy *)o, ep_proto_index(proto) < 0 ? 0
+							     : ep_proto_index(proto));
+}
 
 struct ep_collision {
 	int type;

@@ -52,16 +52,19 @@ struct ep_ns {
 	uint16_t lo, hi;
 	uint8_t *reserved;        /* 65536-bit map, NULL: none */
 	uint32_t reserved_in_range;
-	struct ep_port *pages[2][EP_NPAGES];
-	struct ep_ns_proto p[2];
+	struct ep_port *pages[EP_NPROTO][EP_NPAGES];
+	struct ep_ns_proto p[EP_NPROTO];
 	uint64_t prev_report_ns;
 	uint32_t tracked;         /* sockets in agg->by_cookie that live here */
 	bool gone;
 };
 
+/* Only records of the three protocols get past decoding. */
 static inline int proto_idx(int proto)
 {
-	return proto == EP_UDP;
+	int i = ep_proto_index(proto);
+
+	return i < 0 ? 0 : i;
 }
 
 /* agg_ns.c */

@@ -115,7 +115,7 @@ void ep_port_changed(struct ep_agg *a, struct ep_ns *ns, int proto, uint16_t por
 
 static void recount(struct ep_agg *a, struct ep_ns *ns)
 {
-	for (int pi = 0; pi < 2; pi++) {
+	for (int pi = 0; pi < EP_NPROTO; pi++) {
 		ns->p[pi].in_use = ns->p[pi].tw = 0;
 		for (unsigned pg = 0; pg < EP_NPAGES; pg++) {
 			if (!ns->pages[pi][pg])
@@ -171,7 +171,7 @@ void ep_agg_snapshot_begin(struct ep_agg *a, uint32_t netns)
 
 	if (!ns)
 		return;
-	for (int pi = 0; pi < 2; pi++)
+	for (int pi = 0; pi < EP_NPROTO; pi++)
 		for (unsigned pg = 0; pg < EP_NPAGES; pg++)
 			for (unsigned i = 0; ns->pages[pi][pg] && i < EP_PAGE; i++) {
 				struct ep_port *e = &ns->pages[pi][pg][i];
@@ -400,15 +400,16 @@ static void occupancy_of(struct ep_agg *a, struct ep_ns *ns, struct ep_occupancy
 	out->lo = ns->lo;
 	out->hi = ns->hi;
 	out->reserved_in_range = ns->reserved_in_range;
-	fill_proto(ns, &ns->p[0], &out->tcp, dt);
-	fill_proto(ns, &ns->p[1], &out->udp, dt);
-	if (holders) {
-		out->tcp.ntop = top_holders(a, ns, 0, out->tcp.top, EP_TOP_HOLDERS);
-		out->udp.ntop = top_holders(a, ns, 1, out->udp.top, EP_TOP_HOLDERS);
+	for (int pi = 0; pi < EP_NPROTO; pi++) {
+		struct ep_proto_occ *o = ep_occ_proto(out, pi);
+
+		fill_proto(ns, &ns->p[pi], o, dt);
+		if (holders)
+			o->ntop = top_holders(a, ns, pi, o->top, EP_TOP_HOLDERS);
 	}
 	if (!advance)
 		return;
-	for (int pi = 0; pi < 2; pi++) {
+	for (int pi = 0; pi < EP_NPROTO; pi++) {
 		ns->p[pi].prev_allocs = ns->p[pi].allocs;
 		ns->p[pi].prev_fails = ns->p[pi].fails;
 	}
@@ -417,7 +418,7 @@ static void occupancy_of(struct ep_agg *a, struct ep_ns *ns, struct ep_occupancy
 
 static void ns_free(struct ep_ns *ns)
 {
-	for (int pi = 0; pi < 2; pi++) {
+	for (int pi = 0; pi < EP_NPROTO; pi++) {
 		for (unsigned pg = 0; pg < EP_NPAGES; pg++)
 			free(ns->pages[pi][pg]);
 		free(ns->p[pi].steps);

@@ -67,7 +67,7 @@ int ep_decode(const struct ep_record *rec, int64_t mono_to_unix, struct ep_event
 		return -1;
 	if (rec->family != 4 && rec->family != 6)
 		return -1;
-	if (rec->proto != EP_TCP && rec->proto != EP_UDP)
+	if (ep_proto_index(rec->proto) < 0)
 		return -1;
 	ev->rec = rec;
 	ev->ts_unix_ns = ep_mono_to_unix(rec->ts_ns, mono_to_unix);
@@ -107,7 +107,7 @@ const char *ep_via_name(int via)
 
 const char *ep_proto_name(int proto)
 {
-	return proto == EP_TCP ? "tcp" : proto == EP_UDP ? "udp" : "unknown";
+	return proto == EP_TCP ? "tcp" : proto == EP_UDP ? "udp" : proto == EP_SCTP ? "sctp" : "unknown";
 }
 
 const char *ep_errno_name(int err)
@@ -131,4 +131,16 @@ const char *ep_reason_name(int reason)
 	case EP_REL_TW_KILLED: return "timewait_killed";
 	default: return "unknown";
 	}
+}
+
+int ep_proto_index(int proto)
+{
+	return proto == EP_TCP ? 0 : proto == EP_UDP ? 1 : proto == EP_SCTP ? 2 : -1;
+}
+
+int ep_proto_of_index(int i)
+{
+	static const int protos[EP_NPROTO] = { EP_TCP, EP_UDP, EP_SCTP };
+
+	return protos[i];
 }

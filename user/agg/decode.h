@@ -37,6 +37,11 @@ int ep_decode(const struct ep_record *rec, int64_t mono_to_unix, struct ep_event
 
 void ep_format_addr(int family, const uint8_t addr[16], char *buf, size_t len);
 const char *ep_kind_name(int kind);
+/* The protocols with ephemeral ports, as dense indexes 0..EP_NPROTO-1 (tcp,
+ * udp, sctp), for tables kept per protocol; -1 for any other. */
+#define EP_NPROTO 3
+int ep_proto_index(int proto);
+int ep_proto_of_index(int i);
 const char *ep_via_name(int via);
 const char *ep_proto_name(int proto);
 const char *ep_errno_name(int err);

@@ -285,7 +285,8 @@ static const char doc[] =
 	"at exit, histograms.";
 
 enum { OPT_JSON = 1000, OPT_NETNS, OPT_CGROUP, OPT_HIST, OPT_COLLISIONS, OPT_OCCUPANCY,
-       OPT_BY, OPT_TOP, OPT_THRESHOLD, OPT_PROMETHEUS, OPT_PORTS, OPT_BACKEND };
+       OPT_BY, OPT_TOP, OPT_THRESHOLD, OPT_PROMETHEUS, OPT_PORTS, OPT_BACKEND,
+       OPT_SCTP };
 
 static const struct argp_option options[] = {
 	{ "duration", 'd', "SECS", 0, "Stop after SECS seconds", 0 },
@@ -296,6 +297,8 @@ static const struct argp_option options[] = {
 	{ "ports", OPT_PORTS, "LO[-HI]", 0, "Only events on local ports in this range", 0 },
 	{ "tcp", 't', NULL, 0, "TCP only", 0 },
 	{ "udp", 'u', NULL, 0, "UDP only", 0 },
+	{ "sctp", OPT_SCTP, NULL, 0,
+	  "SCTP only (trampoline backend, sctp module loaded); -t, -u and --sctp add up", 0 },
 	{ "ipv4", '4', NULL, 0, "IPv4 only", 0 },
 	{ "ipv6", '6', NULL, 0, "IPv6 only (v4-mapped included)", 0 },
 	{ "json", OPT_JSON, NULL, 0, "One JSON object per line", 0 },
@@ -353,6 +356,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 't': o->tcp = true; break;
 	case 'u': o->udp = true; break;
+	case OPT_SCTP: o->sctp = true; break;
 	case '4': o->ipv4 = true; break;
 	case '6': o->ipv6 = true; break;
 	case OPT_JSON: o->json = true; break;
@@ -434,16 +438,17 @@ void ep_parse_args(int argc, char **argv, struct ep_opts *o)
 	/* A recording prints nothing unless a view asks for it. */
 	if (o->mode == EP_MODE_RECORD && !o->json && !o->hist && !o->collisions && !o->occupancy)
 		o->quiet = true;
-	/* Neither or both of a pair means both. */
-	if (!o->tcp && !o->udp)
-		o->tcp = o->udp = true;
+	/* No protocol named means all of them; no family, both. */
+	if (!o->tcp && !o->udp && !o->sctp)
+		o->tcp = o->udp = o->sctp = true;
 	if (!o->ipv4 && !o->ipv6)
 		o->ipv4 = o->ipv6 = true;
 }
 
 bool ep_opts_want(const struct ep_opts *o, const struct ep_record *rec)
 {
-	if ((rec->proto == EP_TCP && !o->tcp) || (rec->proto == EP_UDP && !o->udp))
+	if ((rec->proto == EP_TCP && !o->tcp) || (rec->proto == EP_UDP && !o->udp) ||
+	    (rec->proto == EP_SCTP && !o->sctp))
 		return false;
 	if ((rec->family == 4 && !o->ipv4) || (rec->family == 6 && !o->ipv6))
 		return false;

@@ -28,7 +28,7 @@ struct ep_opts {
 	uint32_t netns;    /* inode, 0: all */
 	uint64_t cgroup;   /* cgroup v2 id, 0: all */
 	uint16_t port_lo, port_hi; /* local ports, 0: all */
-	bool tcp, udp, ipv4, ipv6;
+	bool tcp, udp, sctp, ipv4, ipv6;
 	bool json;
 	bool verbose;
 	int backend;       /* enum ep_backend */

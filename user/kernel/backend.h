@@ -19,6 +19,7 @@
 	memcpy((char *)(skel)->rodata->targ_comm, (o)->comm, EP_COMM_LEN);     \
 	(skel)->rodata->trace_tcp = (o)->tcp;                                  \
 	(skel)->rodata->trace_udp = (o)->udp;                                  \
+	(skel)->rodata->trace_sctp = (o)->sctp;                                \
 	(skel)->rodata->trace_ipv4 = (o)->ipv4;                                \
 	(skel)->rodata->trace_ipv6 = (o)->ipv6;                                \
 	(skel)->rodata->direct_loads = (direct);                               \

@@ -152,6 +152,22 @@ void ep_loader_adopt(struct ep_loader *l, void *skel, struct bpf_object *obj,
 	l->destroy = destroy;
 }
 
+/* SCTP is seen by the trampoline backend only, and only with the module
+ * loaded; -1 when SCTP was all the options asked for. */
+static int tell_sctp(const struct ep_loader *l, const struct ep_opts *o)
+{
+	if (!o->sctp || l->sctp)
+		return 0;
+	fprintf(stderr, "eptrace: SCTP is not traced: %s\n",
+		l->backend == EP_BACKEND_TRAMPOLINE ? l->sctp_why
+		: "the tracepoint backend does not see its port search");
+	if (!o->tcp && !o->udp) {
+		fprintf(stderr, "eptrace: only SCTP was asked for: nothing to trace\n");
+		return -1;
+	}
+	return 0;
+}
+
 static void tell_helper_reads(const struct ep_loader *l)
 {
 	if (!l->direct_loads)
@@ -179,6 +195,10 @@ int ep_load(struct ep_loader *l, const struct ep_opts *o)
 			fprintf(stderr, "eptrace: backend trampoline (fentry/fexit): latency is the "
 					"port search function's own run\n");
 			tell_helper_reads(l);
+			if (tell_sctp(l, o)) {
+				ep_unload(l);
+				return -1;
+			}
 			return 0;
 		}
 		ep_unload(l);
@@ -196,6 +216,10 @@ int ep_load(struct ep_loader *l, const struct ep_opts *o)
 		return -1;
 	}
 	tell_helper_reads(l);
+	if (tell_sctp(l, o)) {
+		ep_unload(l);
+		return -1;
+	}
 	return 0;
 }
 

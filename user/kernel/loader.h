@@ -32,6 +32,7 @@ struct ep_loader {
 	bool sock_hooks;  /* bind() and UDP visible */
 	bool syscalls;    /* syscall tracepoints: failed binds, UDP connect/send autobind */
 	bool sctp;        /* SCTP followed (trampoline, sctp module loaded) */
+	char sctp_why[96]; /* why not, when it was asked for */
 };
 
 /* 0, or -1 after naming on stderr every capability that is missing. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <bpf/libbpf.h>
 #include <bpf/btf.h>
 #include "backend.h"
@@ -26,14 +27,58 @@ static void destroy(void *skel)
 	trampoline_bpf__destroy(skel);
 }
 
-static bool has_func(const struct btf *vmlinux, const char *name)
+static bool has_func(const struct btf *btf, const char *name)
 {
-	return btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0;
+}
+
+static const char *target_of(struct bpf_program *prog)
+{
+	return strchr(bpf_program__section_name(prog), '/') + 1;
+}
+
+static bool is_sctp_prog(struct bpf_program *prog)
+{
+	return !strncmp(target_of(prog), "sctp_", 5);
+}
+
+/* SCTP's programs go in when the sctp module is there already (loaded, or
+ * built in) with every function they need; nothing here loads it. */
+static void choose_sctp(struct ep_loader *l, struct trampoline_bpf *s, const struct btf *vmlinux,
+			const struct ep_opts *o)
+{
+	struct btf *mod = NULL;
+	struct bpf_program *prog;
+	const char *missing = NULL;
+	struct stat st;
+
+	l->sctp = false;
+	if (o->sctp && !stat("/sys/kernel/btf/sctp", &st))
+		mod = btf__load_module_btf("sctp", (struct btf *)vmlinux);
+	bpf_object__for_each_program(prog, s->obj) {
+		if (is_sctp_prog(prog) && !missing && !has_func(mod, target_of(prog)) &&
+		    !has_func(vmlinux, target_of(prog)))
+			missing = target_of(prog);
+	}
+	l->sctp = o->sctp && !missing;
+	bpf_object__for_each_program(prog, s->obj)
+		if (is_sctp_prog(prog))
+			bpf_program__set_autoload(prog, l->sctp);
+	btf__free(mod);
+	if (!o->sctp)
+		return;
+	if (l->sctp)
+		return;
+	if (!mod && !has_func(vmlinux, "sctp_get_port_local"))
+		snprintf(l->sctp_why, sizeof(l->sctp_why), "the sctp module is not loaded");
+	else
+		snprintf(l->sctp_why, sizeof(l->sctp_why), "the kernel has no function %s", missing);
 }
 
 /* Points each program at a function the kernel has; false, with why, when
  * one has none. */
-static bool choose_targets(struct trampoline_bpf *s, char *why, size_t len)
+static bool choose_targets(struct ep_loader *l, struct trampoline_bpf *s, const struct ep_opts *o,
+			   char *why, size_t len)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 	struct bpf_program *prog;
@@ -45,9 +90,11 @@ static bool choose_targets(struct trampoline_bpf *s, char *why, size_t len)
 	}
 	bpf_object__for_each_program(prog, s->obj) {
 		const char *name = bpf_program__name(prog);
-		const char *target = strchr(bpf_program__section_name(prog), '/') + 1;
+		const char *target = target_of(prog);
 		bool found = has_func(vmlinux, target);
 
+		if (is_sctp_prog(prog))
+			continue;
 		for (size_t i = 0; !found && i < sizeof(renamed) / sizeof(renamed[0]); i++) {
 			if (strcmp(renamed[i].prog, name))
 				continue;
@@ -64,6 +111,8 @@ static bool choose_targets(struct trampoline_bpf *s, char *why, size_t len)
 			break;
 		}
 	}
+	if (ok)
+		choose_sctp(l, s, vmlinux, o);
 	btf__free(vmlinux);
 	return ok;
 }
@@ -81,7 +130,7 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o, bool dire
 	ep_loader_adopt(l, s, s->obj, destroy);
 	EP_SET_KNOBS(s, o, direct_loads);
 	l->direct_loads = direct_loads;
-	if (!choose_targets(s, why, len))
+	if (!choose_targets(l, s, o, why, len))
 		return -1;
 	/* The test knob plays a kernel that refuses the direct loads. */
 	err = direct_loads && ep_refused_for_test("direct_loads") ? -EINVAL : trampoline_bpf__load(s);
@@ -112,15 +161,18 @@ int ep_trampoline_start(struct ep_loader *l, const struct ep_opts *o, char *why,
 			return -1;
 	}
 	bpf_object__for_each_program(prog, l->obj)
-		n++;
+		n += bpf_program__autoload(prog);
 	l->links = calloc(n, sizeof(*l->links));
 	if (!l->links) {
 		snprintf(why, len, "out of memory");
 		return -1;
 	}
 	bpf_object__for_each_program(prog, l->obj) {
-		struct bpf_link *link = bpf_program__attach(prog);
+		struct bpf_link *link;
 
+		if (!bpf_program__autoload(prog))
+			continue;
+		link = bpf_program__attach(prog);
 		if (!link) {
 			snprintf(why, len, "attaching %s to %s failed: %s", bpf_program__name(prog),
 				 bpf_program__section_name(prog), strerror(errno));

@@ -190,6 +190,9 @@ static void json_occ_body(FILE *f, const struct ep_occupancy *o)
 	fprintf(f, ",\"reserved_in_range\":%u", o->reserved_in_range);
 	json_proto_occ(f, "tcp", &o->tcp);
 	json_proto_occ(f, "udp", &o->udp);
+	/* only where SCTP was seen: most hosts never load it */
+	if (o->sctp.in_use || o->sctp.allocs || o->sctp.fails)
+		json_proto_occ(f, "sctp", &o->sctp);
 }
 
 void ep_json_occupancy(FILE *f, const struct ep_occupancy *o, uint64_t ts_unix_ns)
@@ -278,7 +281,7 @@ void ep_table_collision(FILE *f, const struct ep_collision *c, int64_t mono_to_u
 		fprintf(f, " bound a fixed port %s range %u-%u%s", c->reserved ? "outside" : "inside",
 			c->lo, c->hi, c->reserved ? " that is reserved" : "");
 	} else {
-		const struct ep_proto_occ *p = r->proto == EP_TCP ? &c->occ->tcp : &c->occ->udp;
+		const struct ep_proto_occ *p = ep_occ_proto_c(c->occ, r->proto);
 
 		fprintf(f, " got %s; %u/%u ports in use (%.1f%%), %u in TIME_WAIT", ep_errno_name(r->err),
 			p->in_use, p->capacity, p->fraction * 100, p->timewait);
@@ -316,7 +319,7 @@ void ep_table_occupancy_header(FILE *f)
 
 static void occ_row(FILE *f, const struct ep_occupancy *o, int proto)
 {
-	const struct ep_proto_occ *p = proto == EP_TCP ? &o->tcp : &o->udp;
+	const struct ep_proto_occ *p = ep_occ_proto_c(o, proto);
 	char range[24], who[96];
 
 	if (o->range_known)
@@ -336,7 +339,7 @@ static void occ_row(FILE *f, const struct ep_occupancy *o, int proto)
 /* Selection diagnostics, when there were assignments to judge. */
 static void diag_row(FILE *f, const struct ep_occupancy *o, int proto)
 {
-	const struct ep_proto_occ *p = proto == EP_TCP ? &o->tcp : &o->udp;
+	const struct ep_proto_occ *p = ep_occ_proto_c(o, proto);
 
 	if (!p->allocs)
 		return;
@@ -355,4 +358,8 @@ void ep_table_occupancy(FILE *f, const struct ep_occupancy *o)
 	diag_row(f, o, EP_TCP);
 	occ_row(f, o, EP_UDP);
 	diag_row(f, o, EP_UDP);
+	if (o->sctp.in_use || o->sctp.allocs || o->sctp.fails) {
+		occ_row(f, o, EP_SCTP);
+		diag_row(f, o, EP_SCTP);
+	}
 }

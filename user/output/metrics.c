@@ -4,7 +4,7 @@
 #include <string.h>
 #include "metrics.h"
 
-static int pi(int proto) { return proto == EP_UDP; }
+static int pi(int proto) { return ep_proto_index(proto) < 0 ? 0 : ep_proto_index(proto); }
 static int fi(int family) { return family == 6; }
 static int vi(int via) { return via >= 0 && via < EP_M_VIAS ? via : 0; }
 
@@ -42,7 +42,7 @@ void ep_metrics_event(void *ctx, const struct ep_event *ev, const struct ep_allo
 
 static void labels(FILE *f, int p, int fam, int via)
 {
-	fprintf(f, "proto=\"%s\",family=\"%d\",via=\"%s\"", p ? "udp" : "tcp", fam ? 6 : 4,
+	fprintf(f, "proto=\"%s\",family=\"%d\",via=\"%s\"", ep_proto_name(ep_proto_of_index(p)), fam ? 6 : 4,
 		ep_via_name(via));
 }
 
@@ -189,12 +189,17 @@ static void gauges(FILE *f, struct ep_agg *agg)
 	for (int g = 0; g < 3; g++) {
 		head(f, names[g], "gauge", help[g]);
 		for (size_t i = 0; i < n; i++) {
-			for (int pr = 0; ok[i] && pr < 2; pr++) {
-				const struct ep_proto_occ *o = pr ? &occ[i].udp : &occ[i].tcp;
+			for (int pr = 0; ok[i] && pr < EP_M_PROTOS; pr++) {
+				const struct ep_proto_occ *o = ep_occ_proto(&occ[i], pr);
+
+				/* SCTP only where it was seen: most hosts never load it */
+				if (ep_proto_of_index(pr) == EP_SCTP && !o->in_use && !o->allocs &&
+				    !o->fails)
+					continue;
 				uint32_t v = g == 0 ? o->capacity : g == 1 ? o->in_use : o->timewait;
 
 				fprintf(f, "%s{netns=\"%u\",proto=\"%s\"} %u\n", names[g], occ[i].netns,
-					pr ? "udp" : "tcp", v);
+					ep_proto_name(ep_proto_of_index(pr)), v);
 			}
 		}
 	}

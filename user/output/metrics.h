@@ -10,7 +10,7 @@
 
 /* Label values per dimension: tcp/udp, IPv4/IPv6, enum ep_via, enum
  * ep_release_reason (reason & 7), and the errnos named apart plus "other". */
-#define EP_M_PROTOS 2
+#define EP_M_PROTOS EP_NPROTO
 #define EP_M_FAMILIES 2
 #define EP_M_VIAS (EP_VIA_SENDMSG + 1)
 #define EP_M_REASONS 8
