@@ -5,6 +5,8 @@ BPFTOOL ?= bpftool
 LLVM_STRIP ?= llvm-strip
 ARCH := x86
 OUT := build
+# One set of BPF programs each: bpf/<backend>/backend.bpf.c
+BACKENDS := tracepoint trampoline
 VMLINUX := vmlinux/$(ARCH)
 
 CFLAGS ?= -O2 -g
@@ -35,9 +37,10 @@ PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 UNITDIR ?= /etc/systemd/system
 
-.PHONY: all clean test unit integration vmtest sanitize fuzz fuzz-short fuzz-build soak valgrind deps install uninstall bench \
+.PHONY: all clean test unit integration vmtest peers sanitize fuzz fuzz-short fuzz-build soak valgrind deps install uninstall bench \
 	layering help
-all: $(OUT)/eptrace $(OUT)/tests/workload $(OUT)/bench/churn $(OUT)/bench/floor
+all: $(OUT)/eptrace $(OUT)/tests/workload $(OUT)/bench/churn \
+	$(foreach b,$(BACKENDS),$(OUT)/bench/floor-$(b))
 
 $(OUT):
 	mkdir -p $(OUT) $(OUT)/tests
@@ -46,10 +49,9 @@ $(OUT):
 # skeleton; -MMD -MP: editing any header it includes rebuilds it.
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX) -Ibpf \
 	-Wall -Wextra -Wno-unused-parameter -MMD -MP
--include $(wildcard $(OUT)/*.bpf.d $(OUT)/bench/*.d)
+-include $(wildcard $(OUT)/*.bpf.d $(OUT)/bench/*/*.d)
 
-BACKENDS := tracepoint trampoline
-.SECONDARY: $(foreach b,$(BACKENDS),$(OUT)/$(b).bpf.o)
+.SECONDARY: $(foreach b,$(BACKENDS),$(OUT)/$(b).bpf.o $(addprefix $(OUT)/bench/$(b)/,floor.bpf.c floor.bpf.o floor.skel.h))
 
 $(OUT)/%.bpf.o: bpf/%/backend.bpf.c | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -85,21 +87,21 @@ $(OUT)/bench/churn: bench/churn.c
 	mkdir -p $(OUT)/bench
 	$(CC) $(CFLAGS) $(WARN) $< -o $@
 
-# The benchmark's floor: eptrace's hooks with programs that do nothing.
-# floor_gen.py writes the headers it read to floor.bpf.c.d.
-$(OUT)/bench/floor.bpf.c: bpf/tracepoint/backend.bpf.c bench/floor_gen.py
-	mkdir -p $(OUT)/bench
+# The benchmark's floors, one per backend: its attach points with programs
+# that do nothing. floor_gen.py writes the headers it read to floor.bpf.c.d.
+$(OUT)/bench/%/floor.bpf.c: bpf/%/backend.bpf.c bench/floor_gen.py
+	mkdir -p $(@D)
 	/usr/bin/python3 bench/floor_gen.py $< $@ --deps $@.d
 
-$(OUT)/bench/floor.bpf.o: $(OUT)/bench/floor.bpf.c
+$(OUT)/bench/%/floor.bpf.o: $(OUT)/bench/%/floor.bpf.c
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(LLVM_STRIP) -g $@
 
-$(OUT)/bench/floor.skel.h: $(OUT)/bench/floor.bpf.o
+$(OUT)/bench/%/floor.skel.h: $(OUT)/bench/%/floor.bpf.o
 	$(BPFTOOL) gen skeleton $< name floor_bpf > $@
 
-$(OUT)/bench/floor: bench/floor.c $(OUT)/bench/floor.skel.h
-	$(CC) $(CFLAGS) $(WARN) -I$(OUT)/bench $< -Wl,-Bstatic -lbpf -lelf -lz -Wl,-Bdynamic -o $@
+$(OUT)/bench/floor-%: bench/floor.c $(OUT)/bench/%/floor.skel.h
+	$(CC) $(CFLAGS) $(WARN) -I$(OUT)/bench/$* $< -Wl,-Bstatic -lbpf -lelf -lz -Wl,-Bdynamic -o $@
 
 # Ten minutes of mixed churn on every core: nothing lost, counts exact, memory flat.
 SOAK_MINUTES ?= 10
@@ -126,6 +128,16 @@ endif
 # or rt-amd64), booted under qemu against this build: tests/vm/.
 KERNEL ?= amd64
 VM_TIMEOUT ?= 3000
+# Side by side on the ground-truth workload: eptrace (both backends) and
+# libbpf-tools' bindsnoop, tcpconnect, tcplife; VM=1 in the Debian guest,
+# where the peers' kprobes attach.
+peers: all
+ifeq ($(VM),1)
+	tests/vm/vmtest.sh --kernel $(KERNEL) --timeout $(VM_TIMEOUT) -- /usr/bin/python3 bench/peers.py
+else
+	/usr/bin/python3 bench/peers.py
+endif
+
 vmtest: all $(UNIT_TESTS)
 	@command -v qemu-system-x86_64 >/dev/null || ./scripts/setup.sh --vm
 	tests/vm/vmtest.sh --kernel $(KERNEL) --timeout $(VM_TIMEOUT) -- tests/vm/suite.sh
@@ -203,6 +215,7 @@ help:
 	@echo '  bench                overhead against peers on this machine; writes BENCHMARKS.md'
 	@echo '  bench VM=1           the same inside Debian 12 kernels under qemu -icount, one vCPU'
 	@echo '  vmtest KERNEL=...    unit and integration suites under qemu (amd64 or rt-amd64)'
+	@echo '  peers [VM=1]         eptrace and libbpf-tools side by side on the ground-truth workload'
 	@echo '  install              build/eptrace and its systemd unit (PREFIX, DESTDIR)'
 	@echo '  clean                remove build/, build-san/ and build-fuzz/'
 

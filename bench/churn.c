@@ -3,7 +3,10 @@
  * {"workload":...,"procs":N,"ops":N,"seconds":S,"ops_per_s":R,"errors":N}.
  *
  * usage: churn WORKLOAD SECONDS PROCS
- * WORKLOAD: tcp4 tcp6 udp_connect4 udp_connect6 udp_sendto4 udp_sendto6 bind4 bind6 */
+ * WORKLOAD: tcp4 tcp6 udp_connect4 udp_connect6 udp_sendto4 udp_sendto6 bind4 bind6,
+ * and syscalls: no port at all, a read of /dev/zero and a write to /dev/null
+ * per op (what every syscall-heavy process on a traced host pays). */
+#include <fcntl.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -123,6 +126,19 @@ static void bind_once(int family, struct counts *c)
 		close(s);
 }
 
+static int zero_fd = -1, null_fd = -1;
+
+static void syscalls_once(int family, struct counts *c)
+{
+	char buf[64];
+
+	if (read(zero_fd, buf, sizeof(buf)) != sizeof(buf) ||
+	    write(null_fd, buf, sizeof(buf)) != sizeof(buf))
+		c->errors++;
+	else
+		c->ops++;
+}
+
 /* Accepts and drops TCP connections; drains UDP datagrams. */
 static pid_t start_server(int family, int type)
 {
@@ -184,12 +200,20 @@ int main(int argc, char **argv)
 		type = SOCK_DGRAM;
 	} else if (!strncmp(w, "bind", 4)) {
 		once = bind_once;
+	} else if (!strcmp(w, "syscalls")) {
+		once = syscalls_once;
+		zero_fd = open("/dev/zero", O_RDONLY);
+		null_fd = open("/dev/null", O_WRONLY);
+		if (zero_fd < 0 || null_fd < 0) {
+			perror("churn: /dev/zero, /dev/null");
+			return 1;
+		}
 	}
 	if (!once) {
 		fprintf(stderr, "churn: unknown workload %s\n", w);
 		return 2;
 	}
-	if (once != bind_once)
+	if (once != bind_once && once != syscalls_once)
 		server = start_server(family, type);
 	shared = mmap(NULL, procs * sizeof(*shared), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);

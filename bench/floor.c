@@ -3,7 +3,7 @@
  * it is what the hooks alone cost on this machine, the best any tracer using
  * them could do.
  *
- * usage: floor CGROUP2_DIR    (runs until SIGINT or SIGTERM) */
+ * usage: floor-BACKEND CGROUP2_DIR    (runs until SIGINT or SIGTERM) */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -44,14 +44,25 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	s = floor_bpf__open_and_load();
+	s = floor_bpf__open();
 	if (!s) {
+		fprintf(stderr, "floor: opening failed: %s\n", strerror(errno));
+		return 1;
+	}
+	/* the backend leaves SCTP's programs out where the module is not loaded */
+	bpf_object__for_each_program(p, s->obj)
+		if (strstr(bpf_program__section_name(p), "/sctp_") && access("/sys/kernel/btf/sctp", F_OK))
+			bpf_program__set_autoload(p, false);
+	if (floor_bpf__load(s)) {
 		fprintf(stderr, "floor: loading failed: %s\n", strerror(errno));
+		floor_bpf__destroy(s);
 		return 1;
 	}
 	bpf_object__for_each_program(p, s->obj) {
 		struct bpf_link *l;
 
+		if (!bpf_program__autoload(p))
+			continue;
 		if (n == MAX_LINKS) {
 			fprintf(stderr, "floor: more than %d programs\n", MAX_LINKS);
 			goto out;

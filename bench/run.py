@@ -23,21 +23,27 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EPTRACE = os.path.join(ROOT, "build", "eptrace")
 CHURN = os.path.join(ROOT, "build", "bench", "churn")
-FLOOR = os.path.join(ROOT, "build", "bench", "floor")
+FLOOR = os.path.join(ROOT, "build", "bench", "floor-{}")
 BT = os.path.join(ROOT, "bench", "count.bt")
 BT_KFUNC = os.path.join(ROOT, "bench", "count_kfunc.bt")
 NS = "eptrace-bench"
 WORKLOADS = ["tcp4", "tcp6", "udp_connect4", "udp_connect6", "udp_sendto4", "udp_sendto6",
-             "bind4", "bind6"]
+             "bind4", "bind6", "syscalls"]
 MODES = ["untraced", "floor", "hist", "json", "record", "bpftrace"]
+# floor, hist and json take the backend auto picks (the floor: the tracepoint
+# one); a _trampoline or _tracepoint suffix names it.
 # In the guest: the peers users know (libbpf-tools, on kprobes) and the
 # cheapest possible counter (fentry on the three searches).
-VM_WORKLOADS = ["tcp4", "udp_connect4", "bind4"]
-VM_MODES = ["untraced", "floor", "hist", "json", "bpftrace", "bpftrace_kfunc", "bindsnoop",
-            "tcpconnect", "tcplife"]
+VM_WORKLOADS = ["tcp4", "udp_connect4", "bind4", "syscalls"]
+VM_MODES = ["untraced", "floor_trampoline", "hist", "json", "floor", "hist_tracepoint",
+            "bpftrace", "bpftrace_kfunc", "bindsnoop", "tcpconnect", "tcplife"]
 LIBBPF_TOOLS = ("bindsnoop", "tcpconnect", "tcplife")
 PEERS = ("bpftrace", "bpftrace_kfunc") + LIBBPF_TOOLS
 HZ = os.sysconf("SC_CLK_TCK")
+
+
+def backend_of(mode):
+    return mode.split("_", 1)[1] if "_" in mode else "tracepoint"
 
 
 def sh(*argv, **kw):
@@ -123,12 +129,12 @@ class Tracer:
             argv = ["bpftrace", BT if mode == "bpftrace" else BT_KFUNC]
         elif mode in LIBBPF_TOOLS:
             argv = [f"/usr/sbin/{mode}"]
-        elif mode == "floor":
-            argv = [FLOOR, cgroup2_root()]
-        elif mode == "hist":
-            argv = [EPTRACE, "--hist", "--netns", f"/run/netns/{NS}"]
-        elif mode == "json":
-            argv = [EPTRACE, "--json", "--netns", f"/run/netns/{NS}"]
+        elif mode.startswith("floor"):
+            argv = [FLOOR.format(backend_of(mode)), cgroup2_root()]
+        elif mode.startswith(("hist", "json")):
+            argv = [EPTRACE, "--" + mode.split("_")[0], "--netns", f"/run/netns/{NS}"]
+            if "_" in mode:
+                argv += ["--backend", backend_of(mode)]
         else:
             self.db = os.path.join(tmp, f"rec-{time.monotonic_ns()}.db")
             argv = [EPTRACE, "record", "-o", self.db, "--netns", f"/run/netns/{NS}"]
@@ -215,13 +221,13 @@ def churn(workload, seconds, procs, pin):
                          str(procs)).stdout)
 
 
-def kernel_cost(workload, seconds, tmp):
+def kernel_cost(workload, seconds, tmp, mode="hist"):
     """Run time of eptrace's programs per operation, from the kernel's own
     accounting: far less moved than throughput by what else runs on the
     machine, though the hooks are host-wide and count others' calls too (the
     accounting adds two clock reads to each program run)."""
     pin = tracer_cpu(1)
-    tr = Tracer("hist", tmp, pin)
+    tr = Tracer(mode, tmp, pin)
     was = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
     try:
         ids = prog_ids(tr.proc.pid)
@@ -232,7 +238,7 @@ def kernel_cost(workload, seconds, tmp):
     finally:
         sh("sysctl", "-qw", f"kernel.bpf_stats_enabled={was}")
         tr.stop()
-    return {"workload": workload, "mode": "kernel_cost", "procs": 1,
+    return {"workload": workload, "mode": "kernel_cost" + mode[4:], "procs": 1,
             "ns_per_op": (t1 - t0) / max(out["ops"], 1)}
 
 
@@ -243,7 +249,7 @@ def trial(workload, mode, seconds, procs, tmp):
     try:
         if tr:
             cpu0 = cpu_seconds(tr.proc.pid)
-            k0 = kernel_stats() if mode not in PEERS + ("floor",) else None
+            k0 = kernel_stats() if mode not in PEERS and not mode.startswith("floor") else None
         res.update(churn(workload, seconds, procs, pin))
         if tr:
             # let the reader catch up before reading its counters
@@ -283,11 +289,13 @@ def table(results, rounds):
     present = {r["mode"] for r in results}
     modes = [m for m in MODES + VM_MODES if m in present and m != "untraced"]
     modes = list(dict.fromkeys(modes))
-    cpu_modes = [m for m in ("hist", "json", "record") if m in present]
-    lines = ["| workload | untraced ops/s | " + " | ".join(modes) + " | kernel us/op | "
+    cpu_modes = [m for m in ("hist", "json", "record", "hist_tracepoint") if m in present]
+    kernel_cols = [k for k in ("kernel_cost", "kernel_cost_tracepoint") if k in present]
+    lines = ["| workload | untraced ops/s | " + " | ".join(modes) + " | "
+             + "".join(f"{'hist' + k[11:]} kernel us/op | " for k in kernel_cols)
              + "".join(f"{m} us/event | " for m in cpu_modes)
              + f"lost {'/'.join(cpu_modes)} |",
-             "|---|---|" + "---|" * len(modes) + "---|" * (len(cpu_modes) + 2)]
+             "|---|---|" + "---|" * len(modes) + "---|" * (len(cpu_modes) + len(kernel_cols) + 1)]
     for w in list(dict.fromkeys(r["workload"] for r in results)):
         rs = [r for r in results if r["workload"] == w]
         ratios = {}
@@ -304,8 +312,9 @@ def table(results, rounds):
         for m in cpu_modes:
             xs = [r["cpu_s"] / r["events"] * 1e6 for r in rs if r["mode"] == m and r.get("events")]
             us[m] = statistics.median(xs) if xs else None
-        kc = [r["ns_per_op"] / 1000 for r in rs if r["mode"] == "kernel_cost"]
-        us["kernel"] = statistics.median(kc) if kc else None
+        for k in kernel_cols:
+            kc = [r["ns_per_op"] / 1000 for r in rs if r["mode"] == k]
+            us[k] = statistics.median(kc) if kc else None
         base = statistics.median(r["ops_per_s"] for r in rs if r["mode"] == "untraced")
         lost = "/".join(str(sum(r.get("lost", 0) for r in rs if r["mode"] == m))
                         for m in cpu_modes)
@@ -313,7 +322,7 @@ def table(results, rounds):
         # median, and the spread over the rounds: the machine is noisy
         rfmt = lambda r: "-" if r is None else f"{r[0]:.3f} ({r[1]:.2f}-{r[2]:.2f})"
         lines.append(f"| {w} | {base:,.0f} | " + " | ".join(rfmt(ratios[m]) for m in modes)
-                     + " | " + " | ".join(fmt(us[m], "{:.2f}") for m in ["kernel"] + cpu_modes)
+                     + " | " + " | ".join(fmt(us[m], "{:.2f}") for m in kernel_cols + cpu_modes)
                      + f" | {lost} |")
     return "\n".join(lines)
 
@@ -346,7 +355,7 @@ def main():
     workloads = a.workloads.split(",")
     modes = a.modes.split(",")
     if "floor" in modes and not a.render and not cgroup2_root():
-        print("no cgroup v2 mounted: the floor (cgroup hooks among them) is left out",
+        print("no cgroup v2 mounted: the tracepoint floor (cgroup hooks among them) is left out",
               file=sys.stderr)
         modes.remove("floor")
     results, soak = [], []
@@ -384,9 +393,9 @@ def main():
                     r["round"] = rnd
                     results.append(r)
                     emit(r)
-        if "hist" in modes:
+        for m in [m for m in ("hist", "hist_tracepoint") if m in modes]:
             for w in workloads:
-                r = kernel_cost(w, a.seconds, tmp)
+                r = kernel_cost(w, a.seconds, tmp, m)
                 results.append(r)
                 emit(r)
         if a.soak:

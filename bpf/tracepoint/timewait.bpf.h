@@ -38,17 +38,8 @@ int BPF_PROG(on_timer_start, struct timer_list *timer)
 	st = tw_state(timer, &cookie);
 	if (!st)
 		return 0;
-	if (st->phase == PH_ASSIGNED) {
-		struct ep_record r;
-
-		st->phase = PH_TIMEWAIT;
-		st->rec.tw_start_ns = bpf_ktime_get_ns();
-		r = st->rec;
-		r.kind = EP_TW_START;
-		r.ts_ns = r.tw_start_ns;
-		r.latency_ns = EP_LATENCY_NONE;
-		emit(&r);
-	}
+	if (st->phase == PH_ASSIGNED)
+		timewait_started(st);
 	st->cancel_ns = 0;
 	return 0;
 }

@@ -20,18 +20,10 @@ int BPF_PROG(on_tw_handover, struct inet_timewait_sock *tw, struct sock *sk)
 {
 	__u64 cookie = sk->__sk_common.skc_cookie.counter;
 	struct sock_state *st;
-	struct ep_record r;
 
 	st = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
-	if (!st || st->phase != PH_ASSIGNED)
-		return 0;
-	st->phase = PH_TIMEWAIT;
-	st->rec.tw_start_ns = bpf_ktime_get_ns();
-	r = st->rec;
-	r.kind = EP_TW_START;
-	r.ts_ns = r.tw_start_ns;
-	r.latency_ns = EP_LATENCY_NONE;
-	emit(&r);
+	if (st && st->phase == PH_ASSIGNED)
+		timewait_started(st);
 	return 0;
 }
 

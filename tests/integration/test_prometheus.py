@@ -43,6 +43,7 @@ def test_metrics_pass_promtool_and_keep_labels_bounded(netns, tracer_factory):
     assert metric(text, "eptrace_netns_port_range_size", netns=netns.inode, proto="tcp") == 28232
     assert metric(text, "eptrace_lost_events_total") == 0
     assert metric(text, "eptrace_up") == 1
+    assert metric(text, "eptrace_info", backend=tr.backend) == 1
     for bad in ("pid=", "port=", "comm=", "cookie="):
         assert bad not in text
     assert tr.stop() == 0

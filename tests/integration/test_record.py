@@ -59,6 +59,8 @@ def test_report_prints_what_the_live_run_printed(netns, tracer_factory, tmp_path
             and e["via"] == "connect" and e["proto"] == "tcp" and e["family"] == 4]
     assert n == h["count"]
     assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+    # which backend made it: in the meta table, and in the replayed start event above
+    assert con.execute("SELECT value FROM meta WHERE key='backend'").fetchone() == (tr.backend,)
     # The readable table was filled from the chunks replay reads, all of them.
     assert con.execute("SELECT value FROM meta WHERE key='events_complete'").fetchone() == ("1",)
     assert (con.execute("SELECT count(*) FROM events").fetchone()
