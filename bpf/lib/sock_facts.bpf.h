@@ -23,6 +23,18 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 #define SK_FIELD(p, field) \
 	(direct_loads ? AS(struct sock, p)->field : BPF_CORE_READ((const struct sock *)(p), field))
 
+/* Both readers end here: the remote flag, and the filters set before load. */
+static __always_inline bool facts_filtered(struct ep_record *r, __u16 family)
+{
+	if (r->rport)
+		r->flags |= EP_F_RADDR;
+	else
+		r->flags &= ~EP_F_RADDR;
+	if (targ_netns && r->netns != targ_netns)
+		return false;
+	return family_wanted(family) && proto_wanted(r->proto);
+}
+
 /* Addresses, ports and namespace of a socket, read by address so that the same
  * code serves BTF pointers and addresses found by walking the fd table. */
 static __always_inline bool fill_from_sk(struct ep_record *r, const struct sock *sk)
@@ -52,13 +64,33 @@ static __always_inline bool fill_from_sk(struct ep_record *r, const struct sock 
 		bpf_core_read(r->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(r->raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
-	if (r->rport)
-		r->flags |= EP_F_RADDR;
-	else
-		r->flags &= ~EP_F_RADDR;
-	if (targ_netns && r->netns != targ_netns)
-		return false;
-	return family_wanted(family) && proto_wanted(r->proto);
+	return facts_filtered(r, family);
+}
+
+/* The same from a pointer the verifier knows as a struct sock (a traced
+ * function's argument): plain loads on every kernel, no helper calls. */
+static __always_inline bool fill_from_btf_sk(struct ep_record *r, const struct sock *sk)
+{
+	__u16 family = sk->__sk_common.skc_family;
+	__u16 num = sk->__sk_common.skc_num;
+
+	if (num)
+		r->lport = num;
+	r->rport = bpf_ntohs(sk->__sk_common.skc_dport);
+	r->netns = sk->__sk_common.skc_net.net->ns.inum;
+	r->proto = sk->sk_protocol;
+	if (family == AF_INET) {
+		__u32 l = sk->__sk_common.skc_rcv_saddr, d = sk->__sk_common.skc_daddr;
+
+		r->family = 4;
+		__builtin_memcpy(r->laddr, &l, 4);
+		__builtin_memcpy(r->raddr, &d, 4);
+	} else {
+		r->family = 6;
+		__builtin_memcpy(r->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(r->raddr, &sk->__sk_common.skc_v6_daddr, 16);
+	}
+	return facts_filtered(r, family);
 }
 
 static __always_inline __u64 sk_cookie(const struct sock *sk)

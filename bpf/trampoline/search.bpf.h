@@ -55,7 +55,7 @@ static __always_inline bool search_close(const struct sock *sk, struct inflight 
  * false when a filter rejects it. */
 static __always_inline bool search_record(struct ep_record *r, struct sock *sk, __u8 via)
 {
-	if (!fill_owner(r) || !fill_from_sk(r, sk))
+	if (!fill_owner(r) || !fill_from_btf_sk(r, sk))
 		return false;
 	r->via = via;
 	r->cookie = bpf_get_socket_cookie(sk);

@@ -232,7 +232,7 @@ static __always_inline int send_enter(struct sock *sk, struct msghdr *msg)
 	if (!c || !c->searched || c->via != EP_VIA_SENDMSG)
 		return 0;
 	/* a kernel copy of the address (move_addr_to_kernel), or none */
-	name = BPF_CORE_READ(msg, msg_name);
+	name = msg ? BPF_CORE_READ(msg, msg_name) : NULL;
 	if (name && !bpf_probe_read_kernel(&peer6, sizeof(peer6), name)) {
 		if (peer6.sin6_family == AF_INET) {
 			struct sockaddr_in *in4 = (void *)&peer6;
@@ -259,6 +259,15 @@ SEC("fentry/udpv6_sendmsg")
 int BPF_PROG(on_udpv6_sendmsg, struct sock *sk, struct msghdr *msg)
 {
 	return send_enter(sk, msg);
+}
+
+/* sendfile() and splice() to an unbound socket, before Linux 6.5 (which
+ * sends them through udp_sendmsg): optional, the loader leaves it out where
+ * the kernel has no such function. */
+SEC("fentry/udp_sendpage")
+int BPF_PROG(on_udp_sendpage, struct sock *sk)
+{
+	return send_enter(sk, NULL);
 }
 
 /* On close, and on connect(AF_UNSPEC) of a socket whose port was not chosen

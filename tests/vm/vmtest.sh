@@ -18,7 +18,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/vm/kernels.sh
 . "$here/kernels.sh"
-flavour=amd64 tmo=3000 smp=2 mem=3072 icount= collect=()
+# One vCPU by default: with two, the emulated guest now and then locked up
+# while a tracer detached (text_poke_bp's IPI to the other vCPU never
+# answered, stock and RT alike); with one there is no such IPI, and the suite
+# runs as fast.
+flavour=amd64 tmo=3000 smp=1 mem=3072 icount= collect=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) flavour=$2; shift 2;;

@@ -27,7 +27,7 @@ struct ep_loader {
 	int cgroup_fd;
 	bool tw_tracking; /* TIME_WAIT ends visible */
 	bool tw_confirm;  /* ends of TIME_WAIT confirmed by userspace (EP_TW_CANCEL) */
-	bool direct_loads; /* kernel structures read with plain loads */
+	bool direct_loads; /* kernel structures read with plain loads (trampoline: always) */
 	bool sockops;     /* TCP connect latency and listen(0) visible */
 	bool sock_hooks;  /* bind() and UDP visible */
 	bool syscalls;    /* syscall tracepoints: failed binds, UDP connect/send autobind */

@@ -22,6 +22,17 @@ static const struct {
 	{ "on_tw_handover", { "inet_twsk_hashdance", "inet_twsk_hashdance_schedule", NULL } },
 };
 
+/* Programs for functions only some kernels have: left out where missing. */
+static const char *const optional[] = { "on_udp_sendpage" };
+
+static bool is_optional(struct bpf_program *prog)
+{
+	for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); i++)
+		if (!strcmp(bpf_program__name(prog), optional[i]))
+			return true;
+	return false;
+}
+
 static void destroy(void *skel)
 {
 	trampoline_bpf__destroy(skel);
@@ -105,6 +116,10 @@ static bool choose_targets(struct ep_loader *l, struct trampoline_bpf *s, const 
 				}
 			}
 		}
+		if (!found && is_optional(prog)) {
+			bpf_program__set_autoload(prog, false);
+			continue;
+		}
 		if (!found) {
 			snprintf(why, len, "the kernel has no function %s to attach to", target);
 			ok = false;
@@ -117,8 +132,9 @@ static bool choose_targets(struct ep_loader *l, struct trampoline_bpf *s, const 
 	return ok;
 }
 
-static int open_and_load(struct ep_loader *l, const struct ep_opts *o, bool direct_loads,
-			 char *why, size_t len)
+/* Its programs read the sockets they are handed with plain loads on every
+ * kernel (BTF pointers): the direct_loads knob, for addresses, stays off. */
+static int open_and_load(struct ep_loader *l, const struct ep_opts *o, char *why, size_t len)
 {
 	struct trampoline_bpf *s = trampoline_bpf__open();
 	int err;
@@ -128,12 +144,11 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o, bool dire
 		return -1;
 	}
 	ep_loader_adopt(l, s, s->obj, destroy);
-	EP_SET_KNOBS(s, o, direct_loads);
-	l->direct_loads = direct_loads;
+	EP_SET_KNOBS(s, o, false);
+	l->direct_loads = true;
 	if (!choose_targets(l, s, o, why, len))
 		return -1;
-	/* The test knob plays a kernel that refuses the direct loads. */
-	err = direct_loads && ep_refused_for_test("direct_loads") ? -EINVAL : trampoline_bpf__load(s);
+	err = trampoline_bpf__load(s);
 	if (err)
 		snprintf(why, len, "the kernel refused its fentry/fexit programs: %s (-v shows why)",
 			 strerror(-err));
@@ -142,24 +157,15 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o, bool dire
 
 int ep_trampoline_start(struct ep_loader *l, const struct ep_opts *o, char *why, size_t len)
 {
-	static const char *const syms[] = { "bpf_rdonly_cast" };
 	struct bpf_program *prog;
-	unsigned long long addr;
-	bool direct;
 	int n = 0;
 
 	if (ep_refused_for_test("trampoline")) {
 		snprintf(why, len, "refused for a test (EPTRACE_REFUSE)");
 		return -1;
 	}
-	ep_kallsyms_find(syms, &addr, &direct, 1);
-	if (open_and_load(l, o, direct, why, len)) {
-		if (!direct)
-			return -1;
-		ep_unload(l);
-		if (open_and_load(l, o, false, why, len))
-			return -1;
-	}
+	if (open_and_load(l, o, why, len))
+		return -1;
 	bpf_object__for_each_program(prog, l->obj)
 		n += bpf_program__autoload(prog);
 	l->links = calloc(n, sizeof(*l->links));
