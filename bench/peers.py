@@ -44,11 +44,14 @@ ROWS = [
 ]
 
 
-def wait_attached(pid, timeout=60):
+def wait_attached(proc, timeout=60):
     """Until the process holds BPF links or programs and no more appear for 0.5 s."""
+    pid = proc.pid
     deadline = time.monotonic() + timeout
     last, since = -1, time.monotonic()
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited: {proc.stderr.read()}")
         n = 0
         for fd in os.listdir(f"/proc/{pid}/fd"):
             try:
@@ -60,7 +63,7 @@ def wait_attached(pid, timeout=60):
         elif n and time.monotonic() - since > 0.5:
             return
         time.sleep(0.05)
-    raise RuntimeError(f"pid {pid} did not attach")
+    raise RuntimeError(f"{proc.args[0]} did not attach")
 
 
 def facts_with_releases(lines):
@@ -74,7 +77,7 @@ def run_one(name, tmp):
     out = open(os.path.join(tmp, name.replace(" ", "_")), "w+")
     proc = subprocess.Popen(TRACERS[name], stdout=out, stderr=subprocess.PIPE, text=True)
     try:
-        wait_attached(proc.pid)
+        wait_attached(proc)
         truth = subprocess.run(["ip", "netns", "exec", NS, WORKLOAD, "all"], check=True,
                                capture_output=True, text=True, timeout=300).stdout.splitlines()
         # the namespace's exit ends its TIME_WAIT sockets: releases everyone can see

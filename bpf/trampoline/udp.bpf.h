@@ -67,10 +67,10 @@ static __always_inline void call_end(void)
 	bpf_map_delete_elem(&udp_calls, &tid);
 }
 
-/* An autobind's outcome, reported by its caller; peer and peer_port, when
- * given, are the destination of an unconnected send. */
+/* An autobind's outcome, reported by its caller; peer and peer_port (0:
+ * none) are the destination of an unconnected send. */
 static __always_inline void autobind_report(struct sock *sk, const struct udp_call *c, int err,
-					    const __u8 *peer, __u16 peer_port)
+					    const __u8 peer[16], __u16 peer_port)
 {
 	struct ep_record r = {};
 	__u64 now = bpf_ktime_get_ns();
@@ -81,7 +81,7 @@ static __always_inline void autobind_report(struct sock *sk, const struct udp_ca
 		failed(&r, now, err, c->via);
 		return;
 	}
-	if (peer && !r.rport) {
+	if (peer_port && !r.rport) {
 		__builtin_memcpy(r.raddr, peer, 16);
 		r.rport = peer_port;
 		r.flags |= EP_F_RADDR;
@@ -160,8 +160,10 @@ int BPF_PROG(on_dgram_connect_exit, struct socket *sock)
 		return 0;
 	c = call_of(sk);
 	if (c && c->searched) {
+		__u8 none[16] = {};
+
 		ret = ret_long(ctx);
-		autobind_report(sk, c, ret < 0 ? -ret : EAGAIN, NULL, 0);
+		autobind_report(sk, c, ret < 0 ? -ret : EAGAIN, none, 0);
 	}
 	call_end();
 	return 0;
@@ -244,7 +246,7 @@ static __always_inline int send_enter(struct sock *sk, struct msghdr *msg)
 			port = bpf_ntohs(peer6.sin6_port);
 		}
 	}
-	autobind_report(sk, c, 0, port ? peer : NULL, port);
+	autobind_report(sk, c, 0, peer, port);
 	call_end();
 	return 0;
 }
