@@ -287,7 +287,7 @@ def machine():
 
 def table(results, rounds):
     present = {r["mode"] for r in results}
-    modes = [m for m in MODES + VM_MODES if m in present and m != "untraced"]
+    modes = [m for m in VM_MODES + MODES if m in present and m != "untraced"]
     modes = list(dict.fromkeys(modes))
     cpu_modes = [m for m in ("hist", "json", "record", "hist_tracepoint") if m in present]
     kernel_cols = [k for k in ("kernel_cost", "kernel_cost_tracepoint") if k in present]
@@ -426,10 +426,15 @@ def section_text(a, results, soak, mach):
             f"`make bench{TITLES[a.section][1]}` ({a.rounds} rounds of {a.seconds:g} s per "
             "workload and mode, one generator process, modes interleaved; ratios are medians of "
             "traced/untraced throughput within a round, with their range over the rounds in "
-            "brackets; `floor` is eptrace's attach points with programs that return at once "
-            "(bench/floor.c): what the hooks alone cost here, the best any tracer on them could "
-            "do; `kernel us/op` is the run time of eptrace's programs per operation in `--hist` "
-            "mode, from the kernel's bpf_stats (it includes the accounting's own clock reads); "
+            "brackets; `floor` and `floor_trampoline` are the tracepoint and the trampoline "
+            "backend's attach points with programs that return at once (bench/floor.c): what "
+            "the hooks alone cost here, the best any tracer on them could do; `hist` and `json` "
+            "run the backend eptrace picks by itself (trampoline where the kernel allows it), "
+            "`hist_tracepoint` the other; `kernel us/op` is the run time of eptrace's programs "
+            "per operation in `--hist` mode, from the kernel's bpf_stats (it includes the "
+            "accounting's own clock reads; the syscall tracepoints' slow path is not in it); "
+            "the `syscalls` workload takes no port (a read of /dev/zero and a write to "
+            "/dev/null per op): what every other process pays; "
             "CPU is the tracer's user+sys time per kernel record).\n"
             + ("\nIn the guest (qemu `-icount shift=0,sleep=off`, one vCPU) a guest second is "
                "10^9 executed instructions, so ratios count instructions and the tracer's "
