@@ -149,9 +149,13 @@ struct ep_agg {
 	struct ep_hash bykeys;  /* by-key -> events, bounded by 4 * top_n */
 	struct ep_series *sv;
 	size_t nseries, capseries;
+	/* Without --by, a series found once by (metric, proto, family, via):
+	 * no hashing per record. Series live until the aggregate is freed. */
+	struct ep_hist *plain[EP_M_MAX][EP_NPROTO][2][EP_VIA_SENDMSG + 1];
 	struct ep_ns **ns;
 	size_t nns;
 	struct ep_hash nsidx;   /* netns -> index in ns */
+	struct ep_ns *last_ns;  /* the one ep_ns_get found last */
 	uint64_t now;          /* latest event time */
 	uint64_t dropped;      /* state not kept because a table was full */
 	uint64_t untracked_releases; /* releases of sockets never seen assigned */

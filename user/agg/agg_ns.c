@@ -12,13 +12,20 @@
 
 struct ep_ns *ep_ns_get(struct ep_agg *a, uint32_t netns, bool create)
 {
-	struct ep_ns **grown, *ns;
-	uint32_t *idx = ep_hash_get(&a->nsidx, &netns);
+	struct ep_ns **grown, *ns = a->last_ns;
+	uint32_t *idx;
 
+	/* most records in a row belong to one namespace */
+	if (ns && ns->netns == netns) {
+		if (create)
+			ns->gone = false;
+		return ns;
+	}
+	idx = ep_hash_get(&a->nsidx, &netns);
 	if (idx) {
 		if (create)
 			a->ns[*idx]->gone = false;
-		return a->ns[*idx];
+		return a->last_ns = a->ns[*idx];
 	}
 	if (!create || a->nns >= a->o.max_netns)
 		return NULL;
@@ -444,6 +451,8 @@ static void ns_forget(struct ep_agg *a, struct ep_ns *ns)
 			*idx = i;
 	}
 	a->nns--;
+	if (a->last_ns == ns)
+		a->last_ns = NULL;
 	ns_free(ns);
 }
 
@@ -540,4 +549,5 @@ void ep_ns_free_all(struct ep_agg *a)
 	free(a->ns);
 	a->ns = NULL;
 	a->nns = 0;
+	a->last_ns = NULL;
 }

@@ -97,7 +97,17 @@ void ep_series_add(struct ep_agg *a, int metric, const struct ep_event *ev, uint
 			memcpy(k.key, OTHER, sizeof(OTHER));
 		}
 	}
-	h = series_hist(a, &k);
+	if (a->o.by == EP_BY_NONE) {
+		int pi = ep_proto_index(r->proto);
+		struct ep_hist **slot = pi >= 0 && r->via <= EP_VIA_SENDMSG && metric < EP_M_MAX
+			? &a->plain[metric][pi][r->family == 6][r->via] : NULL;
+
+		h = slot && *slot ? *slot : series_hist(a, &k);
+		if (slot)
+			*slot = h;
+	} else {
+		h = series_hist(a, &k);
+	}
 	if (!h && a->o.by != EP_BY_NONE) {
 		/* the series table is full: fold into other */
 		memset(k.key, 0, sizeof(k.key));
