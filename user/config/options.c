@@ -279,6 +279,8 @@ static const char doc[] =
 	"  eptrace record -o ports.db -d 60  # record a minute\n"
 	"  eptrace report ports.db --hist  # its histograms, as the live run showed them\n"
 	"  eptrace --prometheus 9435 -q    # serve /metrics on 127.0.0.1:9435, print nothing\n"
+	"  eptrace --sctp                  # SCTP only (sctp module loaded)\n"
+	"  eptrace --backend tracepoint    # the fallback even where fentry works\n"
 	"\n"
 	"Without --hist, --collisions or --occupancy every event is printed; with\n"
 	"--json the stream also carries collisions, warnings, periodic occupancy and,\n"
