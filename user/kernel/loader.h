@@ -26,7 +26,6 @@ struct ep_loader {
 	int nlinks;
 	int cgroup_fd;
 	bool tw_tracking; /* TIME_WAIT ends visible */
-	bool tw_confirm;  /* ends of TIME_WAIT confirmed by userspace (EP_TW_CANCEL) */
 	bool direct_loads; /* kernel structures read with plain loads (trampoline: always) */
 	bool sockops;     /* TCP connect latency and listen(0) visible */
 	bool sock_hooks;  /* bind() and UDP visible */

@@ -136,7 +136,7 @@ int ep_tracepoint_start(struct ep_loader *l, const struct ep_opts *o, const char
 	int err, n = 0;
 
 	ep_kallsyms_find(syms, addr, present, 2);
-	l->tw_tracking = l->tw_confirm = addr[0] != 0;
+	l->tw_tracking = addr[0] != 0;
 	if (!l->tw_tracking)
 		fprintf(stderr, "eptrace: tw_timer_handler not in /proc/kallsyms: ends of TIME_WAIT "
 				"will not be seen\n");
