@@ -181,28 +181,29 @@ const char *ep_backend_name(int backend)
 	return backend == EP_BACKEND_TRAMPOLINE ? "trampoline" : "tracepoint";
 }
 
-int ep_load(struct ep_loader *l, const struct ep_opts *o)
+/* Nothing loaded, and nothing a backend found out: a backend given up
+ * leaves no flag (SCTP followed, say) to the one tried after it. */
+static void reset(struct ep_loader *l)
+{
+	ep_unload(l);
+	memset(l, 0, sizeof(*l));
+	l->cgroup_fd = -1;
+}
+
+/* The trampoline backend, or the tracepoint one (cg2 filled) when it is not
+ * to be had; -1 after saying why when neither is. */
+static int start_backend(struct ep_loader *l, const struct ep_opts *o)
 {
 	char why[256] = "", cg2[512];
 
-	memset(l, 0, sizeof(*l));
-	l->cgroup_fd = -1;
-	if (have_kernel_btf())
-		return -1;
 	if (o->backend != EP_BACKEND_TRACEPOINT) {
 		if (!ep_trampoline_start(l, o, why, sizeof(why))) {
 			l->backend = EP_BACKEND_TRAMPOLINE;
 			fprintf(stderr, "eptrace: backend trampoline (fentry/fexit): latency is the "
 					"port search function's own run\n");
-			tell_helper_reads(l);
-			if (tell_sctp(l, o)) {
-				ep_unload(l);
-				return -1;
-			}
 			return 0;
 		}
-		ep_unload(l);
-		l->cgroup_fd = -1;
+		reset(l);
 		if (o->backend == EP_BACKEND_TRAMPOLINE) {
 			fprintf(stderr, "eptrace: --backend trampoline: %s\n", why);
 			return -1;
@@ -211,13 +212,22 @@ int ep_load(struct ep_loader *l, const struct ep_opts *o)
 	l->backend = EP_BACKEND_TRACEPOINT;
 	fprintf(stderr, "eptrace: backend tracepoint%s%s%s: latency brackets the port search "
 			"between hooks\n", why[0] ? " (" : "", why, why[0] ? ")" : "");
-	if (ensure_mounts(cg2, sizeof(cg2)) || ep_tracepoint_start(l, o, cg2)) {
-		ep_unload(l);
+	return ensure_mounts(cg2, sizeof(cg2)) || ep_tracepoint_start(l, o, cg2) ? -1 : 0;
+}
+
+int ep_load(struct ep_loader *l, const struct ep_opts *o)
+{
+	memset(l, 0, sizeof(*l));
+	l->cgroup_fd = -1;
+	if (have_kernel_btf())
+		return -1;
+	if (start_backend(l, o)) {
+		reset(l);
 		return -1;
 	}
 	tell_helper_reads(l);
 	if (tell_sctp(l, o)) {
-		ep_unload(l);
+		reset(l);
 		return -1;
 	}
 	return 0;

@@ -63,7 +63,6 @@ static void choose_sctp(struct ep_loader *l, struct trampoline_bpf *s, const str
 	const char *missing = NULL;
 	struct stat st;
 
-	l->sctp = false;
 	if (o->sctp && !stat("/sys/kernel/btf/sctp", &st))
 		mod = btf__load_module_btf("sctp", (struct btf *)vmlinux);
 	bpf_object__for_each_program(prog, s->obj) {
@@ -76,9 +75,7 @@ static void choose_sctp(struct ep_loader *l, struct trampoline_bpf *s, const str
 		if (is_sctp_prog(prog))
 			bpf_program__set_autoload(prog, l->sctp);
 	btf__free(mod);
-	if (!o->sctp)
-		return;
-	if (l->sctp)
+	if (!o->sctp || l->sctp)
 		return;
 	if (!mod && !has_func(vmlinux, "sctp_get_port_local"))
 		snprintf(l->sctp_why, sizeof(l->sctp_why), "the sctp module is not loaded");
