@@ -309,7 +309,9 @@ def test_entry_of_a_socket_gone_without_release_is_swept(netns, tracer_factory):
     map_id = socks_map_id()
     cookie = (1 << 62) + 12345  # no socket has it
     value = bytearray(160)
-    value[16:24] = (1).to_bytes(8, "little")              # assign_ns: long ago
+    # assign_ns now (CLOCK_MONOTONIC, as the kernel's): the sweep leaves an
+    # entry younger than a second alone, so the lookup below cannot race it
+    value[16:24] = time.monotonic_ns().to_bytes(8, "little")
     value[32:40] = cookie.to_bytes(8, "little")
     value[48:52] = netns.inode.to_bytes(4, "little")
     value[96:98] = (40000).to_bytes(2, "little")          # lport
