@@ -16,9 +16,9 @@ LIBS := -Wl,-Bstatic -lbpf -lelf -lz -lsqlite3 -Wl,-Bdynamic -lmicrohttpd -lpthr
 
 # Userspace by layer, lowest first (make layering checks that no file
 # includes a header of a layer above its own; README.md, "Layout").
-AGG_SRC := $(addprefix user/agg/,decode.c hist.c hash.c agg.c agg_ns.c agg_series.c tw_resolver.c)
+AGG_SRC := $(addprefix user/agg/,decode.c hist.c hash.c agg.c agg_ns.c agg_series.c tw_resolver.c identity.c)
 CONFIG_SRC := user/config/options.c
-HOST_SRC := $(addprefix user/host/,netns.c sockdiag.c owners.c)
+HOST_SRC := $(addprefix user/host/,netns.c sockdiag.c owners.c namer.c)
 OUTPUT_SRC := $(addprefix user/output/,format.c format_agg.c view.c metrics.c exporter.c)
 RECORDING_SRC := $(addprefix user/recording/,layout.c recorder.c store.c)
 KERNEL_SRC := $(addprefix user/kernel/,caps.c loader.c tracepoint.c trampoline.c stats.c tables.c)

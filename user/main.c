@@ -24,6 +24,7 @@
 #include "report.h"
 #include "kernel/stats.h"
 #include "agg/tw_resolver.h"
+#include "host/namer.h"
 
 #define SECOND 1000000000ULL
 #define REFRESH_EVERY (5 * SECOND)
@@ -38,6 +39,7 @@ struct ep_run {
 	struct ep_tw_resolver tw;
 	struct ep_pipeline pipe;
 	struct ep_probe *probe;
+	struct ep_namer namer;
 	struct ep_sweep sweep; /* dumps of this probe round, for the table sweep */
 	struct ep_recorder *recorder;
 	struct ep_exporter *exp;
@@ -68,11 +70,30 @@ static uint64_t mono_now(void)
 
 /* Live only: a namespace an event shows for the first time is probed, and a
  * bind conflict with no known holder looks again at once. */
+/* Who the owner's cgroup and the namespace are, once each (the pipeline
+ * remembers, and tells the recording). */
+static void learn_names(struct ep_run *run, const struct ep_record *rec)
+{
+	struct ep_names *names = &run->pipe.agg.names;
+	char path[EP_CGROUP_PATH_MAX], name[256];
+	int named;
+
+	if (rec->cgroup_id && !ep_names_knows_cgroup(names, rec->cgroup_id))
+		ep_pipe_cgroup(&run->pipe, rec->ts_ns, rec->cgroup_id,
+			       ep_namer_cgroup(&run->namer, rec->cgroup_id, path, sizeof(path))
+				       ? path : NULL);
+	if (rec->netns && !ep_names_knows_netns(names, rec->netns) &&
+	    (named = ep_namer_netns(&run->namer, rec->netns, rec->pid, rec->ts_ns, name,
+				    sizeof(name))) >= 0)
+		ep_pipe_netns_name(&run->pipe, rec->ts_ns, rec->netns, named ? name : NULL);
+}
+
 static void learn_netns(void *ctx, const struct ep_record *rec)
 {
 	struct ep_run *run = ctx;
 	struct ep_holder h;
 
+	learn_names(run, rec);
 	ep_probe_seen(run->probe, rec->netns, rec->pid, rec->ts_ns);
 	if (rec->kind == EP_FAIL && rec->err == EADDRINUSE && rec->lport &&
 	    !ep_agg_holder(&run->pipe.agg, rec->netns, rec->proto, rec->lport, &h))
@@ -194,6 +215,7 @@ static int prepare(struct ep_run *run)
 		fprintf(stderr, "eptrace: out of memory\n");
 		return 1;
 	}
+	ep_namer_init(&run->namer);
 	ep_pipe_set_enrich(&run->pipe, &(struct ep_enrich){ learn_netns, run });
 	/* Before any thread starts, so that they do not take the signals. */
 	signal(SIGINT, on_signal);
@@ -220,7 +242,8 @@ static int start_consumers(struct ep_run *run)
 	if (ep_caps_drop(run->opts.prometheus && run->opts.prometheus_port < 1024))
 		return 1;
 	if (run->opts.prometheus &&
-	    !(run->exp = ep_exporter_start(run->opts.prometheus_addr, run->opts.prometheus_port)))
+	    !(run->exp = ep_exporter_start(run->opts.prometheus_addr, run->opts.prometheus_port,
+					   run->opts.prometheus_by, run->opts.prometheus_max)))
 		return 1;
 	if (run->exp)
 		ep_pipe_add_consumer(&run->pipe, &(struct ep_consumer){
@@ -310,6 +333,7 @@ static void teardown(struct ep_run *run)
 	ep_unload(&run->loader);
 	ep_tw_free(&run->tw);
 	ep_probe_free(run->probe);
+	ep_namer_free(&run->namer);
 	ep_sweep_free(&run->sweep);
 	ep_pipe_free(&run->pipe);
 }

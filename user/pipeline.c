@@ -91,6 +91,13 @@ void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 	}
 	if (p->enrich.before)
 		p->enrich.before(p->enrich.ctx, rec);
+	ev.ident = ep_names_cgroup(&p->agg.names, rec->cgroup_id);
+	ev.netns_name = ep_names_netns(&p->agg.names, rec->netns);
+	if ((p->opts->unit && !ep_identity_under(ev.ident, p->opts->unit)) ||
+	    (p->opts->container && !ep_identity_container_is(ev.ident, p->opts->container)))
+		return;
+	if (rec->kind == EP_ALLOC && !(rec->flags & EP_F_UNTRACKED))
+		ep_names_pin(&p->agg.names, rec->cgroup_id, 1);
 	ep_agg_event(&p->agg, &ev, &info);
 	for (int i = 0; i < p->nconsumers; i++)
 		if (p->consumers[i].input)
@@ -108,7 +115,10 @@ void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 	else
 		p->sum.fails++;
 	ep_view_event(&p->view, &ev, &info);
+	if (rec->kind == EP_RELEASE)
+		ep_names_pin(&p->agg.names, rec->cgroup_id, -1);
 }
+
 
 static bool wants_control(const struct ep_pipeline *p)
 {
@@ -245,4 +255,27 @@ void ep_pipe_summary(struct ep_pipeline *p)
 	p->sum.untracked_releases = p->agg.untracked_releases;
 	p->sum.reconciled = p->agg.reconciled;
 	ep_view_summary(&p->view, &p->sum);
+}
+
+void ep_pipe_cgroup(struct ep_pipeline *p, uint64_t mono, uint64_t id, const char *path)
+{
+	size_t n = path ? strnlen(path, EP_CGROUP_PATH_MAX) : 0;
+
+	if (n >= EP_CGROUP_PATH_MAX)
+		path = NULL, n = 0; /* refused: a name cut short would name another */
+	if (wants_control(p)) {
+		uint8_t d[sizeof(uint64_t) + EP_CGROUP_PATH_MAX];
+
+		memcpy(d, &id, sizeof(id));
+		if (n)
+			memcpy(d + sizeof(id), path, n);
+		to_consumers(p, EP_CTL_CGROUP, mono, 0, d, sizeof(id) + n);
+	}
+	ep_names_set_cgroup(&p->agg.names, id, n ? path : NULL);
+}
+
+void ep_pipe_netns_name(struct ep_pipeline *p, uint64_t mono, uint32_t netns, const char *name)
+{
+	to_consumers(p, EP_CTL_NETNS_NAME, mono, netns, name, name ? strlen(name) : 0);
+	ep_names_set_netns(&p->agg.names, netns, name);
 }

@@ -128,9 +128,9 @@ static int open_checked(struct replay *r, int64_t *mono_to_unix)
 	rc = meta_get(r, "schema_version", buf, sizeof(buf));
 	if (rc)
 		return bad(r, "not an eptrace recording (no schema version)");
-	if (atoi(buf) != EP_SCHEMA_VERSION) {
-		snprintf(msg, sizeof(msg), "schema version %.20s; this eptrace reads version %d", buf,
-			 EP_SCHEMA_VERSION);
+	if (atoi(buf) < EP_SCHEMA_OLDEST || atoi(buf) > EP_SCHEMA_VERSION) {
+		snprintf(msg, sizeof(msg), "schema version %.20s; this eptrace reads versions %d to %d",
+			 buf, EP_SCHEMA_OLDEST, EP_SCHEMA_VERSION);
 		return bad(r, msg);
 	}
 	if (meta_get(r, "mono_to_unix_ns", buf, sizeof(buf)))
@@ -276,6 +276,33 @@ static int replay_control(struct replay *r, sqlite3_stmt *st)
 			return bad(r, msg);
 		memcpy(s, data, sizeof(s));
 		ep_pipe_stats(&r->pipe, mono, s);
+		break;
+	}
+	case EP_CTL_CGROUP: {
+		char path[EP_CGROUP_PATH_MAX];
+		uint64_t id;
+
+		if (len < sizeof(id) || len - sizeof(id) >= sizeof(path))
+			return bad(r, msg);
+		memcpy(&id, data, sizeof(id));
+		memcpy(path, (const uint8_t *)data + sizeof(id), len - sizeof(id));
+		path[len - sizeof(id)] = 0;
+		if (strlen(path) != len - sizeof(id))
+			return bad(r, msg); /* a NUL inside */
+		ep_pipe_cgroup(&r->pipe, mono, id, len > sizeof(id) ? path : NULL);
+		break;
+	}
+	case EP_CTL_NETNS_NAME: {
+		char name[256];
+
+		if (len >= sizeof(name))
+			return bad(r, msg);
+		if (len)
+			memcpy(name, data, len);
+		name[len] = 0;
+		if (strlen(name) != len)
+			return bad(r, msg);
+		ep_pipe_netns_name(&r->pipe, mono, netns, len ? name : NULL);
 		break;
 	}
 	case EP_CTL_TICK:

@@ -232,4 +232,7 @@ def test_table_views(netns):
     assert "latency tcp/ipv4 connect" in out and "usecs" in out and "|*" in out
     assert "count 50" in out and "p99" in out
     assert "range_conflict" in out and "inside range 40000-40100" in out
-    assert "NETNS" in out and f"{netns.inode}" in out and "40000-40100" in out
+    # the namespace by its name (ip netns), where the occupancy table and the
+    # collision line show it
+    assert "NETNS" in out and f"\n{netns.name} " in out and "40000-40100" in out
+    assert f"netns {netns.name} tcp port 40050" in out

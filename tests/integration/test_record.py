@@ -2,6 +2,7 @@
 the same events; damaged files get a clear error; interrupted recordings keep
 what they committed."""
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -58,7 +59,7 @@ def test_report_prints_what_the_live_run_printed(netns, tracer_factory, tmp_path
     (h,) = [e for e in live if e["event"] == "hist" and e["metric"] == "latency"
             and e["via"] == "connect" and e["proto"] == "tcp" and e["family"] == 4]
     assert n == h["count"]
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
     # which backend made it: in the meta table, and in the replayed start event above
     assert con.execute("SELECT value FROM meta WHERE key='backend'").fetchone() == (tr.backend,)
     # The readable table was filled from the chunks replay reads, all of them.
@@ -95,7 +96,7 @@ def test_report_views_and_filters(netns, tracer_factory, tmp_path):
     r = report(db, "--collisions")
     assert r.returncode == 0 and "exhausted" in r.stdout
     r = report(db, "--occupancy")
-    assert r.returncode == 0 and str(netns.inode) in r.stdout
+    assert r.returncode == 0 and f"\n{netns.name} " in r.stdout
     child = [f for f in truth if f.get("comm") == "ep-child"][0]
     r = report(db, "--json", "-p", str(child["pid"]))
     got = [e for e in facts(r.stdout) if e["event"] == "alloc"]
@@ -117,6 +118,9 @@ def good_db(tmp_path, netns, tracer_factory):
 # SQL that damages a copy of a good recording, by kind of damage.
 DAMAGE_SQL = {
     "schema": "UPDATE meta SET value='99' WHERE key='schema_version';",
+    "schema1": "UPDATE meta SET value='1' WHERE key='schema_version';",
+    "badname": "INSERT INTO controls VALUES((SELECT max(last_seq) FROM event_chunks) + 100, "
+               "'netns_name', 1, 4026531840, x'61006200');",
     "nulltype": """CREATE TABLE c2(seq INTEGER PRIMARY KEY, type TEXT,
                    mono_ns INTEGER NOT NULL, netns INTEGER, data BLOB);
                    INSERT INTO c2 SELECT * FROM controls; DROP TABLE controls;
@@ -163,7 +167,9 @@ def damage(db, how, tmp_path):
     ("zeroed", "truncated or corrupted"),
     ("text", "not an SQLite database"),
     ("empty", "empty file, not a recording"),
-    ("schema", "schema version 99; this eptrace reads version 2"),
+    ("schema", "schema version 99; this eptrace reads versions 2 to 3"),
+    ("schema1", "schema version 1; this eptrace reads versions 2 to 3"),
+    ("badname", "corrupted control row at seq"),
     ("foreign", "not an eptrace recording"),
     ("nulltype", "corrupted control row at seq"),
     ("seqtie", "an event and a control share a seq"),
@@ -179,6 +185,22 @@ def test_damaged_files_get_a_clear_error(good_db, tmp_path, how, needle):
     assert r.returncode == 1, (r.returncode, r.stderr)
     assert needle in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and "Segmentation" not in r.stderr
+
+
+def test_version_2_files_still_replay(good_db, tmp_path):
+    # what schema 2 wrote: no cgroup or netns_name controls; names are null
+    old = str(tmp_path / "v2.db")
+    shutil.copy(good_db, old)
+    con = sqlite3.connect(old)
+    con.executescript("UPDATE meta SET value='2' WHERE key='schema_version';"
+                      "DELETE FROM controls WHERE type IN ('cgroup', 'netns_name');")
+    con.close()
+    r = report(old, "--json")
+    assert r.returncode == 0, r.stderr
+    allocs = [e for e in facts(r.stdout) if e["event"] == "alloc"]
+    assert allocs and all(e["cgroup"] is None and e["netns_name"] is None for e in allocs)
+    new = [e for e in facts(report(good_db, "--json").stdout) if e["event"] == "alloc"]
+    assert all(e["netns_name"] for e in new)
 
 
 def test_a_clock_jump_does_not_hang_the_report(good_db, tmp_path):

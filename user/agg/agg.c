@@ -43,7 +43,8 @@ int ep_agg_init(struct ep_agg *a, const struct ep_agg_opts *o, const struct ep_s
 	    ep_hash_init(&a->dests, 24, 8, 1 << 16) ||
 	    ep_hash_init(&a->nsidx, sizeof(uint32_t), sizeof(uint32_t), a->o.max_netns) ||
 	    ep_hash_init(&a->series, 32, sizeof(uint32_t), 4096) ||
-	    ep_hash_init(&a->bykeys, 24, sizeof(uint64_t), (size_t)a->o.top_n * 4)) {
+	    ep_hash_init(&a->bykeys, EP_BY_KEY_LEN, sizeof(uint64_t), (size_t)a->o.top_n * 4) ||
+	    ep_names_init(&a->names, 1 << 14, a->o.max_netns)) {
 		ep_agg_free(a);
 		return -1;
 	}
@@ -60,6 +61,7 @@ void ep_agg_free(struct ep_agg *a)
 	ep_hash_free(&a->nsidx);
 	ep_hash_free(&a->series);
 	ep_hash_free(&a->bykeys);
+	ep_names_free(&a->names);
 }
 
 static void tuple_key_of(const struct ep_record *r, struct tuple_key *k)
@@ -232,6 +234,7 @@ static void on_alloc(struct ep_agg *a, const struct ep_event *ev, struct ep_allo
 		s->since_ns = r->ts_ns;
 		s->netns = r->netns;
 		s->pid = r->pid;
+		s->cgroup_id = r->cgroup_id;
 		s->port = r->lport;
 		s->proto = r->proto;
 		s->flags = r->flags & EP_F_FIXED;
@@ -410,6 +413,7 @@ bool ep_agg_holder(struct ep_agg *a, uint32_t netns, int proto, uint16_t port,
 	s = e->head ? ep_hash_get(&a->by_cookie, &e->head) : NULL;
 	if (s) {
 		out->pid = s->pid;
+		out->ident = ep_names_cgroup(&a->names, s->cgroup_id);
 		memcpy(out->comm, s->comm, EP_COMM_LEN);
 		out->since_ns = s->since_ns;
 		out->ports = 1;

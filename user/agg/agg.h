@@ -15,6 +15,7 @@
 #include "decode.h"
 #include "hash.h"
 #include "hist.h"
+#include "identity.h"
 
 #define EP_NONE UINT64_MAX /* an interval that was not seen */
 
@@ -27,7 +28,10 @@ enum ep_metric {
 	EP_M_MAX,
 };
 
-enum ep_by { EP_BY_NONE = 0, EP_BY_COMM, EP_BY_NETNS, EP_BY_CGROUP };
+enum ep_by { EP_BY_NONE = 0, EP_BY_COMM, EP_BY_NETNS, EP_BY_CGROUP, EP_BY_UNIT, EP_BY_CONTAINER };
+
+/* A by-key as text: room for a unit name; longer ones are cut. */
+#define EP_BY_KEY_LEN 64
 
 /* What an assignment taught us, attached to the alloc event for output. */
 struct ep_alloc_info {
@@ -40,6 +44,8 @@ struct ep_alloc_info {
 struct ep_holder {
 	uint32_t pid;
 	char comm[EP_COMM_LEN];
+	const struct ep_identity *ident; /* its cgroup's, NULL: unknown */
+	char group[EP_BY_KEY_LEN]; /* top holders with --by unit|container: pid 0, this */
 	uint64_t since_ns; /* CLOCK_MONOTONIC; 0 if it predates the trace */
 	uint32_t ports;    /* top-holder lists: ports held */
 	bool fixed;        /* the holder chose the port in bind() */
@@ -75,6 +81,7 @@ struct ep_proto_occ {
 
 struct ep_occupancy {
 	uint32_t netns;
+	const char *netns_name; /* NULL: unknown */
 	bool gone;        /* the namespace no longer exists */
 	bool range_known;
 	uint16_t lo, hi;
@@ -132,7 +139,7 @@ struct ep_agg_opts {
 /* A histogram series: one (metric, proto, family, via, by-key). */
 struct ep_series {
 	uint8_t metric, proto, family, via;
-	char key[24]; /* by-key as text; "other" for the rest */
+	char key[EP_BY_KEY_LEN]; /* by-key as text; "other" for the rest */
 	struct ep_hist *h;
 	uint64_t weight; /* events of this by-key, for top-N */
 };
@@ -160,6 +167,7 @@ struct ep_agg {
 	uint64_t dropped;      /* state not kept because a table was full */
 	uint64_t untracked_releases; /* releases of sockets never seen assigned */
 	uint64_t reconciled;   /* holders dropped: the kernel no longer tracks them */
+	struct ep_names names; /* who the owners and namespaces are, in words */
 	size_t tuples_ended;   /* tuple entries without a live connection */
 };
 

@@ -24,6 +24,7 @@ struct ep_port {
 struct ep_sock {
 	uint64_t prev, next;      /* cookies on the same port, 0: end */
 	uint64_t since_ns;
+	uint64_t cgroup_id;
 	uint32_t netns;
 	uint32_t pid;
 	uint16_t port;
@@ -86,5 +87,9 @@ void ep_ns_range_conflict(struct ep_agg *a, struct ep_ns *ns, const struct ep_ev
 /* agg_series.c */
 void ep_series_add(struct ep_agg *a, int metric, const struct ep_event *ev, uint64_t v);
 void ep_series_free_all(struct ep_agg *a);
+
+/* --by unit|container: the owner's unit, or its container ("runtime:id12",
+ * "pod:UID"); "-" when its cgroup names none. */
+void ep_owner_key(int by, const struct ep_identity *id, char out[EP_BY_KEY_LEN]);
 
 #endif

@@ -296,31 +296,59 @@ void ep_ns_diagnose(struct ep_agg *a, struct ep_ns *ns, const struct ep_event *e
 	d->port = r->lport;
 }
 
+/* Top holders are counted per process, or per unit or container with
+ * --by unit|container (pid 0 then). */
+struct holder_key {
+	uint32_t pid;
+	char group[EP_BY_KEY_LEN];
+};
+
 struct holder_count {
 	uint32_t ports;
 	uint32_t last; /* port + 1 last counted, to count a port once per pid */
 	bool tracked;
+	uint64_t cgroup_id;
 	char comm[EP_COMM_LEN];
 };
+
+static bool by_group(const struct ep_agg *a)
+{
+	return a->o.by == EP_BY_UNIT || a->o.by == EP_BY_CONTAINER;
+}
+
+static void holder_key_of(const struct ep_agg *a, uint32_t pid, uint64_t cgroup_id,
+			  struct holder_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (by_group(a))
+		ep_owner_key(a->o.by, cgroup_id ? ep_names_cgroup(&a->names, cgroup_id) : NULL,
+			     k->group);
+	else
+		k->pid = pid;
+}
 
 static void count_port(struct ep_agg *a, struct ep_hash *m, const struct ep_port *e,
 		       uint16_t port)
 {
 	struct holder_count *c;
+	struct holder_key k;
 	uint64_t ck = e->head;
 
 	for (struct ep_sock *s; ck && (s = ep_hash_get(&a->by_cookie, &ck)); ck = s->next) {
-		c = ep_hash_put(m, &s->pid, NULL);
+		holder_key_of(a, s->pid, s->cgroup_id, &k);
+		c = ep_hash_put(m, &k, NULL);
 		if (c && c->last != port + 1u) {
 			c->ports++;
 			c->last = port + 1u;
 			c->tracked = true;
+			c->cgroup_id = s->cgroup_id;
 			memcpy(c->comm, s->comm, EP_COMM_LEN);
 		}
 	}
 	if (!e->snap)
 		return;
-	c = ep_hash_put(m, &e->snap_pid, NULL);
+	holder_key_of(a, e->snap_pid, 0, &k);
+	c = ep_hash_put(m, &k, NULL);
 	if (c && c->last != port + 1u) {
 		c->ports++;
 		c->last = port + 1u;
@@ -335,13 +363,13 @@ static void count_port(struct ep_agg *a, struct ep_hash *m, const struct ep_port
  * ports if the range is unknown), tracked and snapshot alike. */
 static int top_holders(struct ep_agg *a, struct ep_ns *ns, int pi, struct ep_holder *top, int max)
 {
+	const struct holder_key *k;
 	struct holder_count *c;
-	const uint32_t *pid;
 	struct ep_hash m;
 	size_t pos = 0;
 	int n = 0;
 
-	if (ep_hash_init(&m, sizeof(uint32_t), sizeof(*c), 1 << 16))
+	if (ep_hash_init(&m, sizeof(*k), sizeof(*c), 1 << 16))
 		return 0;
 	for (unsigned pg = 0; pg < EP_NPAGES; pg++) {
 		for (unsigned i = 0; ns->pages[pi][pg] && i < EP_PAGE; i++) {
@@ -351,7 +379,7 @@ static int top_holders(struct ep_agg *a, struct ep_ns *ns, int pi, struct ep_hol
 				count_port(a, &m, &ns->pages[pi][pg][i], port);
 		}
 	}
-	while ((pid = ep_hash_next(&m, &pos, (void **)&c))) {
+	while ((k = ep_hash_next(&m, &pos, (void **)&c))) {
 		int j = n < max ? n++ : max;
 
 		if (j == max && c->ports <= top[max - 1].ports)
@@ -363,9 +391,13 @@ static int top_holders(struct ep_agg *a, struct ep_ns *ns, int pi, struct ep_hol
 			j--;
 		}
 		memset(&top[j], 0, sizeof(top[j]));
-		top[j].pid = *pid;
+		top[j].pid = k->pid;
+		top[j].ident = c->tracked ? ep_names_cgroup(&a->names, c->cgroup_id) : NULL;
 		top[j].ports = c->ports;
-		memcpy(top[j].comm, c->comm, EP_COMM_LEN);
+		if (by_group(a))
+			memcpy(top[j].group, k->group, EP_BY_KEY_LEN);
+		else
+			memcpy(top[j].comm, c->comm, EP_COMM_LEN);
 		top[j].untracked = !c->tracked;
 	}
 	ep_hash_free(&m);
@@ -486,10 +518,12 @@ static bool occupancy_at(struct ep_agg *a, size_t i, struct ep_occupancy *out, b
 	if (a->ns[i]->gone) {
 		memset(out, 0, sizeof(*out));
 		out->netns = a->ns[i]->netns;
+		out->netns_name = ep_names_netns(&a->names, out->netns);
 		out->gone = true;
 		return false;
 	}
 	occupancy_of(a, a->ns[i], out, advance, holders);
+	out->netns_name = ep_names_netns(&a->names, out->netns);
 	return true;
 }
 

@@ -9,29 +9,48 @@
 
 struct series_key {
 	uint8_t metric, proto, family, via;
-	char key[24];
+	char key[EP_BY_KEY_LEN];
 	uint32_t pad;
 };
 
 static const char OTHER[] = "other";
 
-static void by_key(const struct ep_agg *a, const struct ep_record *r, char out[24])
+static void by_key(const struct ep_agg *a, const struct ep_event *ev, char out[EP_BY_KEY_LEN])
 {
-	memset(out, 0, 24);
+	const struct ep_record *r = ev->rec;
+
+	memset(out, 0, EP_BY_KEY_LEN);
 	switch (a->o.by) {
 	case EP_BY_COMM:
 		memcpy(out, r->comm, EP_COMM_LEN);
 		out[EP_COMM_LEN] = 0;
 		break;
 	case EP_BY_NETNS:
-		snprintf(out, 24, "%" PRIu32, r->netns);
+		snprintf(out, EP_BY_KEY_LEN, "%" PRIu32, r->netns);
 		break;
 	case EP_BY_CGROUP:
-		snprintf(out, 24, "%" PRIu64, (uint64_t)r->cgroup_id);
+		snprintf(out, EP_BY_KEY_LEN, "%" PRIu64, (uint64_t)r->cgroup_id);
+		break;
+	case EP_BY_UNIT:
+	case EP_BY_CONTAINER:
+		ep_owner_key(a->o.by, ev->ident, out);
 		break;
 	default:
 		break;
 	}
+}
+
+void ep_owner_key(int by, const struct ep_identity *id, char out[EP_BY_KEY_LEN])
+{
+	char label[EP_BY_KEY_LEN + 32];
+	const char *l = NULL;
+
+	if (by == EP_BY_UNIT)
+		l = id ? id->unit : NULL;
+	else if (id && (id->runtime || id->pod_uid[0]))
+		l = ep_identity_label(id, label, sizeof(label));
+	memset(out, 0, EP_BY_KEY_LEN);
+	snprintf(out, EP_BY_KEY_LEN, "%s", l ? l : "-");
 }
 
 static struct ep_hist *series_hist(struct ep_agg *a, const struct series_key *k)
@@ -87,7 +106,7 @@ void ep_series_add(struct ep_agg *a, int metric, const struct ep_event *ev, uint
 	if (a->o.by != EP_BY_NONE) {
 		uint64_t *events;
 
-		by_key(a, r, k.key);
+		by_key(a, ev, k.key);
 		events = ep_hash_put(&a->bykeys, k.key, NULL);
 		if (events) {
 			if (metric == EP_M_LATENCY || metric == EP_M_HOLD)
@@ -122,7 +141,7 @@ void ep_series_add(struct ep_agg *a, int metric, const struct ep_event *ev, uint
 
 static uint64_t key_events(const struct ep_agg *a, const char *key)
 {
-	uint64_t *e = ep_hash_get(&a->bykeys, key); /* key: 24 bytes, zero padded */
+	uint64_t *e = ep_hash_get(&a->bykeys, key); /* key: EP_BY_KEY_LEN bytes, zero padded */
 
 	return e ? *e : 0;
 }
@@ -139,7 +158,7 @@ static bool in_top(const struct ep_agg *a, const char *key)
 	if (!strcmp(key, OTHER) || !ep_hash_get(&a->bykeys, key))
 		return false;
 	while ((k = ep_hash_next(&a->bykeys, &pos, (void **)&e)))
-		if (*e > mine || (*e == mine && strncmp(k, key, 24) < 0))
+		if (*e > mine || (*e == mine && strncmp(k, key, EP_BY_KEY_LEN) < 0))
 			better++;
 	return better < a->o.top_n;
 }

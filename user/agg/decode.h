@@ -17,6 +17,10 @@ struct ep_event {
 	uint64_t held_ns;     /* release only */
 	bool has_held;        /* false: the socket was there before the trace */
 	uint64_t timewait_ns; /* release with EP_F_TIMEWAIT only */
+	/* Who the owner and the namespace are (agg/identity.h), NULL: unknown;
+	 * set by the pipeline from its names table. */
+	const struct ep_identity *ident;
+	const char *netns_name;
 };
 
 /* CLOCK_MONOTONIC -> Unix time offset, taken once at startup. */

@@ -78,8 +78,47 @@ int ep_parse_by(const char *s, int *out, const char **err)
 		*out = EP_BY_NETNS;
 	else if (!strcmp(s, "cgroup"))
 		*out = EP_BY_CGROUP;
+	else if (!strcmp(s, "unit"))
+		*out = EP_BY_UNIT;
+	else if (!strcmp(s, "container"))
+		*out = EP_BY_CONTAINER;
 	else {
-		*err = "expected comm, netns or cgroup";
+		*err = "expected comm, netns, cgroup, unit or container";
+		return -1;
+	}
+	return 0;
+}
+
+int ep_parse_unit(const char *s, const char **err)
+{
+	size_t n = strlen(s);
+
+	if (!n) {
+		*err = "empty";
+		return -1;
+	}
+	if (n > 255 || strchr(s, '/') || !strcmp(s, ".") || !strcmp(s, "..")) {
+		*err = "expected a unit name such as nginx.service";
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e) {
+			*err = "has a blank or a character that is not printable";
+			return -1;
+		}
+	return 0;
+}
+
+int ep_parse_container(const char *s, const char **err)
+{
+	size_t n = strlen(s);
+
+	if (!n) {
+		*err = "empty";
+		return -1;
+	}
+	if (n > 64 || strspn(s, "0123456789abcdef") != n) {
+		*err = "expected a container id or its prefix (lowercase hex, at most 64 digits)";
 		return -1;
 	}
 	return 0;
@@ -273,6 +312,9 @@ static const char doc[] =
 	"  eptrace --cgroup /sys/fs/cgroup/unified/system.slice/nginx.service\n"
 	"  eptrace --hist -i 10            # latency and reuse histograms every 10 s\n"
 	"  eptrace --hist --by comm        # one histogram per process name (top 10)\n"
+	"  eptrace --hist --by container   # per container (docker, containerd, cri-o, podman)\n"
+	"  eptrace --unit nginx.service    # one systemd unit (and its sub-cgroups)\n"
+	"  eptrace --container 3f2a9c      # one container, by id prefix\n"
 	"  eptrace --collisions            # who failed, and who held the port\n"
 	"  eptrace --occupancy -i 1        # ports in use per namespace, every second\n"
 	"  eptrace --json --threshold 90   # events, collisions, occupancy; warn at 90%\n"
@@ -288,7 +330,7 @@ static const char doc[] =
 
 enum { OPT_JSON = 1000, OPT_NETNS, OPT_CGROUP, OPT_HIST, OPT_COLLISIONS, OPT_OCCUPANCY,
        OPT_BY, OPT_TOP, OPT_THRESHOLD, OPT_PROMETHEUS, OPT_PORTS, OPT_BACKEND,
-       OPT_SCTP };
+       OPT_SCTP, OPT_UNIT, OPT_CONTAINER, OPT_PROMETHEUS_BY, OPT_PROMETHEUS_MAX };
 
 static const struct argp_option options[] = {
 	{ "duration", 'd', "SECS", 0, "Stop after SECS seconds", 0 },
@@ -296,6 +338,10 @@ static const struct argp_option options[] = {
 	{ "comm", 'c', "COMM", 0, "Only processes with this name", 0 },
 	{ "netns", OPT_NETNS, "PATH|INODE", 0, "Only this network namespace", 0 },
 	{ "cgroup", OPT_CGROUP, "PATH", 0, "Only processes in this cgroup v2 directory", 0 },
+	{ "unit", OPT_UNIT, "NAME", 0,
+	  "Only processes in this systemd unit or slice, and cgroups below it", 0 },
+	{ "container", OPT_CONTAINER, "ID", 0,
+	  "Only processes of this container (an id or its prefix, as docker ps shows)", 0 },
 	{ "ports", OPT_PORTS, "LO[-HI]", 0, "Only events on local ports in this range", 0 },
 	{ "tcp", 't', NULL, 0, "TCP only", 0 },
 	{ "udp", 'u', NULL, 0, "UDP only", 0 },
@@ -310,7 +356,7 @@ static const struct argp_option options[] = {
 	{ "occupancy", OPT_OCCUPANCY, NULL, 0, "Ports in use per network namespace", 1 },
 	{ "interval", 'i', "SECS", 0,
 	  "Report every SECS seconds (default: --hist at exit, occupancy every 5)", 1 },
-	{ "by", OPT_BY, "KEY", 0, "Histograms per comm, netns or cgroup", 1 },
+	{ "by", OPT_BY, "KEY", 0, "Histograms per comm, netns, cgroup, unit or container", 1 },
 	{ "top", OPT_TOP, "N", 0, "Keys shown by --by before the rest is 'other' (default 10)", 1 },
 	{ "threshold", OPT_THRESHOLD, "PCT", 0,
 	  "Warn when a namespace uses PCT% of its range (default 80)", 1 },
@@ -321,6 +367,10 @@ static const struct argp_option options[] = {
 	{ "output", 'o', "FILE", 0, "record: the SQLite file to write", 2 },
 	{ "prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0,
 	  "Serve Prometheus metrics on /metrics (ADDR defaults to 127.0.0.1)", 2 },
+	{ "prometheus-by", OPT_PROMETHEUS_BY, "KEY", 0,
+	  "Also count assignments per unit or container (bounded: --prometheus-max)", 2 },
+	{ "prometheus-max", OPT_PROMETHEUS_MAX, "N", 0,
+	  "Series of that counter before the rest is 'other' (default 50, at most 1000)", 2 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show this help", 0 },
 	{},
 };
@@ -351,6 +401,16 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_CGROUP:
 		if (ep_resolve_cgroup(arg, &o->cgroup, &err))
 			argp_error(state, "invalid --cgroup '%s': %s", arg, err);
+		break;
+	case OPT_UNIT:
+		if (ep_parse_unit(arg, &err))
+			argp_error(state, "invalid --unit '%s': %s", arg, err);
+		o->unit = arg;
+		break;
+	case OPT_CONTAINER:
+		if (ep_parse_container(arg, &err))
+			argp_error(state, "invalid --container '%s': %s", arg, err);
+		o->container = arg;
 		break;
 	case OPT_PORTS:
 		if (ep_parse_ports(arg, &o->port_lo, &o->port_hi, &err))
@@ -397,6 +457,19 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --prometheus '%s': %s", arg, err);
 		o->prometheus = arg;
 		break;
+	case OPT_PROMETHEUS_BY:
+		if (ep_parse_by(arg, &o->prometheus_by, &err) ||
+		    (o->prometheus_by != EP_BY_UNIT && o->prometheus_by != EP_BY_CONTAINER))
+			argp_error(state, "invalid --prometheus-by '%s': expected unit or container", arg);
+		break;
+	case OPT_PROMETHEUS_MAX: {
+		uint32_t v;
+
+		if (ep_parse_pid(arg, &v, &err) || v < 1 || v > 1000)
+			argp_error(state, "invalid --prometheus-max '%s': expected 1 to 1000", arg);
+		o->prometheus_max = (int)v;
+		break;
+	}
 	case 'h': argp_state_help(state, stdout, ARGP_HELP_STD_HELP); break;
 	case ARGP_KEY_ARG:
 		if (o->mode == EP_MODE_REPORT && !o->file)
@@ -409,6 +482,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "record needs -o FILE");
 		if (o->mode == EP_MODE_REPORT && !o->file)
 			argp_error(state, "report needs the FILE to read");
+		if ((o->prometheus_by || o->prometheus_max) && !o->prometheus)
+			argp_error(state, "--prometheus-by and --prometheus-max go with --prometheus");
 		if (o->mode == EP_MODE_REPORT && (o->duration_s > 0 || o->prometheus || o->backend))
 			argp_error(state, "--duration, --prometheus and --backend do not apply to report");
 		break;
@@ -440,6 +515,8 @@ void ep_parse_args(int argc, char **argv, struct ep_opts *o)
 	/* A recording prints nothing unless a view asks for it. */
 	if (o->mode == EP_MODE_RECORD && !o->json && !o->hist && !o->collisions && !o->occupancy)
 		o->quiet = true;
+	if (!o->prometheus_max)
+		o->prometheus_max = 50;
 	/* No protocol named means all of them; no family, both. */
 	if (!o->tcp && !o->udp && !o->sctp)
 		o->tcp = o->udp = o->sctp = true;

@@ -20,6 +20,8 @@ struct ep_opts {
 	const char *prometheus; /* [ADDR:]PORT, NULL: no exporter */
 	char prometheus_addr[64]; /* ... parsed */
 	uint16_t prometheus_port;
+	int prometheus_by;  /* EP_BY_UNIT or EP_BY_CONTAINER: per-owner counter; 0: none */
+	int prometheus_max; /* its series before "other" */
 	bool quiet;        /* no per-event output */
 	double duration_s; /* 0: until interrupted */
 	uint32_t pid;
@@ -27,6 +29,8 @@ struct ep_opts {
 	bool comm_set;
 	uint32_t netns;    /* inode, 0: all */
 	uint64_t cgroup;   /* cgroup v2 id, 0: all */
+	const char *unit;      /* --unit: a cgroup path component, NULL: all */
+	const char *container; /* --container: an id prefix, NULL: all */
 	uint16_t port_lo, port_hi; /* local ports, 0: all */
 	bool tcp, udp, sctp, ipv4, ipv6;
 	bool json;
@@ -56,6 +60,10 @@ int ep_parse_threshold(const char *s, double *out, const char **err);
 int ep_parse_backend(const char *s, int *out, const char **err);
 /* PATH of a namespace file (/proc/PID/ns/net, /run/netns/NAME) or an inode. */
 int ep_resolve_netns(const char *s, uint32_t *out, const char **err);
+/* A systemd unit name (no '/', printable) and a container id prefix (hex,
+ * at most 64 digits), as --unit and --container take them. */
+int ep_parse_unit(const char *s, const char **err);
+int ep_parse_container(const char *s, const char **err);
 /* A directory in the cgroup v2 hierarchy. */
 int ep_resolve_cgroup(const char *s, uint64_t *out, const char **err);
 

@@ -58,7 +58,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return ret;
 }
 
-struct ep_exporter *ep_exporter_start(const char *addr, uint16_t port)
+struct ep_exporter *ep_exporter_start(const char *addr, uint16_t port, int owner_by,
+				      int owner_max)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct ep_exporter *e;
@@ -70,6 +71,11 @@ struct ep_exporter *ep_exporter_start(const char *addr, uint16_t port)
 	e = calloc(1, sizeof(*e));
 	if (!e) {
 		fprintf(stderr, "eptrace: out of memory\n");
+		return NULL;
+	}
+	if (ep_metrics_init(&e->metrics, owner_by, owner_max)) {
+		fprintf(stderr, "eptrace: out of memory\n");
+		free(e);
 		return NULL;
 	}
 	sa.sin_port = htons(port);
@@ -84,6 +90,7 @@ struct ep_exporter *ep_exporter_start(const char *addr, uint16_t port)
 		fprintf(stderr, "eptrace: cannot serve metrics on %s:%u (in use, or not an address "
 				"of this host)\n", addr, port);
 		pthread_mutex_destroy(&e->lock);
+		ep_metrics_free(&e->metrics);
 		free(e);
 		return NULL;
 	}
@@ -135,6 +142,7 @@ void ep_exporter_stop(struct ep_exporter *e)
 		return;
 	MHD_stop_daemon(e->daemon);
 	pthread_mutex_destroy(&e->lock);
+	ep_metrics_free(&e->metrics);
 	free(e->text);
 	free(e);
 }

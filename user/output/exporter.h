@@ -11,8 +11,11 @@
 
 struct ep_exporter;
 
-/* Serves on addr:port (IPv4, as --prometheus gave them); NULL after printing why. */
-struct ep_exporter *ep_exporter_start(const char *addr, uint16_t port);
+/* Serves on addr:port (IPv4, as --prometheus gave them), with a per-owner
+ * counter when owner_by is EP_BY_UNIT or EP_BY_CONTAINER (at most owner_max
+ * series); NULL after printing why. */
+struct ep_exporter *ep_exporter_start(const char *addr, uint16_t port, int owner_by,
+				      int owner_max);
 /* A pipeline consumer's event callback (ctx: the exporter): counts it. */
 void ep_exporter_event(void *ctx, const struct ep_event *ev, const struct ep_alloc_info *info);
 /* Renders the counts, agg and sum; now 0: render now, whatever the time. */

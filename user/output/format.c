@@ -185,7 +185,7 @@ void ep_table_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_in
 /* One event line is built in memory and written once: printf per field
  * was most of the tracer's time in --json mode. An event needs well under
  * half of it; what would not fit is cut rather than written past the end. */
-#define LINE_MAX_BYTES 1024
+#define LINE_MAX_BYTES 16384 /* a cgroup path, escaped, fits */
 
 struct line {
 	char b[LINE_MAX_BYTES];
@@ -238,6 +238,56 @@ static void put_interval(struct line *l, const char *name, uint64_t v)
 		put_u64(l, v);
 }
 
+static void put_string_or_null(struct line *l, const char *name, const char *s)
+{
+	put(l, name);
+	if (!s) {
+		put(l, "null");
+		return;
+	}
+	put(l, "\"");
+	put_json_string(l, s, strlen(s));
+	put(l, "\"");
+}
+
+/* ,"cgroup":...,"unit":...,"container":{...}: null where unknown. */
+static void put_identity(struct line *l, const struct ep_identity *id)
+{
+	put_string_or_null(l, ",\"cgroup\":", id ? id->cgroup : NULL);
+	put_string_or_null(l, ",\"unit\":", id ? id->unit : NULL);
+	if (!id || (!id->runtime && !id->pod_uid[0])) {
+		put(l, ",\"container\":null");
+		return;
+	}
+	put_string_or_null(l, ",\"container\":{\"id\":", id->runtime ? id->container_id : NULL);
+	put_string_or_null(l, ",\"runtime\":", id->runtime);
+	put_string_or_null(l, ",\"pod_uid\":", id->pod_uid[0] ? id->pod_uid : NULL);
+	put_string_or_null(l, ",\"qos\":", id->qos);
+	put(l, "}");
+}
+
+void ep_json_identity(FILE *f, const struct ep_identity *id, bool with_netns,
+		      const char *netns_name)
+{
+	struct line l = { .n = 0 };
+
+	put_identity(&l, id);
+	if (with_netns)
+		put_string_or_null(&l, ",\"netns_name\":", netns_name);
+	fwrite(l.b, 1, l.n, f);
+}
+
+const char *ep_owner_label(const struct ep_identity *id, char *buf, size_t len)
+{
+	char raw[EP_CONTAINER_ID_LEN + 64];
+	const char *l = ep_identity_label(id, raw, sizeof(raw));
+
+	if (!l)
+		return NULL;
+	ep_table_escape(buf, len, l, strlen(l));
+	return buf;
+}
+
 void ep_json_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_info *info)
 {
 	const struct ep_record *r = ev->rec;
@@ -280,6 +330,8 @@ void ep_json_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_inf
 	put_json_string(&l, r->comm, EP_COMM_LEN);
 	put_field(&l, "\",\"netns\":", r->netns);
 	put_field(&l, ",\"cgroup_id\":", r->cgroup_id);
+	put_identity(&l, ev->ident);
+	put_string_or_null(&l, ",\"netns_name\":", ev->netns_name);
 	put_field(&l, ",\"cookie\":", r->cookie);
 	if (r->kind == EP_RELEASE) {
 		put_interval(&l, ",\"held_ns\":", ev->has_held ? ev->held_ns : EP_NONE);

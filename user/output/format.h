@@ -12,6 +12,13 @@
 void ep_json_escape(FILE *f, const char *s, size_t maxlen);
 void ep_table_escape(char *dst, size_t dstlen, const char *s, size_t maxlen);
 
+/* ,"cgroup":..,"unit":..,"container":.. of an owner, and ,"netns_name":..
+ * when asked: JSON null where unknown. */
+void ep_json_identity(FILE *f, const struct ep_identity *id, bool with_netns,
+		      const char *netns_name);
+/* The owner's container, pod or unit for a table, escaped; NULL: none. */
+const char *ep_owner_label(const struct ep_identity *id, char *buf, size_t len);
+
 void ep_table_header(FILE *f);
 /* info: what the aggregation learnt from an alloc, or NULL. */
 void ep_table_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_info *info);

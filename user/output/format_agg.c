@@ -23,13 +23,15 @@ const char *ep_by_name(int by)
 	case EP_BY_COMM: return "comm";
 	case EP_BY_NETNS: return "netns";
 	case EP_BY_CGROUP: return "cgroup";
+	case EP_BY_UNIT: return "unit";
+	case EP_BY_CONTAINER: return "container";
 	default: return NULL;
 	}
 }
 
 static void series_title(FILE *f, const struct ep_series *s, int by)
 {
-	char key[24 * 4 + 1];
+	char key[EP_BY_KEY_LEN * 4 + 1];
 
 	fprintf(f, "%s %s/ipv%u %s", ep_metric_name(s->metric), ep_proto_name(s->proto),
 		s->family, ep_via_name(s->via));
@@ -151,8 +153,15 @@ static void json_holder(FILE *f, const struct ep_holder *h, int64_t mono_to_unix
 		fprintf(f, ",\"since_ns\":%" PRIu64, ep_mono_to_unix(h->since_ns, mono_to_unix));
 	else
 		fputs(",\"since_ns\":null", f);
-	fprintf(f, ",\"ports\":%u,\"fixed\":%s,\"untracked\":%s}", h->ports,
+	fprintf(f, ",\"ports\":%u,\"fixed\":%s,\"untracked\":%s", h->ports,
 		h->fixed ? "true" : "false", h->untracked ? "true" : "false");
+	ep_json_identity(f, h->ident, false, NULL);
+	if (h->group[0]) {
+		fputs(",\"group\":\"", f);
+		ep_json_escape(f, h->group, sizeof(h->group));
+		fputc('"', f);
+	}
+	fputc('}', f);
 }
 
 static void json_proto_occ(FILE *f, const char *name, const struct ep_proto_occ *p)
@@ -183,6 +192,13 @@ static void json_proto_occ(FILE *f, const char *name, const struct ep_proto_occ 
 static void json_occ_body(FILE *f, const struct ep_occupancy *o)
 {
 	fprintf(f, "\"netns\":%u", o->netns);
+	if (o->netns_name) {
+		fputs(",\"netns_name\":\"", f);
+		ep_json_escape(f, o->netns_name, strlen(o->netns_name));
+		fputc('"', f);
+	} else {
+		fputs(",\"netns_name\":null", f);
+	}
 	if (o->range_known)
 		fprintf(f, ",\"range\":[%u,%u]", o->lo, o->hi);
 	else
@@ -214,6 +230,7 @@ static void json_party(FILE *f, const struct ep_event *ev)
 		   "\"via\":\"%s\"",
 		r->netns, ep_proto_name(r->proto), r->family, a.laddr, r->lport,
 		ep_via_name(r->via));
+	ep_json_identity(f, ev->ident, true, ev->netns_name);
 }
 
 void ep_json_collision(FILE *f, const struct ep_collision *c, int64_t mono_to_unix)
@@ -244,27 +261,47 @@ void ep_json_collision(FILE *f, const struct ep_collision *c, int64_t mono_to_un
 	fputs("}\n", f);
 }
 
+/* comm(pid), and [container, pod or unit] where its cgroup names one. */
 static void holder_text(char *buf, size_t len, const struct ep_holder *h)
 {
-	char comm[EP_COMM_LEN * 4 + 1];
+	char comm[EP_COMM_LEN * 4 + 1], label[512];
+	const char *who = ep_owner_label(h->ident, label, sizeof(label));
+	int n;
 
+	if (h->group[0]) { /* --by unit|container: the group is the holder */
+		ep_table_escape(buf, len, h->group, sizeof(h->group));
+		return;
+	}
 	ep_table_escape(comm, sizeof(comm), h->comm, EP_COMM_LEN);
 	if (h->pid)
-		snprintf(buf, len, "%s(%u)", comm, h->pid);
+		n = snprintf(buf, len, "%s(%u)", comm, h->pid);
 	else
-		snprintf(buf, len, "%s", comm[0] ? comm : "(unknown)");
+		n = snprintf(buf, len, "%s", comm[0] ? comm : "(unknown)");
+	if (who && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, "[%s]", who);
+}
+
+/* The namespace's name where known, else its inode. */
+static const char *netns_text(char *buf, size_t len, uint32_t netns, const char *name)
+{
+	if (name)
+		ep_table_escape(buf, len, name, strlen(name));
+	else
+		snprintf(buf, len, "%u", netns);
+	return buf;
 }
 
 void ep_table_collision(FILE *f, const struct ep_collision *c, int64_t mono_to_unix)
 {
 	const struct ep_record *r = c->ev->rec;
-	struct ep_holder me = { .pid = r->pid };
-	char who[96];
+	struct ep_holder me = { .pid = r->pid, .ident = c->ev->ident };
+	char who[600], ns[256];
 
 	memcpy(me.comm, r->comm, EP_COMM_LEN);
 	holder_text(who, sizeof(who), &me);
-	fprintf(f, "%-14s netns %u %s port %u: %s", collision_name(c->type), r->netns,
-		ep_proto_name(r->proto), r->lport, who);
+	fprintf(f, "%-14s netns %s %s port %u: %s", collision_name(c->type),
+		netns_text(ns, sizeof(ns), r->netns, c->ev->netns_name), ep_proto_name(r->proto),
+		r->lport, who);
 	if (c->type == EP_COLL_BIND_IN_USE) {
 		fprintf(f, " got %s; ", ep_errno_name(r->err));
 		if (c->holder_known) {
@@ -320,13 +357,14 @@ void ep_table_occupancy_header(FILE *f)
 static void occ_row(FILE *f, const struct ep_occupancy *o, int proto)
 {
 	const struct ep_proto_occ *p = ep_occ_proto_c(o, proto);
-	char range[24], who[96];
+	char range[24], who[600], ns[256];
 
 	if (o->range_known)
 		snprintf(range, sizeof(range), "%u-%u", o->lo, o->hi);
 	else
 		snprintf(range, sizeof(range), "?");
-	fprintf(f, "%-11u %-5s %-11s %7u %6u %7u %6.1f%% %9.1f %8.1f", o->netns,
+	fprintf(f, "%-11s %-5s %-11s %7u %6u %7u %6.1f%% %9.1f %8.1f",
+		netns_text(ns, sizeof(ns), o->netns, o->netns_name),
 		ep_proto_name(proto), range, p->in_use, p->timewait, p->capacity, p->fraction * 100,
 		p->alloc_rate, p->fail_rate);
 	for (int i = 0; i < p->ntop; i++) {

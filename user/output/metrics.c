@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "metrics.h"
@@ -20,6 +21,50 @@ static int errno_idx(int err)
 
 static const int errno_of[EP_M_ERRNOS] = { EADDRNOTAVAIL, EADDRINUSE, EAGAIN, 0 };
 
+int ep_metrics_init(struct ep_metrics *m, int by, int max)
+{
+	memset(m, 0, sizeof(*m));
+	m->owner_by = by;
+	m->owner_max = max;
+	return by ? ep_hash_init(&m->owners, EP_BY_KEY_LEN, sizeof(uint64_t), (size_t)max) : 0;
+}
+
+void ep_metrics_free(struct ep_metrics *m)
+{
+	if (m->owner_by)
+		ep_hash_free(&m->owners);
+}
+
+/* The owner's unit, or its container (pod for a pod's own cgroup); "" if
+ * its cgroup names none. */
+static void owner_key(const struct ep_metrics *m, const struct ep_identity *id,
+		      char key[EP_BY_KEY_LEN])
+{
+	char buf[EP_CONTAINER_ID_LEN + 64];
+	const char *l = NULL;
+
+	memset(key, 0, EP_BY_KEY_LEN);
+	if (m->owner_by == EP_BY_UNIT)
+		l = id ? id->unit : NULL;
+	else if (id && (id->runtime || id->pod_uid[0]))
+		l = ep_identity_label(id, buf, sizeof(buf));
+	if (l)
+		snprintf(key, EP_BY_KEY_LEN, "%s", l);
+}
+
+static void count_owner(struct ep_metrics *m, const struct ep_identity *id)
+{
+	char key[EP_BY_KEY_LEN];
+	uint64_t *c;
+
+	owner_key(m, id, key);
+	c = ep_hash_put(&m->owners, key, NULL); /* NULL once owner_max are counted */
+	if (c)
+		(*c)++;
+	else
+		m->owners_other++;
+}
+
 void ep_metrics_event(void *ctx, const struct ep_event *ev, const struct ep_alloc_info *info)
 {
 	struct ep_metrics *m = ctx;
@@ -30,6 +75,8 @@ void ep_metrics_event(void *ctx, const struct ep_event *ev, const struct ep_allo
 	switch (r->kind) {
 	case EP_ALLOC:
 		m->allocs[pi(r->proto)][fi(r->family)][vi(r->via)]++;
+		if (m->owner_by)
+			count_owner(m, ev->ident);
 		break;
 	case EP_RELEASE:
 		m->releases[pi(r->proto)][fi(r->family)][vi(r->via)][r->reason & (EP_M_REASONS - 1)]++;
@@ -208,6 +255,61 @@ out:
 	free(ok);
 }
 
+/* A label value: backslash, quote and newline escaped, as the format asks. */
+static void label_value(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void owners(FILE *f, const struct ep_metrics *m)
+{
+	const char *label = m->owner_by == EP_BY_UNIT ? "unit" : "container";
+	const uint64_t *c;
+	const char *key;
+	size_t pos = 0;
+
+	if (!m->owner_by)
+		return;
+	fprintf(f, "# HELP eptrace_owner_assignments_total Ephemeral ports assigned, per %s "
+		   "(\"\" for none; past %d %ss, \"other\").\n"
+		   "# TYPE eptrace_owner_assignments_total counter\n", label, m->owner_max, label);
+	while ((key = ep_hash_next(&m->owners, &pos, (void **)&c))) {
+		fprintf(f, "eptrace_owner_assignments_total{%s=\"", label);
+		label_value(f, key);
+		fprintf(f, "\"} %" PRIu64 "\n", *c);
+	}
+	if (m->owners_other)
+		fprintf(f, "eptrace_owner_assignments_total{%s=\"other\"} %" PRIu64 "\n", label,
+			m->owners_other);
+}
+
+/* Names through an info metric: a name appearing starts no new series of
+ * the gauges. */
+static void netns_info(FILE *f, struct ep_agg *agg)
+{
+	size_t n = ep_agg_netns_count(agg);
+
+	head(f, "eptrace_netns_info", "gauge",
+	     "Names of the network namespaces: /run/netns, host, or a pod, container or unit in it.");
+	for (size_t i = 0; i < n; i++) {
+		struct ep_occupancy o;
+
+		ep_agg_occupancy_peek(agg, i, &o);
+		if (!o.netns_name)
+			continue;
+		fprintf(f, "eptrace_netns_info{netns=\"%u\",netns_name=\"", o.netns);
+		label_value(f, o.netns_name);
+		fputs("\"} 1\n", f);
+	}
+}
+
 static void health(FILE *f, const struct ep_agg *agg, const struct ep_summary *s,
 		   bool timewait_tracking)
 {
@@ -242,8 +344,10 @@ void ep_metrics_render(FILE *f, const struct ep_metrics *m, struct ep_agg *agg,
 		       const struct ep_summary *sum, const struct ep_start *start)
 {
 	counters(f, m);
+	owners(f, m);
 	histograms(f, agg);
 	gauges(f, agg);
+	netns_info(f, agg);
 	health(f, agg, sum, start->timewait_tracking);
 	head(f, "eptrace_info", "gauge", "The tracer's configuration: which set of BPF programs "
 	     "it loaded (backend).");

@@ -17,11 +17,23 @@
 #define EP_M_ERRNOS 4
 _Static_assert(EP_REL_TW_KILLED < EP_M_REASONS, "a release reason without a counter");
 
+#define EP_M_OWNERS_MAX 1000
+
 struct ep_metrics {
 	uint64_t allocs[EP_M_PROTOS][EP_M_FAMILIES][EP_M_VIAS];
 	uint64_t releases[EP_M_PROTOS][EP_M_FAMILIES][EP_M_VIAS][EP_M_REASONS];
 	uint64_t fails[EP_M_PROTOS][EP_M_FAMILIES][EP_M_VIAS][EP_M_ERRNOS];
+	/* Assignments per unit or container (owner_by, 0: off): owner_max
+	 * series at most, the rest counted in "other". */
+	int owner_by, owner_max;
+	struct ep_hash owners; /* label (EP_BY_KEY_LEN bytes) -> uint64_t */
+	uint64_t owners_other;
 };
+
+/* by: EP_BY_UNIT or EP_BY_CONTAINER for the per-owner counter, 0 for none;
+ * max: its series before "other" (1..EP_M_OWNERS_MAX). 0, or -1 without memory. */
+int ep_metrics_init(struct ep_metrics *m, int by, int max);
+void ep_metrics_free(struct ep_metrics *m);
 
 /* A pipeline consumer's event callback (ctx: struct ep_metrics). */
 void ep_metrics_event(void *ctx, const struct ep_event *ev, const struct ep_alloc_info *info);

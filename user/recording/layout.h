@@ -10,7 +10,9 @@
 #include "record.h"
 #include "agg/sizes.h"
 
-#define EP_SCHEMA_VERSION 2
+#define EP_SCHEMA_VERSION 3
+/* Still read: version 2 has no cgroup and netns_name controls. */
+#define EP_SCHEMA_OLDEST 2
 #define EP_CHUNK_MAX 8192 /* entries in one event_chunks row */
 
 /* The pipeline's inputs other than events, stored by name in controls rows. */
@@ -21,6 +23,9 @@ enum ep_control {
 	EP_CTL_RECONCILE,  /* data: uint64_t cookies the kernel no longer tracks */
 	EP_CTL_STATS,      /* data: uint64_t[EP_STAT_MAX] kernel counters */
 	EP_CTL_TICK,       /* data: uint8_t final */
+	EP_CTL_CGROUP,     /* data: uint64_t cgroup id, then its path (no NUL; none: unknown) */
+	EP_CTL_NETNS_NAME, /* data: the namespace's name (no NUL; none: it has none) */
+	EP_CTL_LAST = EP_CTL_NETNS_NAME,
 };
 
 const char *ep_control_name(int type);

@@ -1,0 +1,280 @@
+"""Owners and namespaces named as operators know them: real cgroups shaped like
+a systemd service, docker containers (both drivers) and Kubernetes pods (both
+drivers), each taking ports in a named network namespace; the events name
+them, filters select exactly them, a removed cgroup keeps its name for the
+releases still to come, and a recording replays the names."""
+import json
+import os
+import subprocess
+import time
+import tempfile
+import uuid
+
+import pytest
+
+from conftest import EPTRACE, Tracer, free_port, readline, wait_banner, wait_until
+
+PY = "/usr/bin/python3"
+CID = "c0ffee" + "0123456789abcdef" * 3 + "0123456789"  # 64 hex digits
+POD = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+# What a UDP connect prints: the port the kernel chose (getsockname).
+UDP_CONNECT = ("import socket\n"
+               "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+               "s.connect(('127.0.0.1', 53)); print(s.getsockname()[1]); s.close()\n")
+# The same, holding the port until stdin closes.
+UDP_HOLD = ("import socket, sys\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "s.connect(('127.0.0.1', 53)); print(s.getsockname()[1], flush=True)\n"
+            "sys.stdin.read()\n")
+
+
+def cgroup2_root():
+    for line in open("/proc/self/mountinfo"):
+        f = line.split()
+        sep = f.index("-")
+        if f[sep + 1] == "cgroup2" and f[3] == "/":
+            return f[4], False
+    where = tempfile.mkdtemp(prefix="eptrace-cg2-")
+    subprocess.run(["mount", "-t", "cgroup2", "none", where], check=True)
+    return where, True
+
+
+@pytest.fixture
+def cgroups():
+    """Makes cgroups under a test-owned top (its path: relative to the
+    hierarchy's root, as eptrace reports it) and removes them after."""
+    root, mounted = cgroup2_root()
+    top = "/eptest-" + uuid.uuid4().hex[:8]
+    made = []
+
+    class Cgroups:
+        def make(self, rel):
+            path = top + rel
+            os.makedirs(root + path, exist_ok=True)
+            made.append(path)
+            return path
+
+        def argv(self, path, netns, code):
+            """python3 -c code inside cgroup path and namespace netns."""
+            return ["sh", "-c", f'echo $$ > "{root}{path}/cgroup.procs" && '
+                    f'exec ip netns exec {netns.name} {PY} -c "$0"', code]
+
+        def run(self, path, netns, code):
+            return subprocess.run(self.argv(path, netns, code), capture_output=True, text=True,
+                                  check=True, timeout=60).stdout
+
+        def spawn(self, path, netns, code):
+            """The same in the background, talking through stdin and stdout."""
+            return subprocess.Popen(self.argv(path, netns, code), stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True)
+
+        def remove(self, path):
+            for dirpath, dirs, _ in sorted(os.walk(root + path), key=lambda w: -len(w[0])):
+                os.rmdir(dirpath)
+
+    yield Cgroups()
+    if os.path.isdir(root + top):
+        Cgroups().remove(top)
+    if mounted:
+        subprocess.run(["umount", root], check=False)
+        os.rmdir(root)
+
+
+SHAPES = {
+    # name: (path below the top, unit, container id, runtime, pod uid, qos)
+    "service": ("/demo.slice/web.service", "web.service", None, None, None, None),
+    "docker_systemd": (f"/system.slice/docker-{CID}.scope", f"docker-{CID}.scope", CID,
+                       "docker", None, None),
+    "docker_cgroupfs": (f"/docker/{CID}", None, CID, "docker", None, None),
+    "kube_systemd": ("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
+                     f"{POD.replace('-', '_')}.slice/cri-containerd-{CID}.scope",
+                     f"cri-containerd-{CID}.scope", CID, "containerd", POD, "burstable"),
+    "kube_cgroupfs": (f"/kubepods/besteffort/pod{POD}/{CID}", None, CID, "cri", POD,
+                      "besteffort"),
+}
+
+
+def test_every_owner_is_named(netns, cgroups):
+    paths = {k: cgroups.make(v[0]) for k, v in SHAPES.items()}
+    tr = Tracer("--netns", netns.path, "-u")
+    ports = {k: int(cgroups.run(p, netns, UDP_CONNECT)) for k, p in paths.items()}
+    wait_until(lambda: all(tr.of("release", lport=p) for p in ports.values()), 20,
+               "the releases")
+    assert tr.stop() == 0
+    for k, (_, unit, cid, runtime, pod, qos) in SHAPES.items():
+        for kind in ("alloc", "release"):
+            (e,) = tr.of(kind, lport=ports[k])
+            assert e["cgroup"] == paths[k], (k, e)
+            assert e["unit"] == unit, (k, e)
+            assert e["netns_name"] == netns.name, (k, e)
+            if cid or pod:
+                assert e["container"] == {"id": cid, "runtime": runtime, "pod_uid": pod,
+                                          "qos": qos}, (k, e)
+            else:
+                assert e["container"] is None, (k, e)
+
+
+def test_collision_names_both_parties(netns, cgroups):
+    svc = cgroups.make("/demo.slice/holder.service")
+    ctr = cgroups.make(f"/docker/{CID}")
+    tr = Tracer("--netns", netns.path, "--collisions", "-t")
+    port = free_port()
+    hold = ("import socket, sys\n"
+            "s = socket.socket(); s.bind(('127.0.0.1', %d)); s.listen()\n"
+            "print('held', flush=True); sys.stdin.read()\n" % port)
+    holder = cgroups.spawn(svc, netns, hold)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        clash = ("import socket, errno\n"
+                 "s = socket.socket()\n"
+                 "try:\n    s.bind(('127.0.0.1', %d))\n"
+                 "except OSError as e:\n    print(errno.errorcode[e.errno])\n" % port)
+        assert cgroups.run(ctr, netns, clash).strip() == "EADDRINUSE"
+        wait_until(lambda: tr.of("collision", type="bind_in_use"), 20, "the collision")
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert tr.stop() == 0
+    (c,) = tr.of("collision", type="bind_in_use")
+    assert c["port"] == port
+    assert c["container"]["id"] == CID and c["container"]["runtime"] == "docker"
+    assert c["netns_name"] == netns.name
+    assert c["holder"]["unit"] == "holder.service" and c["holder"]["cgroup"] == svc
+
+
+def test_filters_select_the_subtree(netns, cgroups):
+    svc = cgroups.make("/demo.slice/pick.service")
+    other = cgroups.make("/demo.slice/other.service")
+    ctr = cgroups.make(f"/system.slice/docker-{CID}.scope")
+    by_unit = Tracer("--netns", netns.path, "-u", "--unit", "pick.service")
+    by_ctr = Tracer("--netns", netns.path, "-u", "--container", CID[:12])
+    # a cgroup made below the unit after the start belongs to it
+    sub = cgroups.make("/demo.slice/pick.service/worker")
+    ports = {"svc": int(cgroups.run(svc, netns, UDP_CONNECT)),
+             "sub": int(cgroups.run(sub, netns, UDP_CONNECT)),
+             "other": int(cgroups.run(other, netns, UDP_CONNECT)),
+             "ctr": int(cgroups.run(ctr, netns, UDP_CONNECT))}
+    # the last one each tracer should see, then nothing more can come
+    wait_until(lambda: by_unit.of("release", lport=ports["sub"])
+               and by_ctr.of("release", lport=ports["ctr"]), 20, "the releases")
+    assert by_unit.stop() == 0 and by_ctr.stop() == 0
+    assert {e["lport"] for e in by_unit.of("alloc")} == {ports["svc"], ports["sub"]}
+    assert {e["lport"] for e in by_ctr.of("alloc")} == {ports["ctr"]}
+
+
+def test_removed_cgroup_names_its_timewait_release(netns, cgroups):
+    gone = cgroups.make("/demo.slice/shortlived.service")
+    tr = Tracer("--netns", netns.path, "-t")
+    # the client closes first: its port stays in TIME_WAIT after it exits
+    code = ("import socket\n"
+            "l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen()\n"
+            "c = socket.create_connection(l.getsockname()); a, _ = l.accept()\n"
+            "print(c.getsockname()[1]); c.close(); a.close(); l.close()\n")
+    port = int(cgroups.run(gone, netns, code))
+    assert f":{port} " in netns.run("ss", "-Htan", "state", "time-wait").stdout
+    wait_until(lambda: tr.of("alloc", lport=port), 20, "the assignment")
+    cgroups.remove(gone)
+    netns.delete()  # kills the TIME_WAIT socket: its release comes now
+    wait_until(lambda: tr.of("release", lport=port), 30, "the release")
+    assert tr.stop() == 0
+    (rel,) = tr.of("release", lport=port)
+    assert rel["timewait"] is True
+    assert rel["cgroup"] == gone and rel["unit"] == "shortlived.service"
+
+
+def test_report_names_what_the_live_run_named(netns, cgroups, tmp_path):
+    path = cgroups.make(SHAPES["kube_systemd"][0])
+    db = str(tmp_path / "ids.db")
+    tr = Tracer("record", "-o", db, "--netns", netns.path, "-u")
+    port = int(cgroups.run(path, netns, UDP_CONNECT))
+    wait_until(lambda: tr.of("release", lport=port), 20, "the release")
+    assert tr.stop() == 0
+    live = tr.of("alloc", lport=port)
+    r = subprocess.run([EPTRACE, "report", db, "--json"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    replayed = [e for e in map(json.loads, r.stdout.splitlines())
+                if e["event"] == "alloc" and e["lport"] == port]
+    assert replayed == live and live[0]["container"]["pod_uid"] == POD
+    r = subprocess.run([EPTRACE, "report", db, "--hist", "--by", "container"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and f"container=containerd:{CID[:12]}" in r.stdout, r.stdout
+
+
+def test_occupancy_table_names_namespace_and_holders(netns, cgroups):
+    svc = cgroups.make("/demo.slice/keeper.service")
+    proc = subprocess.Popen([EPTRACE, "--occupancy", "-i", "0.3", "--netns", netns.path],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    holder = None
+    try:
+        wait_banner(proc)
+        holder = cgroups.spawn(svc, netns, UDP_HOLD)
+        holder.stdout.readline()
+        lines, deadline = [], time.monotonic() + 30
+        while not any("keeper.service" in ln for ln in lines):
+            ln = readline(proc.stdout, max(deadline - time.monotonic(), 0.01), "the holder")
+            assert ln, "eptrace ended before naming the holder"
+            lines.append(ln)
+    finally:
+        if holder:
+            holder.stdin.close()
+            holder.wait(timeout=30)
+        proc.send_signal(2)
+        proc.communicate(timeout=30)
+    row = [ln for ln in lines if "keeper.service" in ln][-1]
+    assert row.startswith(netns.name) and "python3(" in row and "[keeper.service]" in row
+
+
+def test_metrics_name_namespaces_and_keep_owner_series_bounded(netns, cgroups):
+    import urllib.request
+    from test_prometheus import metric
+
+    port = free_port()
+    tr = Tracer("--netns", netns.path, "-u", "--prometheus", str(port),
+                "--prometheus-by", "container", "--prometheus-max", "2")
+    paths = [cgroups.make(f"/docker/{i:x}" + CID[1:]) for i in range(4)]
+    for p in paths:
+        cgroups.run(p, netns, UDP_CONNECT)
+    cgroups.run(cgroups.make("/demo.slice/plain.service"), netns, UDP_CONNECT)
+
+    def scrape():
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            return r.read().decode()
+    wait_until(lambda: (metric(scrape(), "eptrace_owner_assignments_total") or 0) >= 5, 20,
+               "the owner counter")
+    text = scrape()
+    assert tr.stop() == 0
+    assert metric(text, "eptrace_netns_info", netns=netns.inode, netns_name=netns.name) == 1
+    series = [ln for ln in text.splitlines() if ln.startswith("eptrace_owner_assignments_total{")]
+    # two owners counted by name, the other three (3 containers, 1 with none) in "other"
+    assert len(series) == 3, series
+    assert metric(text, "eptrace_owner_assignments_total", container="other") == 3
+    assert metric(text, "eptrace_owner_assignments_total") == 5
+    # the gauges keep their labels: the name is only on the info metric
+    assert "netns_name" not in "".join(ln for ln in text.splitlines()
+                                       if ln.startswith("eptrace_netns_ports_in_use"))
+
+
+def test_top_holders_by_unit_add_up_its_processes(netns, cgroups):
+    svc = cgroups.make("/demo.slice/pool.service")
+    tr = Tracer("--netns", netns.path, "--occupancy", "-i", "0.3", "--by", "unit")
+    holders = [cgroups.spawn(svc, netns, UDP_HOLD) for _ in range(2)]
+    seen = []
+
+    def pool():
+        occ = tr.of("occupancy", netns=netns.inode)
+        seen[:] = [t for t in (occ[-1]["udp"]["top_holders"] if occ else [])
+                   if t.get("group") == "pool.service" and t["ports"] == 2]
+        return seen
+    try:
+        for h in holders:
+            h.stdout.readline()
+        wait_until(pool, 20, "one top holder for the unit's two processes")
+    finally:
+        for h in holders:
+            h.stdin.close()
+            h.wait(timeout=30)
+    assert tr.stop() == 0
+    (t,) = seen
+    assert t["pid"] == 0 and t["unit"] == "pool.service"

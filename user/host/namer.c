@@ -1,0 +1,214 @@
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "agg/identity.h"
+#include "namer.h"
+
+#define FILEID_KERNFS 0xfe
+#define SCAN_GAP_NS 1000000000ULL
+
+/* The first cgroup2 mount of the whole hierarchy, from mountinfo: on hybrid
+ * hosts (v1 controllers beside it) it is not at /sys/fs/cgroup. */
+static int cgroup2_mount(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096], root[PATH_MAX], point[PATH_MAX], fstype[64];
+	int found = -1;
+
+	if (!f)
+		return -1;
+	while (found && fgets(line, sizeof(line), f)) {
+		const char *dash = strstr(line, " - ");
+
+		if (!dash || sscanf(line, "%*s %*s %*s %4095s %4095s", root, point) != 2 ||
+		    sscanf(dash + 3, "%63s", fstype) != 1)
+			continue;
+		/* mountinfo escapes blanks as \040: such a mount point is left alone */
+		if (!strcmp(fstype, "cgroup2") && !strcmp(root, "/") && !strchr(point, '\\') &&
+		    strlen(point) < len) {
+			snprintf(out, len, "%s", point);
+			found = 0;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static uint32_t inode_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : (uint32_t)st.st_ino;
+}
+
+void ep_namer_init(struct ep_namer *nm)
+{
+	char point[PATH_MAX];
+
+	memset(nm, 0, sizeof(*nm));
+	nm->cg_fd = -1;
+	if (!cgroup2_mount(point, sizeof(point))) {
+		nm->cg_fd = open(point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		nm->cg_mount_len = strcmp(point, "/") ? strlen(point) : 0;
+	}
+	nm->host_netns = inode_of("/proc/1/ns/net");
+}
+
+void ep_namer_free(struct ep_namer *nm)
+{
+	if (nm->cg_fd >= 0)
+		close(nm->cg_fd);
+	nm->cg_fd = -1;
+}
+
+bool ep_namer_cgroup(struct ep_namer *nm, uint64_t id, char *buf, size_t len)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = FILEID_KERNFS } };
+	char link[64], path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	if (nm->cg_fd < 0 || !id)
+		return false;
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	fd = open_by_handle_at(nm->cg_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false; /* ESTALE: gone */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	close(fd);
+	if (n <= 0 || (size_t)n < nm->cg_mount_len)
+		return false;
+	path[n] = 0;
+	/* the hierarchy's root itself: "/" */
+	snprintf(buf, len, "%s", path[nm->cg_mount_len] ? path + nm->cg_mount_len : "/");
+	return buf[0] == '/' && strlen(path + nm->cg_mount_len) < len;
+}
+
+/* The cgroup v2 path of a process ("0::/..." in /proc/PID/cgroup). */
+static bool cgroup_of_pid(uint32_t pid, char *buf, size_t len)
+{
+	char file[64], line[EP_CGROUP_PATH_MAX + 8];
+	bool ok = false;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "/proc/%u/cgroup", pid);
+	if (!(f = fopen(file, "re")))
+		return false;
+	while (!ok && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		ok = strlen(line + 3) < len;
+		if (ok)
+			snprintf(buf, len, "%s", line + 3);
+	}
+	fclose(f);
+	return ok;
+}
+
+/* What a process living in the namespace says of it: its pod, container or
+ * unit. */
+static bool name_by_pid(uint32_t pid, char *buf, size_t len)
+{
+	char path[EP_CGROUP_PATH_MAX], label[128];
+	struct ep_identity id;
+	const char *l;
+	bool ok;
+
+	if (!cgroup_of_pid(pid, path, sizeof(path)) || ep_identity_parse(path, &id))
+		return false;
+	if (id.pod_uid[0])
+		l = snprintf(label, sizeof(label), "pod:%s", id.pod_uid) > 0 ? label : NULL;
+	else
+		l = ep_identity_label(&id, label, sizeof(label));
+	ok = l && strlen(l) + strlen(id.unit && l == id.unit ? "unit:" : "") < len;
+	if (ok)
+		snprintf(buf, len, "%s%s", id.unit && l == id.unit ? "unit:" : "", l);
+	ep_identity_clear(&id);
+	return ok;
+}
+
+static bool pid_in(uint32_t pid, uint32_t netns)
+{
+	char file[64];
+
+	snprintf(file, sizeof(file), "/proc/%u/ns/net", pid);
+	return pid && inode_of(file) == netns;
+}
+
+static bool by_run_netns(uint32_t netns, char *buf, size_t len)
+{
+	DIR *d = opendir("/run/netns");
+	struct dirent *e;
+	char file[PATH_MAX];
+	bool ok = false;
+
+	if (!d)
+		return false;
+	while (!ok && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "/run/netns/%s", e->d_name);
+		if (inode_of(file) == netns && strlen(e->d_name) < len) {
+			snprintf(buf, len, "%s", e->d_name);
+			ok = true;
+		}
+	}
+	closedir(d);
+	return ok;
+}
+
+/* A process of the namespace, by walking /proc; 0: none. */
+static uint32_t scan_for(uint32_t netns)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	uint32_t found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (e = readdir(d))) {
+		char *end;
+		unsigned long pid = strtoul(e->d_name, &end, 10);
+
+		if (*end || !pid || pid > UINT32_MAX)
+			continue;
+		if (pid_in((uint32_t)pid, netns))
+			found = (uint32_t)pid;
+	}
+	closedir(d);
+	return found;
+}
+
+int ep_namer_netns(struct ep_namer *nm, uint32_t netns, uint32_t hint_pid, uint64_t now,
+		   char *buf, size_t len)
+{
+	uint32_t pid;
+
+	if (!netns)
+		return 0;
+	if (by_run_netns(netns, buf, len))
+		return 1;
+	if (netns == nm->host_netns) {
+		snprintf(buf, len, "host");
+		return len > 4;
+	}
+	if (pid_in(hint_pid, netns))
+		return name_by_pid(hint_pid, buf, len);
+	if (nm->last_scan && now - nm->last_scan < SCAN_GAP_NS)
+		return -1;
+	nm->last_scan = now;
+	pid = scan_for(netns);
+	return pid && name_by_pid(pid, buf, len);
+}

@@ -1,0 +1,32 @@
+/* Live only: the facts behind the names of agg/identity.h, read from the
+ * host. A cgroup id is opened by handle on the cgroup v2 hierarchy (the id is
+ * its kernfs handle), which needs CAP_DAC_READ_SEARCH, kept for this; a
+ * network namespace is named by /run/netns, as the initial one ("host"), or
+ * by the pod, container or unit of a process that lives in it. */
+#ifndef EPTRACE_NAMER_H
+#define EPTRACE_NAMER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ep_namer {
+	int cg_fd;           /* the cgroup v2 hierarchy's root, -1: none mounted */
+	size_t cg_mount_len; /* its mount point's length, cut from paths */
+	uint32_t host_netns; /* the initial namespace's inode, 0: unknown */
+	uint64_t last_scan;  /* last walk of /proc for a namespace's process */
+};
+
+void ep_namer_init(struct ep_namer *nm);
+void ep_namer_free(struct ep_namer *nm);
+/* The path of cgroup id relative to the hierarchy's root into buf; false
+ * when there is none (the cgroup is gone, or no cgroup v2 is mounted). */
+bool ep_namer_cgroup(struct ep_namer *nm, uint64_t id, char *buf, size_t len);
+/* The name of a network namespace into buf: 1; 0 when nothing names it; -1
+ * when it would take a walk of /proc and one was made less than a second ago
+ * (now: CLOCK_MONOTONIC ns): ask again later. hint_pid, a process likely to
+ * live in it, is asked first. */
+int ep_namer_netns(struct ep_namer *nm, uint32_t netns, uint32_t hint_pid, uint64_t now,
+		   char *buf, size_t len);
+
+#endif
