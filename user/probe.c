@@ -22,6 +22,9 @@ struct ep_probe {
 	struct ep_pipeline *pipe;
 	uint32_t only;
 	struct ep_hash ns;     /* netns -> ns_info */
+	/* The last event's namespace and pid, once that namespace is probed:
+	 * the next event from them has nothing to add. */
+	uint32_t seen_netns, seen_pid;
 	struct ep_hash owners; /* socket inode -> struct ep_owner */
 	void (*on_found)(void *ctx, uint32_t netns, const struct ep_diag_sock *s,
 			 const struct ep_owner *owner, bool fixed);
@@ -335,10 +338,15 @@ void ep_probe_all(struct ep_probe *p, uint64_t now)
 
 void ep_probe_seen(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t now)
 {
-	struct ns_info *ni = info(p, netns, pid);
+	struct ns_info *ni;
 
+	if (netns == p->seen_netns && pid == p->seen_pid && netns)
+		return;
+	ni = info(p, netns, pid);
 	if (ni && !ni->probed_ns)
 		probe_set(p, &netns, 1, now, true, NULL);
+	p->seen_netns = netns;
+	p->seen_pid = pid;
 }
 
 void ep_probe_now(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t now)
@@ -358,6 +366,7 @@ void ep_probe_refresh(struct ep_probe *p, uint64_t now)
 		ngone = probe_set(p, v, n, now, false, gone);
 	/* Finding a namespace that is gone costs a walk of /proc: forget it
 	 * (an event from it, were it still alive, brings it back). */
+	p->seen_netns = 0;
 	for (size_t i = 0; i < ngone; i++) {
 		ep_hash_del(&p->ns, &gone[i]);
 		ep_pipe_gone(p->pipe, now, gone[i]);

@@ -269,8 +269,9 @@ static void on_timewait(struct ep_agg *a, const struct ep_event *ev)
 	ep_port_changed(a, ns, s->proto, s->port, before, e);
 }
 
-/* The socket let go of its port at ts (0: unknown, the kernel forgot it). */
-static void drop_holder(struct ep_agg *a, uint64_t cookie, uint64_t ts)
+/* The socket let go of its port at ts (0: unknown, the kernel forgot it);
+ * false when it was no holder. */
+static bool drop_holder(struct ep_agg *a, uint64_t cookie, uint64_t ts)
 {
 	struct ep_sock *sp = ep_hash_get(&a->by_cookie, &cookie), s;
 	struct ep_ns *ns;
@@ -278,13 +279,13 @@ static void drop_holder(struct ep_agg *a, uint64_t cookie, uint64_t ts)
 	int before;
 
 	if (!sp)
-		return;
+		return false;
 	s = *sp;
 	ep_hash_del(&a->by_cookie, &cookie);
 	ns = ep_ns_get(a, s.netns, false);
 	e = ns ? ep_ns_port(ns, s.proto, s.port, false) : NULL;
 	if (!e)
-		return;
+		return true;
 	before = ep_port_state(ns, s.port, e);
 	unlink_holder(a, e, &s);
 	if ((s.flags & SOCK_TW) && e->tw)
@@ -293,6 +294,7 @@ static void drop_holder(struct ep_agg *a, uint64_t cookie, uint64_t ts)
 		e->last_release_ns = ts;
 	ep_port_changed(a, ns, s.proto, s.port, before, e);
 	ep_ns_untrack(a, ns);
+	return true;
 }
 
 static void on_release(struct ep_agg *a, const struct ep_event *ev)
@@ -305,12 +307,9 @@ static void on_release(struct ep_agg *a, const struct ep_event *ev)
 		if (has_tuple(r))
 			tuple_released(a, r);
 	}
-	if (!ep_hash_get(&a->by_cookie, &r->cookie)) {
-		if (!(r->flags & EP_F_PRESTART) || !ep_ns_snapshot_release(a, r))
-			a->untracked_releases++;
-		return;
-	}
-	drop_holder(a, r->cookie, r->ts_ns);
+	if (!drop_holder(a, r->cookie, r->ts_ns) &&
+	    (!(r->flags & EP_F_PRESTART) || !ep_ns_snapshot_release(a, r)))
+		a->untracked_releases++;
 }
 
 /* A holder the kernel no longer tracks lost its release (ring buffer full):

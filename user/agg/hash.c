@@ -4,7 +4,9 @@
 
 #define MIN_CAP 64
 
-/* slot: [used byte, padded to 8][key, padded to 8][value] */
+/* slot: [used byte, 3 bytes, the key's hash (low 32 bits)][key, padded to 8]
+ * [value]. The stored hash spares most key compares, and rehashing when a
+ * deletion moves members or the table grows. */
 static size_t key_off(void) { return 8; }
 static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 
@@ -13,12 +15,27 @@ static uint8_t *slot(const struct ep_hash *m, size_t i)
 	return m->slots + i * m->slot_size;
 }
 
-/* Eight bytes at a time, then a final mix (splitmix64's). */
+static uint64_t final_mix(uint64_t h)
+{
+	h ^= h >> 30;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h;
+}
+
+/* Eight bytes at a time, then a final mix (splitmix64's). Keys of one word
+ * (cookies, namespaces: most lookups) take a path without the loop. */
 static uint64_t hash(const void *key, size_t len)
 {
 	const uint8_t *p = key;
 	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
 
+	if (len == 8 || len == 4) {
+		w = 0;
+		memcpy(&w, p, len);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+		return final_mix(h ^ (h >> 31));
+	}
 	for (; len >= 8; p += 8, len -= 8) {
 		memcpy(&w, p, 8);
 		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
@@ -30,10 +47,19 @@ static uint64_t hash(const void *key, size_t len)
 		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
 		h ^= h >> 31;
 	}
-	h ^= h >> 30;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
-	return h;
+	return final_mix(h);
+}
+
+static bool same_key(const uint8_t *a, const void *b, size_t len)
+{
+	uint64_t x, y;
+
+	if (len == 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		return x == y;
+	}
+	return !memcmp(a, b, len);
 }
 
 static int alloc_slots(struct ep_hash *m, size_t cap)
@@ -63,9 +89,17 @@ void ep_hash_free(struct ep_hash *m)
 	m->cap = m->count = 0;
 }
 
-static size_t find(const struct ep_hash *m, const void *key, bool *found)
+static uint32_t stored_hash(const uint8_t *s)
 {
-	size_t mask = m->cap - 1, i = hash(key, m->key_size) & mask;
+	uint32_t h;
+
+	memcpy(&h, s + 4, sizeof(h));
+	return h;
+}
+
+static size_t find_hashed(const struct ep_hash *m, const void *key, uint32_t h, bool *found)
+{
+	size_t mask = m->cap - 1, i = h & mask;
 
 	for (;;) {
 		uint8_t *s = slot(m, i);
@@ -74,7 +108,7 @@ static size_t find(const struct ep_hash *m, const void *key, bool *found)
 			*found = false;
 			return i;
 		}
-		if (!memcmp(s + key_off(), key, m->key_size)) {
+		if (stored_hash(s) == h && same_key(s + key_off(), key, m->key_size)) {
 			*found = true;
 			return i;
 		}
@@ -82,10 +116,17 @@ static size_t find(const struct ep_hash *m, const void *key, bool *found)
 	}
 }
 
+static size_t find(const struct ep_hash *m, const void *key, bool *found, uint32_t *h)
+{
+	*h = (uint32_t)hash(key, m->key_size);
+	return find_hashed(m, key, *h, found);
+}
+
 void *ep_hash_get(const struct ep_hash *m, const void *key)
 {
 	bool found;
-	size_t i = find(m, key, &found);
+	uint32_t h;
+	size_t i = find(m, key, &found, &h);
 
 	return found ? slot(m, i) + key_off() + pad8(m->key_size) : NULL;
 }
@@ -106,7 +147,8 @@ static int grow(struct ep_hash *m)
 
 		if (!s[0])
 			continue;
-		memcpy(slot(m, find(m, s + key_off(), &found)), s, m->slot_size);
+		memcpy(slot(m, find_hashed(m, s + key_off(), stored_hash(s), &found)), s,
+		       m->slot_size);
 		m->count++;
 	}
 	free(old.slots);
@@ -116,7 +158,8 @@ static int grow(struct ep_hash *m)
 void *ep_hash_put(struct ep_hash *m, const void *key, bool *created)
 {
 	bool found;
-	size_t i = find(m, key, &found);
+	uint32_t h;
+	size_t i = find(m, key, &found, &h);
 	uint8_t *s;
 
 	if (created)
@@ -128,11 +171,12 @@ void *ep_hash_put(struct ep_hash *m, const void *key, bool *created)
 	if ((m->count + 1) * 4 > m->cap * 3) {
 		if (grow(m))
 			return NULL;
-		i = find(m, key, &found);
+		i = find_hashed(m, key, h, &found);
 	}
 	s = slot(m, i);
 	memset(s, 0, m->slot_size);
 	s[0] = 1;
+	memcpy(s + 4, &h, sizeof(h));
 	memcpy(s + key_off(), key, m->key_size);
 	m->count++;
 	return s + key_off() + pad8(m->key_size);
@@ -143,14 +187,15 @@ bool ep_hash_del(struct ep_hash *m, const void *key)
 {
 	size_t mask = m->cap - 1, i, j;
 	bool found;
+	uint32_t h;
 
-	i = find(m, key, &found);
+	i = find(m, key, &found, &h);
 	if (!found)
 		return false;
 	slot(m, i)[0] = 0;
 	m->count--;
 	for (j = (i + 1) & mask; slot(m, j)[0]; j = (j + 1) & mask) {
-		size_t home = hash(slot(m, j) + key_off(), m->key_size) & mask;
+		size_t home = stored_hash(slot(m, j)) & mask;
 
 		/* j may move to i if its home is not in (i, j] cyclically */
 		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {

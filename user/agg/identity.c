@@ -219,7 +219,7 @@ const char *ep_identity_label(const struct ep_identity *id, char *buf, size_t le
 int ep_names_init(struct ep_names *n, size_t max_cgroups, size_t max_netns)
 {
 	memset(n, 0, sizeof(*n));
-	if (ep_hash_init(&n->cgroups, sizeof(uint64_t), sizeof(struct ep_name_slot), max_cgroups) ||
+	if (ep_hash_init(&n->cgroups, sizeof(uint64_t), sizeof(struct ep_name_slot *), max_cgroups) ||
 	    ep_hash_init(&n->netns, sizeof(uint32_t), sizeof(char *), max_netns)) {
 		ep_names_free(n);
 		return -1;
@@ -229,11 +229,11 @@ int ep_names_init(struct ep_names *n, size_t max_cgroups, size_t max_netns)
 
 static void slot_free(struct ep_name_slot *s)
 {
-	if (s->id) {
+	if (s && s->id) {
 		ep_identity_clear(s->id);
 		free(s->id);
-		s->id = NULL;
 	}
+	free(s);
 }
 
 void ep_names_free(struct ep_names *n)
@@ -242,51 +242,78 @@ void ep_names_free(struct ep_names *n)
 	void *v;
 
 	while (n->cgroups.slots && ep_hash_next(&n->cgroups, &pos, &v))
-		slot_free(v);
+		slot_free(*(struct ep_name_slot **)v);
 	pos = 0;
 	while (n->netns.slots && ep_hash_next(&n->netns, &pos, &v))
 		free(*(char **)v);
 	ep_hash_free(&n->cgroups);
 	ep_hash_free(&n->netns);
+	n->last_slot = NULL;
+	n->last_netns_known = false;
+}
+
+static struct ep_name_slot *slot_of(const struct ep_names *n, uint64_t id)
+{
+	struct ep_names *m = (struct ep_names *)n; /* the cache is not the table */
+	struct ep_name_slot **s;
+
+	if (n->last_slot && n->last_cgroup == id)
+		return n->last_slot;
+	s = ep_hash_get(&n->cgroups, &id);
+	if (s) {
+		m->last_cgroup = id;
+		m->last_slot = *s;
+	}
+	return s ? *s : NULL;
 }
 
 bool ep_names_knows_cgroup(const struct ep_names *n, uint64_t id)
 {
-	return ep_hash_get(&n->cgroups, &id) != NULL;
+	return slot_of(n, id) != NULL;
 }
 
 /* Room for one more: the entries no holder pins go. */
 static void cgroups_make_room(struct ep_names *n)
 {
 	uint64_t *victims = malloc(n->cgroups.count * sizeof(*victims));
+	struct ep_name_slot **s;
 	size_t pos = 0, k = 0;
 	const uint64_t *key;
-	struct ep_name_slot *s;
 
 	if (!victims)
 		return;
 	while ((key = ep_hash_next(&n->cgroups, &pos, (void **)&s)))
-		if (!s->pins)
+		if (!(*s)->pins)
 			victims[k++] = *key;
 	for (size_t i = 0; i < k; i++) {
-		slot_free(ep_hash_get(&n->cgroups, &victims[i]));
+		s = ep_hash_get(&n->cgroups, &victims[i]);
+		slot_free(*s);
 		ep_hash_del(&n->cgroups, &victims[i]);
 	}
+	n->last_slot = NULL;
 	free(victims);
 }
 
 void ep_names_set_cgroup(struct ep_names *n, uint64_t id, const char *path)
 {
-	struct ep_name_slot *s = ep_hash_get(&n->cgroups, &id);
+	struct ep_name_slot *s = slot_of(n, id), **v;
 	struct ep_identity *ident = NULL;
 
 	if (!s) {
 		if (n->cgroups.count >= n->cgroups.max_entries)
 			cgroups_make_room(n);
-		if (!(s = ep_hash_put(&n->cgroups, &id, NULL)))
+		if (!(s = calloc(1, sizeof(*s))))
 			return;
+		if (!(v = ep_hash_put(&n->cgroups, &id, NULL))) {
+			free(s);
+			return;
+		}
+		*v = s;
 	}
-	slot_free(s);
+	if (s->id) {
+		ep_identity_clear(s->id);
+		free(s->id);
+	}
 	if (path && (ident = malloc(sizeof(*ident))) && ep_identity_parse(path, ident)) {
 		free(ident);
 		ident = NULL;
@@ -296,28 +323,49 @@ void ep_names_set_cgroup(struct ep_names *n, uint64_t id, const char *path)
 
 const struct ep_identity *ep_names_cgroup(const struct ep_names *n, uint64_t id)
 {
-	const struct ep_name_slot *s = ep_hash_get(&n->cgroups, &id);
+	const struct ep_name_slot *s = slot_of(n, id);
 
 	return s ? s->id : NULL;
 }
 
 void ep_names_pin(struct ep_names *n, uint64_t id, int delta)
 {
-	struct ep_name_slot *s = ep_hash_get(&n->cgroups, &id);
+	struct ep_name_slot *s = slot_of(n, id);
 
 	if (s && (delta > 0 || s->pins))
 		s->pins += delta;
 }
 
+static bool netns_find(const struct ep_names *n, uint32_t netns, const char **name)
+{
+	struct ep_names *m = (struct ep_names *)n; /* the cache is not the table */
+	char *const *v;
+
+	if (n->last_netns_known && n->last_netns == netns) {
+		*name = n->last_netns_name;
+		return true;
+	}
+	v = ep_hash_get(&n->netns, &netns);
+	if (!v)
+		return false;
+	m->last_netns = netns;
+	m->last_netns_known = true;
+	m->last_netns_name = *name = *v;
+	return true;
+}
+
 bool ep_names_knows_netns(const struct ep_names *n, uint32_t netns)
 {
-	return ep_hash_get(&n->netns, &netns) != NULL;
+	const char *name;
+
+	return netns_find(n, netns, &name);
 }
 
 void ep_names_set_netns(struct ep_names *n, uint32_t netns, const char *name)
 {
 	char **v = ep_hash_get(&n->netns, &netns);
 
+	n->last_netns_known = false;
 	if (!v) {
 		if (n->netns.count >= n->netns.max_entries) {
 			size_t pos = 0;
@@ -336,7 +384,7 @@ void ep_names_set_netns(struct ep_names *n, uint32_t netns, const char *name)
 
 const char *ep_names_netns(const struct ep_names *n, uint32_t netns)
 {
-	char *const *v = ep_hash_get(&n->netns, &netns);
+	const char *name = NULL;
 
-	return v ? *v : NULL;
+	return netns_find(n, netns, &name) ? name : NULL;
 }

@@ -41,9 +41,17 @@ const char *ep_identity_label(const struct ep_identity *id, char *buf, size_t le
 /* cgroup id -> identity and netns inode -> name. Bounded: when full, entries
  * no live holder pins are forgotten (a later event resolves them again).
  * A cgroup or namespace known to have no name is remembered as such. */
+struct ep_name_slot;
+
 struct ep_names {
-	struct ep_hash cgroups; /* uint64_t id -> struct ep_name_slot */
+	struct ep_hash cgroups; /* uint64_t id -> struct ep_name_slot * */
 	struct ep_hash netns;   /* uint32_t inode -> char * (NULL: none) */
+	/* The last of each found: events come in runs from one owner. */
+	uint64_t last_cgroup;
+	struct ep_name_slot *last_slot; /* NULL: no last */
+	uint32_t last_netns;
+	bool last_netns_known;
+	const char *last_netns_name;
 };
 
 int ep_names_init(struct ep_names *n, size_t max_cgroups, size_t max_netns);
