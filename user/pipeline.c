@@ -91,13 +91,14 @@ void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 	}
 	if (p->enrich.before)
 		p->enrich.before(p->enrich.ctx, rec);
-	ev.ident = ep_names_cgroup(&p->agg.names, rec->cgroup_id);
+	ev.owner_key = ep_names_key(&p->agg.names, rec->cgroup_id, rec->pid, rec->comm);
+	ev.ident = ep_names_cgroup(&p->agg.names, ev.owner_key);
 	ev.netns_name = ep_names_netns(&p->agg.names, rec->netns);
 	if ((p->opts->unit && !ep_identity_under(ev.ident, p->opts->unit)) ||
 	    (p->opts->container && !ep_identity_container_is(ev.ident, p->opts->container)))
 		return;
 	if (rec->kind == EP_ALLOC && !(rec->flags & EP_F_UNTRACKED))
-		ep_names_pin(&p->agg.names, rec->cgroup_id, 1);
+		ep_names_pin(&p->agg.names, ev.owner_key, 1);
 	ep_agg_event(&p->agg, &ev, &info);
 	for (int i = 0; i < p->nconsumers; i++)
 		if (p->consumers[i].input)
@@ -116,7 +117,7 @@ void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 		p->sum.fails++;
 	ep_view_event(&p->view, &ev, &info);
 	if (rec->kind == EP_RELEASE)
-		ep_names_pin(&p->agg.names, rec->cgroup_id, -1);
+		ep_names_pin(&p->agg.names, ev.owner_key, -1);
 }
 
 
@@ -257,21 +258,23 @@ void ep_pipe_summary(struct ep_pipeline *p)
 	ep_view_summary(&p->view, &p->sum);
 }
 
-void ep_pipe_cgroup(struct ep_pipeline *p, uint64_t mono, uint64_t id, const char *path)
+void ep_pipe_cgroup(struct ep_pipeline *p, uint64_t mono, uint64_t id, const char *path,
+		    int flags)
 {
 	size_t n = path ? strnlen(path, EP_CGROUP_PATH_MAX) : 0;
 
 	if (n >= EP_CGROUP_PATH_MAX)
 		path = NULL, n = 0; /* refused: a name cut short would name another */
 	if (wants_control(p)) {
-		uint8_t d[sizeof(uint64_t) + EP_CGROUP_PATH_MAX];
+		uint8_t d[EP_CGROUP_CTL_HEAD + EP_CGROUP_PATH_MAX];
 
 		memcpy(d, &id, sizeof(id));
+		d[sizeof(id)] = (uint8_t)flags;
 		if (n)
-			memcpy(d + sizeof(id), path, n);
-		to_consumers(p, EP_CTL_CGROUP, mono, 0, d, sizeof(id) + n);
+			memcpy(d + EP_CGROUP_CTL_HEAD, path, n);
+		to_consumers(p, EP_CTL_CGROUP, mono, 0, d, EP_CGROUP_CTL_HEAD + n);
 	}
-	ep_names_set_cgroup(&p->agg.names, id, n ? path : NULL);
+	ep_names_set_cgroup(&p->agg.names, id, n ? path : NULL, flags);
 }
 
 void ep_pipe_netns_name(struct ep_pipeline *p, uint64_t mono, uint32_t netns, const char *name)

@@ -70,7 +70,8 @@ void ep_pipe_gone(struct ep_pipeline *p, uint64_t mono, uint32_t netns);
 /* Who a cgroup and a namespace are (path NULL, name NULL: nobody knows):
  * learnt live before the first event that needs them, replayed from a
  * recording. */
-void ep_pipe_cgroup(struct ep_pipeline *p, uint64_t mono, uint64_t id, const char *path);
+void ep_pipe_cgroup(struct ep_pipeline *p, uint64_t mono, uint64_t id, const char *path,
+		    int flags);
 void ep_pipe_netns_name(struct ep_pipeline *p, uint64_t mono, uint32_t netns, const char *name);
 /* Live: asks alive() about every holder; replay: the recorded answer. */
 void ep_pipe_reconcile_live(struct ep_pipeline *p, uint64_t mono,

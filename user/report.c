@@ -279,17 +279,20 @@ static int replay_control(struct replay *r, sqlite3_stmt *st)
 		break;
 	}
 	case EP_CTL_CGROUP: {
+		const size_t head = EP_CGROUP_CTL_HEAD;
 		char path[EP_CGROUP_PATH_MAX];
 		uint64_t id;
+		uint8_t flags;
 
-		if (len < sizeof(id) || len - sizeof(id) >= sizeof(path))
+		if (len < head || len - head >= sizeof(path))
 			return bad(r, msg);
 		memcpy(&id, data, sizeof(id));
-		memcpy(path, (const uint8_t *)data + sizeof(id), len - sizeof(id));
-		path[len - sizeof(id)] = 0;
-		if (strlen(path) != len - sizeof(id))
-			return bad(r, msg); /* a NUL inside */
-		ep_pipe_cgroup(&r->pipe, mono, id, len > sizeof(id) ? path : NULL);
+		flags = ((const uint8_t *)data)[sizeof(id)];
+		memcpy(path, (const uint8_t *)data + head, len - head);
+		path[len - head] = 0;
+		if (strlen(path) != len - head || (flags & ~EP_NAMES_PER_PROCESS))
+			return bad(r, msg); /* a NUL inside, or a flag no version wrote */
+		ep_pipe_cgroup(&r->pipe, mono, id, len > head ? path : NULL, flags);
 		break;
 	}
 	case EP_CTL_NETNS_NAME: {

@@ -131,20 +131,31 @@ static void names_table(void)
 
 	CHECK(ep_names_init(&n, 4, 2) == 0);
 	CHECK(!ep_names_knows_cgroup(&n, 7) && !ep_names_cgroup(&n, 7));
-	ep_names_set_cgroup(&n, 7, "/system.slice/a.service");
-	ep_names_set_cgroup(&n, 8, NULL); /* gone before its first event */
+	ep_names_set_cgroup(&n, 7, "/system.slice/a.service", 0);
+	ep_names_set_cgroup(&n, 8, NULL, 0); /* gone before its first event */
 	CHECK(ep_names_knows_cgroup(&n, 7) && ep_names_knows_cgroup(&n, 8));
 	CHECK_STR(ep_names_cgroup(&n, 7)->unit, "a.service");
 	CHECK(!ep_names_cgroup(&n, 8));
 	/* full: the pinned one stays, the others go */
 	ep_names_pin(&n, 7, 1);
-	ep_names_set_cgroup(&n, 9, "/b");
-	ep_names_set_cgroup(&n, 10, "/c");
-	ep_names_set_cgroup(&n, 11, "/d");
+	ep_names_set_cgroup(&n, 9, "/b", 0);
+	ep_names_set_cgroup(&n, 10, "/c", 0);
+	ep_names_set_cgroup(&n, 11, "/d", 0);
 	CHECK(ep_names_cgroup(&n, 7) && !strcmp(ep_names_cgroup(&n, 7)->cgroup, "/system.slice/a.service"));
 	CHECK(ep_names_cgroup(&n, 11) && !ep_names_knows_cgroup(&n, 8));
 	ep_names_pin(&n, 7, -1);
 	ep_names_pin(&n, 7, -1); /* never below zero */
+	/* the v2 root of a hybrid host: owners by process */
+	CHECK(ep_names_key(&n, 7, 5, "web") == 7);
+	CHECK(ep_names_key(&n, 42, 5, "web") == 42); /* unknown yet: its id */
+	ep_names_set_cgroup(&n, 1, "/", EP_NAMES_PER_PROCESS);
+	uint64_t k = ep_names_key(&n, 1, 5, "web");
+	CHECK(k != 1 && (k >> 63) && (uint32_t)k == 5);
+	CHECK(ep_names_key(&n, 1, 5, "web") == k);
+	CHECK(ep_names_key(&n, 1, 5, "cron") != k);  /* a reused pid is asked again */
+	CHECK(ep_names_key(&n, 1, 6, "web") != k);
+	ep_names_set_cgroup(&n, k, "/legacy/web.service", 0);
+	CHECK_STR(ep_names_cgroup(&n, k)->unit, "web.service");
 	ep_names_set_netns(&n, 1, "host");
 	ep_names_set_netns(&n, 2, NULL);
 	CHECK_STR(ep_names_netns(&n, 1), "host");

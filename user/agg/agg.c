@@ -234,7 +234,7 @@ static void on_alloc(struct ep_agg *a, const struct ep_event *ev, struct ep_allo
 		s->since_ns = r->ts_ns;
 		s->netns = r->netns;
 		s->pid = r->pid;
-		s->cgroup_id = r->cgroup_id;
+		s->cgroup_id = ev->owner_key;
 		s->port = r->lport;
 		s->proto = r->proto;
 		s->flags = r->flags & EP_F_FIXED;

@@ -24,7 +24,7 @@ struct ep_port {
 struct ep_sock {
 	uint64_t prev, next;      /* cookies on the same port, 0: end */
 	uint64_t since_ns;
-	uint64_t cgroup_id;
+	uint64_t cgroup_id;       /* the owner's key in the names table */
 	uint32_t netns;
 	uint32_t pid;
 	uint16_t port;

@@ -21,6 +21,7 @@ struct ep_event {
 	 * set by the pipeline from its names table. */
 	const struct ep_identity *ident;
 	const char *netns_name;
+	uint64_t owner_key; /* the owner's key in the names table (ep_names_key) */
 };
 
 /* CLOCK_MONOTONIC -> Unix time offset, taken once at startup. */

@@ -6,6 +6,7 @@
 struct ep_name_slot {
 	struct ep_identity *id; /* NULL: known to have no path */
 	uint32_t pins;
+	int flags;              /* EP_NAMES_PER_PROCESS */
 };
 
 static bool ends_with(const char *s, size_t n, const char *suffix)
@@ -294,7 +295,21 @@ static void cgroups_make_room(struct ep_names *n)
 	free(victims);
 }
 
-void ep_names_set_cgroup(struct ep_names *n, uint64_t id, const char *path)
+uint64_t ep_names_key(const struct ep_names *n, uint64_t cgroup_id, uint32_t pid,
+		      const char *comm)
+{
+	const struct ep_name_slot *s = slot_of(n, cgroup_id);
+	uint32_t h = 2166136261u;
+
+	if (!s || !(s->flags & EP_NAMES_PER_PROCESS))
+		return cgroup_id;
+	for (size_t i = 0; i < 16 && comm[i]; i++)
+		h = (h ^ (uint8_t)comm[i]) * 16777619u;
+	/* cgroup v2 ids are kernfs ids: the top bit is never theirs */
+	return 1ULL << 63 | (uint64_t)(h & 0x7fffffffu) << 32 | pid;
+}
+
+void ep_names_set_cgroup(struct ep_names *n, uint64_t id, const char *path, int flags)
 {
 	struct ep_name_slot *s = slot_of(n, id), **v;
 	struct ep_identity *ident = NULL;
@@ -319,6 +334,7 @@ void ep_names_set_cgroup(struct ep_names *n, uint64_t id, const char *path)
 		ident = NULL;
 	}
 	s->id = ident;
+	s->flags = flags;
 }
 
 const struct ep_identity *ep_names_cgroup(const struct ep_names *n, uint64_t id)

@@ -54,11 +54,20 @@ struct ep_names {
 	const char *last_netns_name;
 };
 
+/* Owners are looked up by key: the cgroup id, or, for a cgroup marked
+ * EP_NAMES_PER_PROCESS (the v2 root of a hybrid host, whose processes have
+ * their paths in a v1 hierarchy), a key of the process (pid and comm, so
+ * that a reused pid of another program is asked again). */
+#define EP_NAMES_PER_PROCESS 0x01
+uint64_t ep_names_key(const struct ep_names *n, uint64_t cgroup_id, uint32_t pid,
+		      const char *comm);
+
 int ep_names_init(struct ep_names *n, size_t max_cgroups, size_t max_netns);
 void ep_names_free(struct ep_names *n);
 bool ep_names_knows_cgroup(const struct ep_names *n, uint64_t id);
-/* path NULL: the cgroup is gone or has no path; kept as unknown. */
-void ep_names_set_cgroup(struct ep_names *n, uint64_t id, const char *path);
+/* path NULL: the cgroup is gone or has no path; kept as unknown. id: a
+ * key; flags: EP_NAMES_PER_PROCESS or 0. */
+void ep_names_set_cgroup(struct ep_names *n, uint64_t id, const char *path, int flags);
 const struct ep_identity *ep_names_cgroup(const struct ep_names *n, uint64_t id);
 /* A holder took (+1) or let go of (-1) a port from this cgroup. */
 void ep_names_pin(struct ep_names *n, uint64_t id, int delta);

@@ -15,8 +15,9 @@
 #define SCAN_GAP_NS 1000000000ULL
 
 /* The first cgroup2 mount of the whole hierarchy, from mountinfo: on hybrid
- * hosts (v1 controllers beside it) it is not at /sys/fs/cgroup. */
-static int cgroup2_mount(char *out, size_t len)
+ * hosts (v1 controllers beside it) it is not at /sys/fs/cgroup. *v1: a v1
+ * hierarchy is mounted too. */
+static int cgroup2_mount(char *out, size_t len, bool *v1)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[4096], root[PATH_MAX], point[PATH_MAX], fstype[64];
@@ -24,15 +25,17 @@ static int cgroup2_mount(char *out, size_t len)
 
 	if (!f)
 		return -1;
-	while (found && fgets(line, sizeof(line), f)) {
+	while (fgets(line, sizeof(line), f)) {
 		const char *dash = strstr(line, " - ");
 
 		if (!dash || sscanf(line, "%*s %*s %*s %4095s %4095s", root, point) != 2 ||
 		    sscanf(dash + 3, "%63s", fstype) != 1)
 			continue;
+		if (!strcmp(fstype, "cgroup"))
+			*v1 = true;
 		/* mountinfo escapes blanks as \040: such a mount point is left alone */
-		if (!strcmp(fstype, "cgroup2") && !strcmp(root, "/") && !strchr(point, '\\') &&
-		    strlen(point) < len) {
+		if (found && !strcmp(fstype, "cgroup2") && !strcmp(root, "/") &&
+		    !strchr(point, '\\') && strlen(point) < len) {
 			snprintf(out, len, "%s", point);
 			found = 0;
 		}
@@ -54,9 +57,13 @@ void ep_namer_init(struct ep_namer *nm)
 
 	memset(nm, 0, sizeof(*nm));
 	nm->cg_fd = -1;
-	if (!cgroup2_mount(point, sizeof(point))) {
+	if (!cgroup2_mount(point, sizeof(point), &nm->hybrid)) {
+		struct stat st;
+
 		nm->cg_fd = open(point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		nm->cg_mount_len = strcmp(point, "/") ? strlen(point) : 0;
+		if (nm->cg_fd >= 0 && !fstat(nm->cg_fd, &st))
+			nm->cg_root_id = st.st_ino;
 	}
 	nm->host_netns = inode_of("/proc/1/ns/net");
 }
@@ -80,6 +87,10 @@ bool ep_namer_cgroup(struct ep_namer *nm, uint64_t id, char *buf, size_t len)
 
 	if (nm->cg_fd < 0 || !id)
 		return false;
+	if (id == nm->cg_root_id) {
+		snprintf(buf, len, "/");
+		return len > 1;
+	}
 	memcpy(h.fh.f_handle, &id, sizeof(id));
 	fd = open_by_handle_at(nm->cg_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -115,6 +126,33 @@ static bool cgroup_of_pid(uint32_t pid, char *buf, size_t len)
 	}
 	fclose(f);
 	return ok;
+}
+
+bool ep_namer_v1_path(uint32_t pid, char *buf, size_t len)
+{
+	char file[64], line[EP_CGROUP_PATH_MAX + 64];
+	bool named = false, any = false;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "/proc/%u/cgroup", pid);
+	if (!(f = fopen(file, "re")))
+		return false;
+	snprintf(buf, len, "/");
+	/* "ID:CONTROLLERS:PATH"; ID 0 is v2 */
+	while (!named && fgets(line, sizeof(line), f)) {
+		char *ctl = strchr(line, ':'), *path = ctl ? strchr(ctl + 1, ':') : NULL;
+
+		line[strcspn(line, "\n")] = 0;
+		if (!path || !strncmp(line, "0:", 2) || !strcmp(path + 1, "/") ||
+		    strlen(path + 1) >= len)
+			continue;
+		named = !strncmp(ctl + 1, "name=systemd:", 13);
+		if (named || !any)
+			snprintf(buf, len, "%s", path + 1);
+		any = true;
+	}
+	fclose(f);
+	return true;
 }
 
 /* What a process living in the namespace says of it: its pod, container or

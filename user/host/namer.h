@@ -13,7 +13,9 @@
 struct ep_namer {
 	int cg_fd;           /* the cgroup v2 hierarchy's root, -1: none mounted */
 	size_t cg_mount_len; /* its mount point's length, cut from paths */
+	uint64_t cg_root_id; /* the root's id (its inode), which no handle opens */
 	uint32_t host_netns; /* the initial namespace's inode, 0: unknown */
+	bool hybrid;         /* cgroup v1 hierarchies are mounted beside v2 */
 	uint64_t last_scan;  /* last walk of /proc for a namespace's process */
 };
 
@@ -22,6 +24,11 @@ void ep_namer_free(struct ep_namer *nm);
 /* The path of cgroup id relative to the hierarchy's root into buf; false
  * when there is none (the cgroup is gone, or no cgroup v2 is mounted). */
 bool ep_namer_cgroup(struct ep_namer *nm, uint64_t id, char *buf, size_t len);
+/* On a hybrid host, the path of a process in the v1 hierarchy that has one
+ * (name=systemd first, else the first controller's that is not the root);
+ * "/" when none has; false when the process is gone. */
+bool ep_namer_v1_path(uint32_t pid, char *buf, size_t len);
+
 /* The name of a network namespace into buf: 1; 0 when nothing names it; -1
  * when it would take a walk of /proc and one was made less than a second ago
  * (now: CLOCK_MONOTONIC ns): ask again later. hint_pid, a process likely to

@@ -23,10 +23,13 @@ enum ep_control {
 	EP_CTL_RECONCILE,  /* data: uint64_t cookies the kernel no longer tracks */
 	EP_CTL_STATS,      /* data: uint64_t[EP_STAT_MAX] kernel counters */
 	EP_CTL_TICK,       /* data: uint8_t final */
-	EP_CTL_CGROUP,     /* data: uint64_t cgroup id, then its path (no NUL; none: unknown) */
+	EP_CTL_CGROUP,     /* data: uint64_t owner key (ep_names_key), uint8_t flags
+			    * (EP_NAMES_PER_PROCESS), then the path (no NUL; none: unknown) */
 	EP_CTL_NETNS_NAME, /* data: the namespace's name (no NUL; none: it has none) */
 	EP_CTL_LAST = EP_CTL_NETNS_NAME,
 };
+
+#define EP_CGROUP_CTL_HEAD 9 /* the key and the flags before a cgroup's path */
 
 const char *ep_control_name(int type);
 int ep_control_type(const char *name); /* -1: unknown */
