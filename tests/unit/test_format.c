@@ -46,6 +46,28 @@ int main(void)
 	CHECK(strstr(out, "\"via\":\"sendmsg\"") != NULL);
 	CHECK(strstr(out, "held_ns") == NULL);
 
+	/* no names known: null, and the inode in the table */
+	CHECK(strstr(out, "\"cgroup\":null,\"unit\":null,\"container\":null,\"netns_name\":null") != NULL);
+	out = capture(table_ev, &ev);
+	CHECK(strstr(out, " 4026531840 ") != NULL && strstr(out, " - ") != NULL);
+	{
+		struct ep_identity id;
+
+		CHECK(ep_identity_parse("/system.slice/we\"ird\n.service", &id) == 0);
+		ev.ident = &id;
+		ev.netns_name = "lb\x01";
+		out = capture(json_ev, &ev);
+		CHECK(strstr(out, "\"cgroup\":\"/system.slice/we\\\"ird\\u000a.service\"") != NULL);
+		CHECK(strstr(out, "\"unit\":\"we\\\"ird\\u000a.service\",\"container\":null") != NULL);
+		CHECK(strstr(out, "\"netns_name\":\"lb\\u0001\"") != NULL);
+		out = capture(table_ev, &ev);
+		CHECK(strstr(out, " lb\\x01 ") != NULL && strstr(out, " we\"ird\\x0a.service ") != NULL);
+		CHECK(!strchr(out, '\x01') && strchr(out, '\n') == out + strlen(out) - 1);
+		ep_identity_clear(&id);
+		ev.ident = NULL;
+		ev.netns_name = NULL;
+	}
+
 	r.kind = EP_RELEASE;
 	r.assign_ns = 1;
 	r.ts_ns = 11;

@@ -114,8 +114,9 @@ static void fmt_endpoint(char *buf, size_t len, int family, const char *addr, un
 
 void ep_table_header(FILE *f)
 {
-	fprintf(f, "%-12s %-7s %-7s %-16s %-5s %-28s %-28s %-8s %10s %s\n", "TIME", "EVENT", "PID",
-		"COMM", "PROTO", "LOCAL", "REMOTE", "VIA", "LAT(us)", "DETAIL");
+	fprintf(f, "%-12s %-7s %-7s %-16s %-12s %-24s %-5s %-28s %-28s %-8s %10s %s\n", "TIME",
+		"EVENT", "PID", "COMM", "NETNS", "UNIT/CONTAINER", "PROTO", "LOCAL", "REMOTE", "VIA",
+		"LAT(us)", "DETAIL");
 }
 
 static void fmt_release_detail(char *buf, size_t len, const struct ep_event *ev)
@@ -151,7 +152,8 @@ static void fmt_alloc_detail(char *buf, size_t len, const struct ep_alloc_info *
 void ep_table_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_info *info)
 {
 	const struct ep_record *r = ev->rec;
-	char when[16], local[64], remote[64], comm[EP_COMM_LEN * 4 + 1], lat[24], detail[80];
+	char when[16], local[64], remote[64], comm[EP_COMM_LEN * 4 + 1], lat[24], detail[80],
+		ns[256], who[512];
 	struct ep_addrs a;
 	time_t secs = (time_t)(ev->ts_unix_ns / 1000000000ULL);
 	struct tm tm;
@@ -177,8 +179,14 @@ void ep_table_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_in
 		snprintf(detail, sizeof(detail), "%s", ep_errno_name(r->err));
 	else if (r->kind == EP_RELEASE)
 		fmt_release_detail(detail, sizeof(detail), ev);
-	fprintf(f, "%-12s %-7s %-7u %-16s %-5s %-28s %-28s %-8s %10s %s\n", when,
-		ep_kind_name(r->kind), r->pid, comm, ep_proto_name(r->proto), local, remote,
+	if (ev->netns_name)
+		ep_table_escape(ns, sizeof(ns), ev->netns_name, strlen(ev->netns_name));
+	else
+		snprintf(ns, sizeof(ns), "%u", r->netns);
+	if (!ep_owner_label(ev->ident, who, sizeof(who)))
+		snprintf(who, sizeof(who), "-");
+	fprintf(f, "%-12s %-7s %-7u %-16s %-12s %-24s %-5s %-28s %-28s %-8s %10s %s\n", when,
+		ep_kind_name(r->kind), r->pid, comm, ns, who, ep_proto_name(r->proto), local, remote,
 		ep_via_name(r->via), lat, detail);
 }
 
