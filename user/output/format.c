@@ -277,7 +277,9 @@ static void put_identity(struct line *l, const struct ep_identity *id)
 void ep_json_identity(FILE *f, const struct ep_identity *id, bool with_netns,
 		      const char *netns_name)
 {
-	struct line l = { .n = 0 };
+	struct line l;
+
+	l.n = 0; /* not "= { 0 }": that would clear the whole buffer per event */
 
 	put_identity(&l, id);
 	if (with_netns)
@@ -300,7 +302,9 @@ void ep_json_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_inf
 {
 	const struct ep_record *r = ev->rec;
 	struct ep_addrs a;
-	struct line l = { .n = 0 };
+	struct line l;
+
+	l.n = 0; /* not "= { 0 }": that would clear the whole buffer per event */
 
 	ep_event_addrs(ev, &a);
 	put(&l, "{\"event\":\"");
