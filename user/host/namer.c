@@ -101,6 +101,9 @@ bool ep_namer_cgroup(struct ep_namer *nm, uint64_t id, char *buf, size_t len)
 	if (n <= 0 || (size_t)n < nm->cg_mount_len)
 		return false;
 	path[n] = 0;
+	/* removed between the open and the read: the link says so */
+	if ((size_t)n > strlen(" (deleted)") && !strcmp(path + n - strlen(" (deleted)"), " (deleted)"))
+		return false;
 	/* the hierarchy's root itself: "/" */
 	snprintf(buf, len, "%s", path[nm->cg_mount_len] ? path + nm->cg_mount_len : "/");
 	return buf[0] == '/' && strlen(path + nm->cg_mount_len) < len;
