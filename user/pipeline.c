@@ -97,8 +97,6 @@ void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 	if ((p->opts->unit && !ep_identity_under(ev.ident, p->opts->unit)) ||
 	    (p->opts->container && !ep_identity_container_is(ev.ident, p->opts->container)))
 		return;
-	if (rec->kind == EP_ALLOC && !(rec->flags & EP_F_UNTRACKED))
-		ep_names_pin(&p->agg.names, ev.owner_key, 1);
 	ep_agg_event(&p->agg, &ev, &info);
 	for (int i = 0; i < p->nconsumers; i++)
 		if (p->consumers[i].input)
@@ -116,8 +114,6 @@ void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 	else
 		p->sum.fails++;
 	ep_view_event(&p->view, &ev, &info);
-	if (rec->kind == EP_RELEASE)
-		ep_names_pin(&p->agg.names, ev.owner_key, -1);
 }
 
 

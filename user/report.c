@@ -133,6 +133,9 @@ static int open_checked(struct replay *r, int64_t *mono_to_unix)
 			 buf, EP_SCHEMA_OLDEST, EP_SCHEMA_VERSION);
 		return bad(r, msg);
 	}
+	if (atoi(buf) < 3 && (r->o->unit || r->o->container))
+		fprintf(stderr, "eptrace: %s was recorded before owners were named (schema %s): "
+				"--unit and --container match nothing in it\n", r->o->file, buf);
 	if (meta_get(r, "mono_to_unix_ns", buf, sizeof(buf)))
 		return bad(r, "the recording stopped before it started (no start)");
 	errno = 0;

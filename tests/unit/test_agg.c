@@ -341,6 +341,52 @@ static void top_n_series(void)
 	ep_agg_free(&a);
 }
 
+/* Names: a holder pins its cgroup's name, fixed binds alike, until its
+ * release; --by unit keys are told apart on every byte. */
+static void names_and_units(void)
+{
+	const char *units[] = { "/a/nginx-worker-pool-production-1.service",
+				"/a/nginx-worker-pool-production-2.service" };
+	struct ep_alloc_info info;
+	struct ep_series *sv;
+	struct ep_event ev;
+	struct ep_record r;
+	struct ep_agg a;
+	size_t n;
+
+	init(&a, EP_BY_UNIT, 10);
+	for (int i = 0; i < 6; i++) {
+		uint64_t id = 500 + (i % 2);
+
+		ep_names_set_cgroup(&a.names, id, units[i % 2], 0);
+		r = rec(EP_ALLOC, (1 + i) * S, 200 + i, 31000 + i);
+		r.latency_ns = 1000;
+		r.cgroup_id = id;
+		if (i == 5)
+			r.flags |= EP_F_FIXED;
+		ep_decode(&r, 0, &ev);
+		ev.owner_key = id;
+		ev.ident = ep_names_cgroup(&a.names, id);
+		ep_agg_event(&a, &ev, &info);
+	}
+	CHECK(ep_names_pins(&a.names, 500) == 3 && ep_names_pins(&a.names, 501) == 3);
+	n = ep_agg_series(&a, &sv);
+	CHECK(find_series(sv, n, EP_M_LATENCY, "nginx-worker-pool-production-1.service") &&
+	      find_series(sv, n, EP_M_LATENCY, "nginx-worker-pool-production-1.service")->h->count == 3);
+	CHECK(find_series(sv, n, EP_M_LATENCY, "nginx-worker-pool-production-2.service") &&
+	      find_series(sv, n, EP_M_LATENCY, "nginx-worker-pool-production-2.service")->h->count == 2);
+	ep_agg_series_free(sv, n);
+	for (int i = 0; i < 6; i++) {
+		r = rec(EP_RELEASE, (10 + i) * S, 200 + i, 31000 + i);
+		r.cgroup_id = 500 + (i % 2);
+		if (i == 5)
+			r.flags |= EP_F_FIXED;
+		feed(&a, &r);
+	}
+	CHECK(ep_names_pins(&a.names, 500) == 0 && ep_names_pins(&a.names, 501) == 0);
+	ep_agg_free(&a);
+}
+
 static void diagnostics(void)
 {
 	struct ep_agg a;
@@ -437,6 +483,7 @@ int main(void)
 	occupancy();
 	collisions();
 	top_n_series();
+	names_and_units();
 	diagnostics();
 	damaged_streams();
 	return check_done("agg");

@@ -25,6 +25,7 @@ int main(void)
 	FILE *f;
 
 	CHECK(ep_pipe_init(&p, &o, 0) == 0);
+	ep_pipe_netns_name(&p, 0, 1, "q\"\xff\xc3\xa9");
 	ep_pipe_add_consumer(&p, &(struct ep_consumer){ .event = ep_metrics_event, .ctx = &m });
 	for (unsigned i = 0; i < sizeof(lat) / sizeof(lat[0]); i++) {
 		struct ep_record r = { .kind = EP_ALLOC, .ts_ns = 1000 + i, .cookie = 1 + i,
@@ -58,6 +59,8 @@ int main(void)
 	CHECK(value_of(text, LAT "_sum" L "} ") > 0.0010116 &&
 	      value_of(text, LAT "_sum" L "} ") < 0.0010117);
 	CHECK(value_of(text, "eptrace_assignments_total" L "} ") == 6);
+	/* a name that is not UTF-8 cannot spoil the scrape */
+	CHECK(strstr(text, "eptrace_netns_info{netns=\"1\",netns_name=\"q\\\"\xef\xbf\xbd\xc3\xa9\"} 1\n"));
 	CHECK(value_of(text, "eptrace_failures_total{proto=\"udp\",family=\"6\",via=\"sendmsg\","
 			     "errno=\"EAGAIN\"} ") == 1);
 	CHECK(value_of(text, "eptrace_up ") == 1);

@@ -42,7 +42,7 @@ int ep_agg_init(struct ep_agg *a, const struct ep_agg_opts *o, const struct ep_s
 			a->o.max_tuples) ||
 	    ep_hash_init(&a->dests, 24, 8, 1 << 16) ||
 	    ep_hash_init(&a->nsidx, sizeof(uint32_t), sizeof(uint32_t), a->o.max_netns) ||
-	    ep_hash_init(&a->series, 32, sizeof(uint32_t), 4096) ||
+	    ep_hash_init(&a->series, EP_SERIES_KEY_SIZE, sizeof(uint32_t), 4096) ||
 	    ep_hash_init(&a->bykeys, EP_BY_KEY_LEN, sizeof(uint64_t), (size_t)a->o.top_n * 4) ||
 	    ep_names_init(&a->names, 1 << 14, a->o.max_netns)) {
 		ep_agg_free(a);
@@ -240,6 +240,8 @@ static void on_alloc(struct ep_agg *a, const struct ep_event *ev, struct ep_allo
 		s->flags = r->flags & EP_F_FIXED;
 		memcpy(s->comm, r->comm, EP_COMM_LEN);
 		link_holder(a, e, r->cookie, s);
+		/* its name outlives the cgroup while it holds the port */
+		ep_names_pin(&a->names, s->cgroup_id, 1);
 		ep_port_changed(a, ns, r->proto, r->lport, before, e);
 		ns->tracked++;
 	}
@@ -282,6 +284,7 @@ static bool drop_holder(struct ep_agg *a, uint64_t cookie, uint64_t ts)
 		return false;
 	s = *sp;
 	ep_hash_del(&a->by_cookie, &cookie);
+	ep_names_pin(&a->names, s.cgroup_id, -1);
 	ns = ep_ns_get(a, s.netns, false);
 	e = ns ? ep_ns_port(ns, s.proto, s.port, false) : NULL;
 	if (!e)

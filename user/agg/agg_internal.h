@@ -92,4 +92,7 @@ void ep_series_free_all(struct ep_agg *a);
  * "pod:UID"); "-" when its cgroup names none. */
 void ep_owner_key(int by, const struct ep_identity *id, char out[EP_BY_KEY_LEN]);
 
+/* Bytes of a histogram series' key (agg_series.c): all of them hashed. */
+#define EP_SERIES_KEY_SIZE (8 + EP_BY_KEY_LEN)
+
 #endif

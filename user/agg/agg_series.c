@@ -12,6 +12,7 @@ struct series_key {
 	char key[EP_BY_KEY_LEN];
 	uint32_t pad;
 };
+_Static_assert(sizeof(struct series_key) == EP_SERIES_KEY_SIZE, "the series table's key");
 
 static const char OTHER[] = "other";
 

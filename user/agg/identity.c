@@ -283,8 +283,9 @@ static void cgroups_make_room(struct ep_names *n)
 
 	if (!victims)
 		return;
+	/* a per-process cgroup stays: its owners' keys depend on it */
 	while ((key = ep_hash_next(&n->cgroups, &pos, (void **)&s)))
-		if (!(*s)->pins)
+		if (!(*s)->pins && !((*s)->flags & EP_NAMES_PER_PROCESS))
 			victims[k++] = *key;
 	for (size_t i = 0; i < k; i++) {
 		s = ep_hash_get(&n->cgroups, &victims[i]);
@@ -368,6 +369,13 @@ static bool netns_find(const struct ep_names *n, uint32_t netns, const char **na
 	m->last_netns_known = true;
 	m->last_netns_name = *name = *v;
 	return true;
+}
+
+uint32_t ep_names_pins(const struct ep_names *n, uint64_t id)
+{
+	const struct ep_name_slot *s = slot_of(n, id);
+
+	return s ? s->pins : 0;
 }
 
 bool ep_names_knows_netns(const struct ep_names *n, uint32_t netns)

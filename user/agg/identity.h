@@ -69,8 +69,10 @@ bool ep_names_knows_cgroup(const struct ep_names *n, uint64_t id);
  * key; flags: EP_NAMES_PER_PROCESS or 0. */
 void ep_names_set_cgroup(struct ep_names *n, uint64_t id, const char *path, int flags);
 const struct ep_identity *ep_names_cgroup(const struct ep_names *n, uint64_t id);
-/* A holder took (+1) or let go of (-1) a port from this cgroup. */
+/* A holder took (+1) or let go of (-1) a port from this cgroup; how many
+ * hold one now. */
 void ep_names_pin(struct ep_names *n, uint64_t id, int delta);
+uint32_t ep_names_pins(const struct ep_names *n, uint64_t id);
 bool ep_names_knows_netns(const struct ep_names *n, uint32_t netns);
 void ep_names_set_netns(struct ep_names *n, uint32_t netns, const char *name);
 const char *ep_names_netns(const struct ep_names *n, uint32_t netns);

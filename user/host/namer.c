@@ -109,20 +109,38 @@ bool ep_namer_cgroup(struct ep_namer *nm, uint64_t id, char *buf, size_t len)
 	return buf[0] == '/' && strlen(path + nm->cg_mount_len) < len;
 }
 
+/* The next line of f without its newline: 1; 0 at the end; -1 for a line
+ * longer than buf, read to its end and not to be used (its tail must not
+ * pass for a line of its own). */
+static int next_line(FILE *f, char *buf, size_t len)
+{
+	int c;
+
+	if (!fgets(buf, (int)len, f))
+		return 0;
+	if (strchr(buf, '\n') || feof(f)) {
+		buf[strcspn(buf, "\n")] = 0;
+		return 1;
+	}
+	while ((c = fgetc(f)) != EOF && c != '\n')
+		;
+	return -1;
+}
+
 /* The cgroup v2 path of a process ("0::/..." in /proc/PID/cgroup). */
 static bool cgroup_of_pid(uint32_t pid, char *buf, size_t len)
 {
 	char file[64], line[EP_CGROUP_PATH_MAX + 8];
 	bool ok = false;
 	FILE *f;
+	int got;
 
 	snprintf(file, sizeof(file), "/proc/%u/cgroup", pid);
 	if (!(f = fopen(file, "re")))
 		return false;
-	while (!ok && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
+	while (!ok && (got = next_line(f, line, sizeof(line)))) {
+		if (got < 0 || strncmp(line, "0::", 3))
 			continue;
-		line[strcspn(line, "\n")] = 0;
 		ok = strlen(line + 3) < len;
 		if (ok)
 			snprintf(buf, len, "%s", line + 3);
@@ -136,16 +154,17 @@ bool ep_namer_v1_path(uint32_t pid, char *buf, size_t len)
 	char file[64], line[EP_CGROUP_PATH_MAX + 64];
 	bool named = false, any = false;
 	FILE *f;
+	int got;
 
 	snprintf(file, sizeof(file), "/proc/%u/cgroup", pid);
 	if (!(f = fopen(file, "re")))
 		return false;
 	snprintf(buf, len, "/");
 	/* "ID:CONTROLLERS:PATH"; ID 0 is v2 */
-	while (!named && fgets(line, sizeof(line), f)) {
-		char *ctl = strchr(line, ':'), *path = ctl ? strchr(ctl + 1, ':') : NULL;
+	while (!named && (got = next_line(f, line, sizeof(line)))) {
+		char *ctl = got > 0 ? strchr(line, ':') : NULL,
+		     *path = ctl ? strchr(ctl + 1, ':') : NULL;
 
-		line[strcspn(line, "\n")] = 0;
 		if (!path || !strncmp(line, "0:", 2) || !strcmp(path + 1, "/") ||
 		    strlen(path + 1) >= len)
 			continue;

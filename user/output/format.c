@@ -4,8 +4,7 @@
 #include <time.h>
 #include "format.h"
 
-/* Length of a valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t ep_utf8_len(const unsigned char *s, size_t n)
 {
 	size_t len;
 	uint32_t cp;
@@ -64,7 +63,7 @@ static size_t json_escape_buf(char *dst, const char *str, size_t maxlen)
 		} else if (c < 0x80) {
 			dst[o++] = (char)c;
 			i++;
-		} else if ((l = utf8_len(s + i, n - i))) {
+		} else if ((l = ep_utf8_len(s + i, n - i))) {
 			memcpy(dst + o, s + i, l);
 			o += l;
 			i += l;

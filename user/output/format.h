@@ -8,6 +8,9 @@
 #include "agg/summary.h"
 
 
+/* Length of a valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+size_t ep_utf8_len(const unsigned char *s, size_t n);
+
 /* comm escaping: JSON string body (no quotes) and table text. */
 void ep_json_escape(FILE *f, const char *s, size_t maxlen);
 void ep_table_escape(char *dst, size_t dstlen, const char *s, size_t maxlen);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "format.h"
 #include "metrics.h"
 
 static int pi(int proto) { return ep_proto_index(proto) < 0 ? 0 : ep_proto_index(proto); }
@@ -255,16 +256,28 @@ out:
 	free(ok);
 }
 
-/* A label value: backslash, quote and newline escaped, as the format asks. */
-static void label_value(FILE *f, const char *s)
+/* A label value: backslash, quote and newline escaped, as the format asks,
+ * and bytes that are not UTF-8 (a name cut inside a character, or a cgroup
+ * named so on purpose) replaced by U+FFFD: Prometheus refuses a whole
+ * scrape for one invalid label. */
+static void label_value(FILE *f, const char *str)
 {
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str), l;
+
+	for (size_t i = 0; i < n; i += l) {
+		l = ep_utf8_len(s + i, n - i);
+		if (!l) {
+			fputs("\xef\xbf\xbd", f);
+			l = 1;
+		} else if (s[i] == '\\' || s[i] == '"') {
 			fputc('\\', f);
-		if (*s == '\n')
+			fputc(s[i], f);
+		} else if (s[i] == '\n') {
 			fputs("\\n", f);
-		else
-			fputc(*s, f);
+		} else {
+			fwrite(s + i, 1, l, f);
+		}
 	}
 }
 
