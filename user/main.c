@@ -68,8 +68,6 @@ static uint64_t mono_now(void)
 	return (uint64_t)ts.tv_sec * SECOND + ts.tv_nsec;
 }
 
-/* Live only: a namespace an event shows for the first time is probed, and a
- * bind conflict with no known holder looks again at once. */
 /* Who the owner's cgroup and the namespace are, once each (the pipeline
  * remembers, and tells the recording). */
 static void learn_names(struct ep_run *run, const struct ep_record *rec)
@@ -97,6 +95,8 @@ static void learn_names(struct ep_run *run, const struct ep_record *rec)
 		ep_pipe_netns_name(&run->pipe, rec->ts_ns, rec->netns, named ? name : NULL);
 }
 
+/* Live only: a namespace an event shows for the first time is probed, and a
+ * bind conflict with no known holder looks again at once. */
 static void learn_netns(void *ctx, const struct ep_record *rec)
 {
 	struct ep_run *run = ctx;

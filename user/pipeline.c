@@ -116,7 +116,6 @@ void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 	ep_view_event(&p->view, &ev, &info);
 }
 
-
 static bool wants_control(const struct ep_pipeline *p)
 {
 	for (int i = 0; i < p->nconsumers; i++)

@@ -343,10 +343,14 @@ void ep_probe_seen(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t no
 	if (netns == p->seen_netns && pid == p->seen_pid && netns)
 		return;
 	ni = info(p, netns, pid);
-	if (ni && !ni->probed_ns)
+	if (ni && !ni->probed_ns) {
 		probe_set(p, &netns, 1, now, true, NULL);
-	p->seen_netns = netns;
-	p->seen_pid = pid;
+		ni = ep_hash_get(&p->ns, &netns); /* the probe may have moved it */
+	}
+	if (ni && ni->probed_ns) {
+		p->seen_netns = netns;
+		p->seen_pid = pid;
+	}
 }
 
 void ep_probe_now(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t now)

@@ -33,6 +33,12 @@ enum ep_by { EP_BY_NONE = 0, EP_BY_COMM, EP_BY_NETNS, EP_BY_CGROUP, EP_BY_UNIT, 
 /* A by-key as text: room for a unit name; longer ones are cut. */
 #define EP_BY_KEY_LEN 64
 
+/* What --by unit|container (EP_BY_UNIT, EP_BY_CONTAINER) files an owner
+ * under: its unit, or its container ("runtime:id12", "pod:UID"); none when
+ * its cgroup names neither. Zero padded. */
+void ep_owner_key(int by, const struct ep_identity *id, const char *none,
+		  char out[EP_BY_KEY_LEN]);
+
 /* What an assignment taught us, attached to the alloc event for output. */
 struct ep_alloc_info {
 	uint64_t reuse_ns;       /* EP_NONE if the port was not seen free before */

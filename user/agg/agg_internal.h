@@ -88,10 +88,6 @@ void ep_ns_range_conflict(struct ep_agg *a, struct ep_ns *ns, const struct ep_ev
 void ep_series_add(struct ep_agg *a, int metric, const struct ep_event *ev, uint64_t v);
 void ep_series_free_all(struct ep_agg *a);
 
-/* --by unit|container: the owner's unit, or its container ("runtime:id12",
- * "pod:UID"); "-" when its cgroup names none. */
-void ep_owner_key(int by, const struct ep_identity *id, char out[EP_BY_KEY_LEN]);
-
 /* Bytes of a histogram series' key (agg_series.c): all of them hashed. */
 #define EP_SERIES_KEY_SIZE (8 + EP_BY_KEY_LEN)
 

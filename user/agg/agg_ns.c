@@ -322,7 +322,7 @@ static void holder_key_of(const struct ep_agg *a, uint32_t pid, uint64_t cgroup_
 	memset(k, 0, sizeof(*k));
 	if (by_group(a))
 		ep_owner_key(a->o.by, cgroup_id ? ep_names_cgroup(&a->names, cgroup_id) : NULL,
-			     k->group);
+			     "-", k->group);
 	else
 		k->pid = pid;
 }

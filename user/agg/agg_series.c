@@ -34,14 +34,15 @@ static void by_key(const struct ep_agg *a, const struct ep_event *ev, char out[E
 		break;
 	case EP_BY_UNIT:
 	case EP_BY_CONTAINER:
-		ep_owner_key(a->o.by, ev->ident, out);
+		ep_owner_key(a->o.by, ev->ident, "-", out);
 		break;
 	default:
 		break;
 	}
 }
 
-void ep_owner_key(int by, const struct ep_identity *id, char out[EP_BY_KEY_LEN])
+void ep_owner_key(int by, const struct ep_identity *id, const char *none,
+		  char out[EP_BY_KEY_LEN])
 {
 	char label[EP_BY_KEY_LEN + 32];
 	const char *l = NULL;
@@ -51,7 +52,7 @@ void ep_owner_key(int by, const struct ep_identity *id, char out[EP_BY_KEY_LEN])
 	else if (id && (id->runtime || id->pod_uid[0]))
 		l = ep_identity_label(id, label, sizeof(label));
 	memset(out, 0, EP_BY_KEY_LEN);
-	snprintf(out, EP_BY_KEY_LEN, "%s", l ? l : "-");
+	snprintf(out, EP_BY_KEY_LEN, "%s", l ? l : none);
 }
 
 static struct ep_hist *series_hist(struct ep_agg *a, const struct series_key *k)

@@ -465,8 +465,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_PROMETHEUS_MAX: {
 		uint32_t v;
 
-		if (ep_parse_pid(arg, &v, &err) || v < 1 || v > 1000)
-			argp_error(state, "invalid --prometheus-max '%s': expected 1 to 1000", arg);
+		if (ep_parse_pid(arg, &v, &err) || v < 1 || v > EP_OWNER_SERIES_MAX)
+			argp_error(state, "invalid --prometheus-max '%s': expected 1 to %d", arg,
+				   EP_OWNER_SERIES_MAX);
 		o->prometheus_max = (int)v;
 		break;
 	}

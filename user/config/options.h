@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include "record.h"
 
+#define EP_OWNER_SERIES_MAX 1000 /* --prometheus-max at most */
+
 enum ep_mode { EP_MODE_LIVE = 0, EP_MODE_RECORD, EP_MODE_REPORT };
 /* Which set of BPF programs: auto takes the trampoline backend where the
  * kernel attaches all of it. Stored in recordings: values are fixed. */
@@ -21,7 +23,7 @@ struct ep_opts {
 	char prometheus_addr[64]; /* ... parsed */
 	uint16_t prometheus_port;
 	int prometheus_by;  /* EP_BY_UNIT or EP_BY_CONTAINER: per-owner counter; 0: none */
-	int prometheus_max; /* its series before "other" */
+	int prometheus_max; /* its series before "other", 1..EP_OWNER_SERIES_MAX */
 	bool quiet;        /* no per-event output */
 	double duration_s; /* 0: until interrupted */
 	uint32_t pid;

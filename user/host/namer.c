@@ -127,76 +127,67 @@ static int next_line(FILE *f, char *buf, size_t len)
 	return -1;
 }
 
-/* The cgroup v2 path of a process ("0::/..." in /proc/PID/cgroup). */
-static bool cgroup_of_pid(uint32_t pid, char *buf, size_t len)
+/* A process's paths from /proc/PID/cgroup ("ID:CONTROLLERS:PATH", ID 0 for
+ * v2): the v2 path into v2 (false without one), or, with v2 NULL, into v1
+ * the v1 path that tells it apart (name=systemd first, else the first that
+ * is not the root; "/" when none is). false when the process is gone. */
+static bool proc_cgroup(uint32_t pid, char *v2, char *v1, size_t len)
 {
-	char file[64], line[EP_CGROUP_PATH_MAX + 8];
-	bool ok = false;
+	char file[64], line[EP_CGROUP_PATH_MAX + 64];
+	bool done = false, any = false;
 	FILE *f;
 	int got;
 
 	snprintf(file, sizeof(file), "/proc/%u/cgroup", pid);
 	if (!(f = fopen(file, "re")))
 		return false;
-	while (!ok && (got = next_line(f, line, sizeof(line)))) {
-		if (got < 0 || strncmp(line, "0::", 3))
+	if (v1)
+		snprintf(v1, len, "/");
+	while (!done && (got = next_line(f, line, sizeof(line)))) {
+		char *ctl = got > 0 ? strchr(line, ':') : NULL,
+		     *path = ctl ? strchr(ctl + 1, ':') : NULL;
+
+		if (!path || strlen(path + 1) >= len)
 			continue;
-		ok = strlen(line + 3) < len;
-		if (ok)
-			snprintf(buf, len, "%s", line + 3);
+		if (v2) {
+			if ((done = !strncmp(line, "0::", 3)))
+				snprintf(v2, len, "%s", path + 1);
+			continue;
+		}
+		if (!strncmp(line, "0:", 2) || !strcmp(path + 1, "/"))
+			continue;
+		done = !strncmp(ctl + 1, "name=systemd:", 13);
+		if (done || !any)
+			snprintf(v1, len, "%s", path + 1);
+		any = true;
 	}
 	fclose(f);
-	return ok;
+	return v1 || done;
 }
 
 bool ep_namer_v1_path(uint32_t pid, char *buf, size_t len)
 {
-	char file[64], line[EP_CGROUP_PATH_MAX + 64];
-	bool named = false, any = false;
-	FILE *f;
-	int got;
-
-	snprintf(file, sizeof(file), "/proc/%u/cgroup", pid);
-	if (!(f = fopen(file, "re")))
-		return false;
-	snprintf(buf, len, "/");
-	/* "ID:CONTROLLERS:PATH"; ID 0 is v2 */
-	while (!named && (got = next_line(f, line, sizeof(line)))) {
-		char *ctl = got > 0 ? strchr(line, ':') : NULL,
-		     *path = ctl ? strchr(ctl + 1, ':') : NULL;
-
-		if (!path || !strncmp(line, "0:", 2) || !strcmp(path + 1, "/") ||
-		    strlen(path + 1) >= len)
-			continue;
-		named = !strncmp(ctl + 1, "name=systemd:", 13);
-		if (named || !any)
-			snprintf(buf, len, "%s", path + 1);
-		any = true;
-	}
-	fclose(f);
-	return true;
+	return proc_cgroup(pid, NULL, buf, len);
 }
 
-/* What a process living in the namespace says of it: its pod, container or
- * unit. */
+/* What a process living in the namespace says of it: its pod, else its
+ * container, else its unit. */
 static bool name_by_pid(uint32_t pid, char *buf, size_t len)
 {
 	char path[EP_CGROUP_PATH_MAX], label[128];
 	struct ep_identity id;
-	const char *l;
-	bool ok;
+	int n = -1;
 
-	if (!cgroup_of_pid(pid, path, sizeof(path)) || ep_identity_parse(path, &id))
+	if (!proc_cgroup(pid, path, NULL, sizeof(path)) || ep_identity_parse(path, &id))
 		return false;
 	if (id.pod_uid[0])
-		l = snprintf(label, sizeof(label), "pod:%s", id.pod_uid) > 0 ? label : NULL;
-	else
-		l = ep_identity_label(&id, label, sizeof(label));
-	ok = l && strlen(l) + strlen(id.unit && l == id.unit ? "unit:" : "") < len;
-	if (ok)
-		snprintf(buf, len, "%s%s", id.unit && l == id.unit ? "unit:" : "", l);
+		n = snprintf(buf, len, "pod:%s", id.pod_uid);
+	else if (id.runtime)
+		n = snprintf(buf, len, "%s", ep_identity_label(&id, label, sizeof(label)));
+	else if (id.unit)
+		n = snprintf(buf, len, "unit:%s", id.unit);
 	ep_identity_clear(&id);
-	return ok;
+	return n >= 0 && (size_t)n < len;
 }
 
 static bool pid_in(uint32_t pid, uint32_t netns)

@@ -36,29 +36,12 @@ void ep_metrics_free(struct ep_metrics *m)
 		ep_hash_free(&m->owners);
 }
 
-/* The owner's unit, or its container (pod for a pod's own cgroup); "" if
- * its cgroup names none. */
-static void owner_key(const struct ep_metrics *m, const struct ep_identity *id,
-		      char key[EP_BY_KEY_LEN])
-{
-	char buf[EP_CONTAINER_ID_LEN + 64];
-	const char *l = NULL;
-
-	memset(key, 0, EP_BY_KEY_LEN);
-	if (m->owner_by == EP_BY_UNIT)
-		l = id ? id->unit : NULL;
-	else if (id && (id->runtime || id->pod_uid[0]))
-		l = ep_identity_label(id, buf, sizeof(buf));
-	if (l)
-		snprintf(key, EP_BY_KEY_LEN, "%s", l);
-}
-
 static void count_owner(struct ep_metrics *m, const struct ep_identity *id)
 {
 	char key[EP_BY_KEY_LEN];
 	uint64_t *c;
 
-	owner_key(m, id, key);
+	ep_owner_key(m->owner_by, id, "", key); /* "": no unit or container */
 	c = ep_hash_put(&m->owners, key, NULL); /* NULL once owner_max are counted */
 	if (c)
 		(*c)++;

@@ -17,8 +17,6 @@
 #define EP_M_ERRNOS 4
 _Static_assert(EP_REL_TW_KILLED < EP_M_REASONS, "a release reason without a counter");
 
-#define EP_M_OWNERS_MAX 1000
-
 struct ep_metrics {
 	uint64_t allocs[EP_M_PROTOS][EP_M_FAMILIES][EP_M_VIAS];
 	uint64_t releases[EP_M_PROTOS][EP_M_FAMILIES][EP_M_VIAS][EP_M_REASONS];
@@ -31,7 +29,8 @@ struct ep_metrics {
 };
 
 /* by: EP_BY_UNIT or EP_BY_CONTAINER for the per-owner counter, 0 for none;
- * max: its series before "other" (1..EP_M_OWNERS_MAX). 0, or -1 without memory. */
+ * max: its series before "other" (1..EP_OWNER_SERIES_MAX). 0, or -1 without
+ * memory. */
 int ep_metrics_init(struct ep_metrics *m, int by, int max);
 void ep_metrics_free(struct ep_metrics *m);
 
