@@ -38,20 +38,14 @@ int BPF_PROG(on_sctp_get_port, struct sock *sk, union sctp_addr *addr)
 SEC("fexit/sctp_get_port_local")
 int BPF_PROG(on_sctp_get_port_exit, struct sock *sk)
 {
+	struct udp_call *c = call_of(sk);
+	__u8 via = c ? c->via : EP_VIA_CONNECT;
 	bool ok = ret_long(ctx) == 0;
 	__u64 now = bpf_ktime_get_ns();
 	struct ep_record r = {};
-	struct task_state *t;
-	struct udp_call *c;
 	struct inflight in;
-	__u8 via;
 
-	t = search_close(sk, &in);
-	if (!t)
-		return 0;
-	c = call_in(t, sk);
-	via = c ? c->via : EP_VIA_CONNECT;
-	if (!search_record(&r, sk, via))
+	if (!search_close(sk, &in) || !search_record(&r, sk, via))
 		return 0;
 	if (ok) {
 		search_assigned(&r, now, now - in.start_ns, in.port_req != 0);

@@ -35,19 +35,18 @@ static __always_inline void search_open(const struct sock *sk, __u16 port_req, _
 	t->search.start_ns = bpf_ktime_get_ns();
 }
 
-/* The bracket this thread opened on sk, taken out of its state; the state
- * is returned (the call around the search is there too), NULL when there is
- * no bracket (the search began before the trace, or no state could be had). */
-static __always_inline struct task_state *search_close(const struct sock *sk,
-						      struct inflight *out)
+/* The bracket this thread opened on sk, taken out of its state; false when
+ * there is none (the search began before the trace, or no state could be
+ * had). */
+static __always_inline bool search_close(const struct sock *sk, struct inflight *out)
 {
 	struct task_state *t = task_state(false);
 
 	if (!t || t->search.sk != (__u64)sk)
-		return NULL;
+		return false;
 	*out = t->search;
 	t->search.sk = 0;
-	return t;
+	return true;
 }
 
 /* The owner and the socket's facts, for a record made at the search's end;

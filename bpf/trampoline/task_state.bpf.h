@@ -49,10 +49,4 @@ static __always_inline struct task_state *task_state(bool create)
 	return t;
 }
 
-/* The call t has under way on sk, or NULL. */
-static __always_inline struct udp_call *call_in(struct task_state *t, const struct sock *sk)
-{
-	return t && t->call.sk == (__u64)sk ? &t->call : NULL;
-}
-
 #endif

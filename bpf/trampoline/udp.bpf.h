@@ -34,7 +34,9 @@ static __always_inline void call_begin(const struct sock *sk, __u8 via, bool dis
 /* This thread's call on sk, or NULL. */
 static __always_inline struct udp_call *call_of(const struct sock *sk)
 {
-	return call_in(task_state(false), sk);
+	struct task_state *t = task_state(false);
+
+	return t && t->call.sk == (__u64)sk ? &t->call : NULL;
 }
 
 static __always_inline void call_end(struct udp_call *c)
@@ -169,10 +171,9 @@ int BPF_PROG(on_udp_get_port_exit, struct sock *sk, unsigned short snum)
 	struct task_state *t;
 	struct inflight in;
 
-	t = search_close(sk, &in);
-	if (!t)
+	if (!search_close(sk, &in))
 		return 0;
-	c = call_in(t, sk);
+	c = call_of(sk);
 	if (c && c->via == EP_VIA_BIND) {
 		if (!search_record(&r, sk, EP_VIA_BIND))
 			return 0;
@@ -192,6 +193,9 @@ int BPF_PROG(on_udp_get_port_exit, struct sock *sk, unsigned short snum)
 				failed(&r, now, EAGAIN, EP_VIA_SENDMSG);
 			return 0;
 		}
+		t = task_state(false); /* there: the search had it */
+		if (!t)
+			return 0;
 		c = &t->call;
 		*c = (struct udp_call){ .sk = (__u64)sk, .via = EP_VIA_SENDMSG };
 	}
