@@ -67,10 +67,8 @@ int BPF_PROG(on_sctp_sendmsg, struct sock *sk)
 SEC("fexit/sctp_sendmsg")
 int BPF_PROG(on_sctp_sendmsg_exit, struct sock *sk)
 {
-	struct udp_call *c = call_of(sk);
-
-	if (c)
-		call_end(c);
+	if (call_of(sk))
+		call_end();
 	return 0;
 }
 
@@ -87,10 +85,8 @@ int BPF_PROG(on_sctp_listen, struct socket *sock)
 SEC("fexit/sctp_inet_listen")
 int BPF_PROG(on_sctp_listen_exit, struct socket *sock)
 {
-	struct udp_call *c = sock->sk ? call_of(sock->sk) : NULL;
-
-	if (c)
-		call_end(c);
+	if (sock->sk && call_of(sock->sk))
+		call_end();
 	return 0;
 }
 
