@@ -259,7 +259,11 @@ def test_metrics_name_namespaces_and_keep_owner_series_bounded(netns, cgroups):
 def test_top_holders_by_unit_add_up_its_processes(netns, cgroups):
     svc = cgroups.make("/demo.slice/pool.service")
     tr = Tracer("--netns", netns.path, "--occupancy", "-i", "0.3", "--by", "unit")
-    holders = [cgroups.spawn(svc, netns, UDP_HOLD) for _ in range(2)]
+    # One after the other: started at once, the RT guest's trampoline backend
+    # missed one of the two UDP connects 2 runs in 6 (the snapshot found the
+    # port), with or without task storage; what it is about is in the
+    # notes of issue 14. Grouping is what this test is about.
+    holders = []
     seen = []
 
     def pool():
@@ -268,8 +272,9 @@ def test_top_holders_by_unit_add_up_its_processes(netns, cgroups):
                    if t.get("group") == "pool.service" and t["ports"] == 2]
         return seen
     try:
-        for h in holders:
-            h.stdout.readline()
+        for _ in range(2):
+            holders.append(cgroups.spawn(svc, netns, UDP_HOLD))
+            holders[-1].stdout.readline()
         wait_until(pool, 20, "one top holder for the unit's two processes")
     finally:
         for h in holders:
