@@ -38,14 +38,20 @@ int BPF_PROG(on_sctp_get_port, struct sock *sk, union sctp_addr *addr)
 SEC("fexit/sctp_get_port_local")
 int BPF_PROG(on_sctp_get_port_exit, struct sock *sk)
 {
-	struct udp_call *c = call_of(sk);
-	__u8 via = c ? c->via : EP_VIA_CONNECT;
 	bool ok = ret_long(ctx) == 0;
 	__u64 now = bpf_ktime_get_ns();
 	struct ep_record r = {};
+	struct task_state *t;
+	struct udp_call *c;
 	struct inflight in;
+	__u8 via;
 
-	if (!search_close(sk, &in) || !search_record(&r, sk, via))
+	t = search_close(sk, &in);
+	if (!t)
+		return 0;
+	c = call_in(t, sk);
+	via = c ? c->via : EP_VIA_CONNECT;
+	if (!search_record(&r, sk, via))
 		return 0;
 	if (ok) {
 		search_assigned(&r, now, now - in.start_ns, in.port_req != 0);
@@ -67,8 +73,10 @@ int BPF_PROG(on_sctp_sendmsg, struct sock *sk)
 SEC("fexit/sctp_sendmsg")
 int BPF_PROG(on_sctp_sendmsg_exit, struct sock *sk)
 {
-	if (call_of(sk))
-		call_end();
+	struct udp_call *c = call_of(sk);
+
+	if (c)
+		call_end(c);
 	return 0;
 }
 
@@ -85,8 +93,10 @@ int BPF_PROG(on_sctp_listen, struct socket *sock)
 SEC("fexit/sctp_inet_listen")
 int BPF_PROG(on_sctp_listen_exit, struct socket *sock)
 {
-	if (sock->sk && call_of(sock->sk))
-		call_end();
+	struct udp_call *c = sock->sk ? call_of(sock->sk) : NULL;
+
+	if (c)
+		call_end(c);
 	return 0;
 }
 

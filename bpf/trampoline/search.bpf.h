@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The bracket around one run of a port search function, kept per thread in
- * the inflight map from fentry to fexit, and what its end reports. */
+/* The bracket around one run of a port search function, kept in the thread's
+ * state from fentry to fexit, and what its end reports. */
 #ifndef EPTRACE_TR_SEARCH_BPF_H
 #define EPTRACE_TR_SEARCH_BPF_H
 
@@ -12,6 +12,7 @@
 #include "lib/owner.bpf.h"
 #include "lib/sock_facts.bpf.h"
 #include "lib/sock_table.bpf.h"
+#include "task_state.bpf.h"
 
 /* The return value through the helper rather than a positional context slot:
  * a kernel that adds a parameter (as __inet_hash_connect did) moves it. The
@@ -26,29 +27,27 @@ static __always_inline long ret_long(void *ctx)
 
 static __always_inline void search_open(const struct sock *sk, __u16 port_req, __u8 via)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight in = {};
+	struct task_state *t = task_state(true);
 
-	in.sk = (__u64)sk;
-	in.port_req = port_req;
-	in.via = via;
-	in.start_ns = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY))
-		stat_inc(EP_STAT_INFLIGHT_FULL);
+	if (!t)
+		return;
+	t->search = (struct inflight){ .sk = (__u64)sk, .port_req = port_req, .via = via };
+	t->search.start_ns = bpf_ktime_get_ns();
 }
 
-/* The bracket this thread opened on sk, taken out of the table; false when
- * there is none (the search began before the trace, or the table was full). */
-static __always_inline bool search_close(const struct sock *sk, struct inflight *out)
+/* The bracket this thread opened on sk, taken out of its state; the state
+ * is returned (the call around the search is there too), NULL when there is
+ * no bracket (the search began before the trace, or no state could be had). */
+static __always_inline struct task_state *search_close(const struct sock *sk,
+						      struct inflight *out)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	struct task_state *t = task_state(false);
 
-	if (!in || in->sk != (__u64)sk)
-		return false;
-	*out = *in;
-	bpf_map_delete_elem(&inflight, &tid);
-	return true;
+	if (!t || t->search.sk != (__u64)sk)
+		return NULL;
+	*out = t->search;
+	t->search.sk = 0;
+	return t;
 }
 
 /* The owner and the socket's facts, for a record made at the search's end;

@@ -12,6 +12,7 @@
 #include "lib/maps.bpf.h"
 #include "lib/emit.bpf.h"
 #include "lib/sock_table.bpf.h"
+#include "task_state.bpf.h"
 
 /* Renamed inet_twsk_hashdance_schedule in later kernels: the loader points this
  * program at whichever the kernel has; both take (tw, sk, ...). */
@@ -81,17 +82,17 @@ SEC("fentry/inet_twsk_kill")
 int BPF_PROG(on_tw_kill, struct inet_timewait_sock *tw)
 {
 	__u64 cookie = tw->__tw_common.skc_cookie.counter;
-	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 zero = 0;
 	__u64 *expiring = bpf_map_lookup_elem(&tw_expiring, &zero);
-	struct inflight *in;
+	struct task_state *t;
 
 	if (expiring && *expiring == (__u64)tw) {
 		tw_ended(cookie, EP_REL_TW_EXPIRED);
 		return 0;
 	}
-	in = bpf_map_lookup_elem(&inflight, &tid);
-	if (in && in->via == EP_VIA_CONNECT && !in->cookie) {
-		in->cookie = cookie;
+	t = task_state(false);
+	if (t && t->search.sk && t->search.via == EP_VIA_CONNECT && !t->search.cookie) {
+		t->search.cookie = cookie;
 		return 0;
 	}
 	tw_ended(cookie, EP_REL_TW_KILLED);

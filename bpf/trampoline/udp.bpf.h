@@ -18,26 +18,6 @@
 #include "lib/sock_table.bpf.h"
 #include "search.bpf.h"
 
-/* The call a UDP search runs in, per thread: set on entry to bind() and
- * connect(); a search outside both is a send's autobind. Holds the search's
- * result until the caller can report it. */
-struct udp_call {
-	__u64 sk;
-	__u64 latency_ns;
-	__u8 via;        /* EP_VIA_BIND, EP_VIA_CONNECT or EP_VIA_SENDMSG */
-	__u8 searched;   /* the search ran: ok tells how it ended */
-	__u8 ok;
-	__u8 disconnect; /* connect(AF_UNSPEC) */
-	__u32 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, struct udp_call);
-} udp_calls SEC(".maps");
-
 static __always_inline bool is_udp(const struct sock *sk)
 {
 	return sk->sk_protocol == IPPROTO_UDP;
@@ -45,26 +25,21 @@ static __always_inline bool is_udp(const struct sock *sk)
 
 static __always_inline void call_begin(const struct sock *sk, __u8 via, bool disconnect)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct udp_call c = { .sk = (__u64)sk, .via = via, .disconnect = disconnect };
+	struct task_state *t = task_state(true);
 
-	bpf_map_update_elem(&udp_calls, &tid, &c, BPF_ANY);
+	if (t)
+		t->call = (struct udp_call){ .sk = (__u64)sk, .via = via, .disconnect = disconnect };
 }
 
 /* This thread's call on sk, or NULL. */
 static __always_inline struct udp_call *call_of(const struct sock *sk)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct udp_call *c = bpf_map_lookup_elem(&udp_calls, &tid);
-
-	return c && c->sk == (__u64)sk ? c : NULL;
+	return call_in(task_state(false), sk);
 }
 
-static __always_inline void call_end(void)
+static __always_inline void call_end(struct udp_call *c)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-
-	bpf_map_delete_elem(&udp_calls, &tid);
+	c->sk = 0;
 }
 
 /* An autobind's outcome, reported by its caller; peer and peer_port (0:
@@ -107,8 +82,11 @@ static __always_inline int bind_enter(struct socket *sock)
 
 static __always_inline int bind_exit(struct socket *sock)
 {
-	if (sock->sk && call_of(sock->sk))
-		call_end();
+	struct sock *sk = sock->sk;
+	struct udp_call *c;
+
+	if (sk && bind_call_wanted(sk) && (c = call_of(sk)))
+		call_end(c);
 	return 0;
 }
 
@@ -159,13 +137,15 @@ int BPF_PROG(on_dgram_connect_exit, struct socket *sock)
 	if (!sk || !is_udp(sk))
 		return 0;
 	c = call_of(sk);
-	if (c && c->searched) {
+	if (!c)
+		return 0;
+	if (c->searched) {
 		__u8 none[16] = {};
 
 		ret = ret_long(ctx);
 		autobind_report(sk, c, ret < 0 ? -ret : EAGAIN, none, 0);
 	}
-	call_end();
+	call_end(c);
 	return 0;
 }
 
@@ -182,16 +162,17 @@ int BPF_PROG(on_udp_get_port, struct sock *sk, unsigned short snum)
 SEC("fexit/udp_lib_get_port")
 int BPF_PROG(on_udp_get_port_exit, struct sock *sk, unsigned short snum)
 {
-	struct udp_call *c, fresh = { .sk = (__u64)sk, .via = EP_VIA_SENDMSG };
+	struct udp_call *c;
 	bool ok = ret_long(ctx) == 0;
 	__u64 now = bpf_ktime_get_ns();
 	struct ep_record r = {};
+	struct task_state *t;
 	struct inflight in;
-	__u32 tid;
 
-	if (!search_close(sk, &in))
+	t = search_close(sk, &in);
+	if (!t)
 		return 0;
-	c = call_of(sk);
+	c = call_in(t, sk);
 	if (c && c->via == EP_VIA_BIND) {
 		if (!search_record(&r, sk, EP_VIA_BIND))
 			return 0;
@@ -211,11 +192,8 @@ int BPF_PROG(on_udp_get_port_exit, struct sock *sk, unsigned short snum)
 				failed(&r, now, EAGAIN, EP_VIA_SENDMSG);
 			return 0;
 		}
-		tid = (__u32)bpf_get_current_pid_tgid();
-		bpf_map_update_elem(&udp_calls, &tid, &fresh, BPF_ANY);
-		c = call_of(sk);
-		if (!c)
-			return 0;
+		c = &t->call;
+		*c = (struct udp_call){ .sk = (__u64)sk, .via = EP_VIA_SENDMSG };
 	}
 	c->searched = 1;
 	c->ok = ok;
@@ -247,7 +225,7 @@ static __always_inline int send_enter(struct sock *sk, struct msghdr *msg)
 		}
 	}
 	autobind_report(sk, c, 0, peer, port);
-	call_end();
+	call_end(c);
 	return 0;
 }
 
