@@ -96,6 +96,7 @@ enum sock_phase {
 	PH_ASSIGNED = 3,        /* port held by this socket */
 	PH_TIMEWAIT = 4,        /* port handed to a TIME_WAIT socket */
 	PH_RELEASED = 5,        /* released, entry not removable then: userspace removes it */
+	PH_UNBOUND = 6,         /* UDP socket made while traced, no port yet (tracepoint backend) */
 };
 
 #define EP_SOCKS_MAX 262144 /* sockets the kernel table follows at once */

@@ -18,7 +18,7 @@ CHURN = os.path.join(ROOT, "build", "bench", "churn")
 NS = "eptrace-soak"
 WORKLOADS = ["tcp4", "udp_connect6", "bind4", "udp_sendto4", "tcp6", "udp_connect4", "bind6",
              "udp_sendto6"]
-MAPS = ("socks", "inflight", "udp_procs")
+MAPS = ("socks", "inflight")
 
 
 def rss_mb(pid):

@@ -14,6 +14,7 @@
 #define S_IFSOCK 0140000
 #define ENOENT 2
 #define EAGAIN 11
+#define E2BIG 7
 #define EADDRINUSE 98
 #define EADDRNOTAVAIL 99
 

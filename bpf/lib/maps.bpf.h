@@ -58,14 +58,6 @@ struct {
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
-/* Processes that created a UDP socket: only their sends can autobind. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} udp_procs SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, EP_STAT_MAX);

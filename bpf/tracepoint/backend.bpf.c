@@ -8,7 +8,10 @@
  *   listen       CLOSE->LISTEN state change   .. sockops TCP_LISTEN_CB
  *   bind(0)      cgroup/bind4|6               .. cgroup/post_bind4|6
  *   UDP connect  cgroup/connect4|6            .. sys_exit_connect
- *   UDP sendmsg  sys_enter_send*              .. cgroup/sendmsg4|6
+ *   UDP sendmsg  none: seen at cgroup/sendmsg4|6, after the autobind
+ *
+ * Syscall tracepoints: exits only (an enter tracepoint would add a probe to
+ * every syscall of every task); the fd comes from the saved registers.
  *
  * The includes' order is the programs' order in the object, which is the
  * order the loader attaches them in.

@@ -63,8 +63,14 @@ static __always_inline int bind_done(struct bpf_sock *ctx)
 	fixed = in->port_req != 0;
 	bpf_map_delete_elem(&inflight, &tid);
 	now = bpf_ktime_get_ns();
-	if (!fill_owner(&s.rec) || !fill_from_sk(&s.rec, (struct sock *)ctx))
+	if (!fill_owner(&s.rec) || !fill_from_sk(&s.rec, (struct sock *)ctx)) {
+		/* Its port is bound now: a send must not take it for an autobind. */
+		struct sock_state *st = bpf_map_lookup_elem(&socks, &cookie);
+
+		if (st && st->phase == PH_UNBOUND)
+			bpf_map_delete_elem(&socks, &cookie);
 		return 1;
+	}
 	s.rec.lport = ctx->src_port;
 	s.rec.via = EP_VIA_BIND;
 	/* A port the caller chose is no assignment, but userspace needs its

@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 #include "lib/maps.bpf.h"
 #include "lib/kernel_defs.bpf.h"
 #include "lib/emit.bpf.h"
@@ -51,112 +52,61 @@ static __always_inline struct sock *udp_sock_of(long fd)
 	return sk;
 }
 
-static __always_inline void udp_enter(long fd, __u8 via, bool only_unbound)
+/* The first argument of the syscall under way (its fd): syscall exit
+ * tracepoints carry only the return value, so it is read from the registers
+ * the task saved on entry. Compat syscalls fire no syscall tracepoint. */
+static __always_inline long syscall_arg0(void)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight in = {};
-	struct sock *sk;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 
-	if (!trace_udp)
-		return;
-	sk = udp_sock_of(fd);
-	if (!sk)
-		return;
-	in.was_bound = BPF_CORE_READ(sk, __sk_common.skc_num) != 0;
-	if (only_unbound && in.was_bound)
-		return;
-	in.sk = (__u64)sk;
-	in.via = via;
-	in.start_ns = bpf_ktime_get_ns();
-	in.cookie = sk_cookie(sk);
-	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY))
-		stat_inc(EP_STAT_INFLIGHT_FULL);
+	return PT_REGS_PARM1_CORE_SYSCALL(regs);
 }
 
-/* The port appeared during this syscall: report it. peer, when given, is the
- * destination of an unconnected send. */
-static __always_inline void udp_assigned(struct inflight *in, __u64 cookie, __u64 now,
-					 __u64 latency, const __u8 *peer, __u16 peer_port)
+static __always_inline void *syscall_arg1(void)
 {
-	struct sock_state s = {};
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 
-	if (!fill_owner(&s.rec) || !fill_from_sk(&s.rec, (struct sock *)in->sk))
-		return;
-	if (peer && !s.rec.rport) {
-		__builtin_memcpy(s.rec.raddr, peer, 16);
-		s.rec.rport = peer_port;
-		s.rec.flags |= EP_F_RADDR;
+	return (void *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+}
+
+static __always_inline void udp_peer(struct ep_record *r, __u8 via, const __u8 *peer,
+				     __u16 peer_port)
+{
+	if (peer && !r->rport) {
+		__builtin_memcpy(r->raddr, peer, 16);
+		r->rport = peer_port;
+		r->flags |= EP_F_RADDR;
 	}
-	s.rec.via = in->via;
-	assigned(cookie, &s, now, latency);
+	r->via = via;
 }
 
-static __always_inline void udp_exit(long ret, __u8 via)
+/* The port appeared on sk: report it. A socket made while traced has its
+ * entry already (st, PH_UNBOUND), turned into the assignment where it is; peer,
+ * when given, is the destination of an unconnected send. */
+static __always_inline void udp_assigned(struct sock_state *st, const struct sock *sk,
+					 __u64 cookie, __u8 via, __u64 now, __u64 latency,
+					 const __u8 *peer, __u16 peer_port)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight *in;
-	struct sock *sk;
-	__u64 now, cookie;
-	__u16 num;
+	struct sock_state fresh = {};
 
-	in = bpf_map_lookup_elem(&inflight, &tid);
-	if (!in)
-		return;
-	if (in->via != via || !in->sk)
-		goto out;
-	sk = (struct sock *)in->sk;
-	now = bpf_ktime_get_ns();
-	num = SK_FIELD(sk, __sk_common.skc_num);
-	cookie = in->cookie ? in->cookie : sk_cookie(sk);
-	if (!in->was_bound && num) {
-		udp_assigned(in, cookie, now, now - in->start_ns, NULL, 0);
-	} else if (!in->was_bound && ret == -EAGAIN) {
-		struct ep_record r = {};
-
-		if (fill_owner(&r) && fill_from_sk(&r, sk)) {
-			r.cookie = cookie;
-			failed(&r, now, EAGAIN, via);
+	if (st && st->phase == PH_UNBOUND) {
+		if (!fill_owner(&st->rec) || !fill_from_sk(&st->rec, sk)) {
+			/* filtered out: not worth a look at its next send */
+			bpf_map_delete_elem(&socks, &cookie);
+			return;
 		}
-	} else if (in->was_bound && !num && cookie) {
-		/* connect(AF_UNSPEC) gave the port back */
-		struct sock_state *st = bpf_map_lookup_elem(&socks, &cookie);
-
-		if (st && st->phase == PH_ASSIGNED)
-			released(cookie, st, now, EP_REL_DISCONNECT, 0);
+		udp_peer(&st->rec, via, peer, peer_port);
+		pending_assigned(cookie, st, now, latency);
+		return;
 	}
-out:
-	bpf_map_delete_elem(&inflight, &tid);
+	if (!fill_owner(&fresh.rec) || !fill_from_sk(&fresh.rec, sk))
+		return;
+	udp_peer(&fresh.rec, via, peer, peer_port);
+	assigned(cookie, &fresh, now, latency);
 }
 
-/* Only connect(AF_UNSPEC) needs the socket here (it may give a UDP port
- * back): an address connect is bracketed by the cgroup hook, without walking
- * the fd table on every connect of every process. */
-SEC("tracepoint/syscalls/sys_enter_connect")
-int on_enter_connect(struct syscall_trace_enter *ctx)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u16 family;
-
-	/* A bracket open before the syscall was opened where no syscall exit
-	 * followed (io_uring's connect): not this connect's. */
-	if (bpf_map_lookup_elem(&inflight, &tid))
-		bpf_map_delete_elem(&inflight, &tid);
-	if (bpf_probe_read_user(&family, sizeof(family), (void *)ctx->args[1]) ||
-	    family != AF_UNSPEC)
-		return 0;
-	udp_enter(ctx->args[0], EP_VIA_CONNECT, false);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_connect")
-int on_exit_connect(struct syscall_trace_exit *ctx)
-{
-	udp_exit(ctx->ret, EP_VIA_CONNECT);
-	return 0;
-}
-
-/* UDP connect: the cgroup hook runs right before the autobind; the syscall
- * exit sees its result. */
+/* UDP connect: the cgroup hook runs right before the autobind and opens the
+ * bracket; the syscall exit closes it. */
 static __always_inline int connect_hook(struct bpf_sock_addr *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -189,22 +139,90 @@ int on_connect6(struct bpf_sock_addr *ctx)
 	return connect_hook(ctx);
 }
 
-/* UDP send to an address: the autobind has already happened here. */
-static __always_inline int sendmsg_hook(struct bpf_sock_addr *ctx, __u8 family)
+/* A UDP connect the cgroup hook bracketed: its port, or its EAGAIN. */
+static __always_inline void udp_connect_done(const struct inflight *in, struct sock *sk, long ret)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (SK_FIELD(sk, __sk_common.skc_num)) {
+		udp_assigned(bpf_map_lookup_elem(&socks, &in->cookie), sk, in->cookie,
+			     EP_VIA_CONNECT, now, now - in->start_ns, NULL, 0);
+	} else if (ret == -EAGAIN) {
+		struct ep_record r = {};
+
+		if (fill_owner(&r) && fill_from_sk(&r, sk)) {
+			r.cookie = in->cookie;
+			failed(&r, now, EAGAIN, EP_VIA_CONNECT);
+		}
+	}
+}
+
+/* connect(AF_UNSPEC) gives a UDP port back unless bind() fixed it. */
+static __always_inline void udp_disconnected(long fd)
+{
+	struct sock_state *st;
+	struct sock *sk;
+	__u16 family;
+	__u64 cookie;
+
+	if (bpf_probe_read_user(&family, sizeof(family), syscall_arg1()) || family != AF_UNSPEC)
+		return;
+	sk = udp_sock_of(fd);
+	if (!sk || SK_FIELD(sk, __sk_common.skc_num))
+		return;
+	cookie = sk_cookie(sk);
+	st = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
+	if (st && st->phase == PH_ASSIGNED)
+		released(cookie, st, bpf_ktime_get_ns(), EP_REL_DISCONNECT, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int on_exit_connect(struct syscall_trace_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u8 peer[16] = {};
-	struct inflight *in;
-	__u64 now;
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	long fd;
 
-	in = bpf_map_lookup_elem(&inflight, &tid);
-	if (!in || in->via != EP_VIA_SENDMSG || !in->sk)
+	if (!in && ctx->ret)
+		return 0; /* the common case: neither a UDP bracket nor a disconnect */
+	fd = syscall_arg0();
+	if (in) {
+		struct inflight c = *in;
+
+		bpf_map_delete_elem(&inflight, &tid);
+		/* A bracket this connect did not open (io_uring's connect opens
+		 * one with no syscall exit to close it) is dropped. */
+		if (c.via == EP_VIA_CONNECT && c.sk && c.sk == (__u64)fd_to_sock(fd)) {
+			udp_connect_done(&c, (struct sock *)c.sk, ctx->ret);
+			return 0;
+		}
+	}
+	if (!ctx->ret && trace_udp)
+		udp_disconnected(fd);
+	return 0;
+}
+
+/* UDP send to an address: a socket without a port got one just before this
+ * hook (inet_send_prepare's autobind). Only a socket made while traced is
+ * known to have had none; the socket lock serialises the hook per socket.
+ * No bracket: the search ran before any hook of this backend. */
+static __always_inline int sendmsg_hook(struct bpf_sock_addr *ctx, __u8 family)
+{
+	__u8 peer[16] = {};
+	struct sock_state *st;
+	__u64 cookie;
+
+	if (ctx->protocol != IPPROTO_UDP || !ctx->sk)
 		return 1;
-	now = bpf_ktime_get_ns();
+	cookie = bpf_get_socket_cookie(ctx);
+	st = bpf_map_lookup_elem(&socks, &cookie);
+	if (!st || st->phase != PH_UNBOUND)
+		return 1;
 	user_addr(ctx, family, peer);
-	udp_assigned(in, bpf_get_socket_cookie(ctx), now, now - in->start_ns, peer,
-		     bpf_ntohs(ctx->user_port));
-	bpf_map_delete_elem(&inflight, &tid);
+	/* st->sk, not ctx->sk: the helper reads need an address, not a pointer
+	 * the verifier types */
+	udp_assigned(st, (const struct sock *)st->sk, cookie, EP_VIA_SENDMSG, bpf_ktime_get_ns(),
+		     EP_LATENCY_NONE, peer, bpf_ntohs(ctx->user_port));
 	return 1;
 }
 
@@ -220,68 +238,62 @@ int on_sendmsg6(struct bpf_sock_addr *ctx)
 	return sendmsg_hook(ctx, 6);
 }
 
-/* Only processes that made a UDP socket while traced can autobind on send:
- * every other send on the host returns after one lookup. */
-static __always_inline void send_enter(long fd)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-	if (bpf_map_lookup_elem(&udp_procs, &tgid))
-		udp_enter(fd, EP_VIA_SENDMSG, true);
-}
-
+/* A UDP socket made while traced: its entry waits for the port. */
 SEC("cgroup/sock_create")
 int on_sock_create(struct bpf_sock *ctx)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u8 one = 1;
+	struct sock_state st = { .phase = PH_UNBOUND };
+	__u64 cookie;
 
-	/* A lookup first: a hit takes no lock, an LRU update does. */
-	if (ctx->protocol == IPPROTO_UDP && trace_udp &&
-	    !bpf_map_lookup_elem(&udp_procs, &tgid))
-		bpf_map_update_elem(&udp_procs, &tgid, &one, BPF_ANY);
+	if (ctx->protocol != IPPROTO_UDP || !trace_udp || !family_wanted(ctx->family))
+		return 1;
+	if (targ_netns && BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), nsproxy,
+					 net_ns, ns.inum) != targ_netns)
+		return 1;
+	cookie = bpf_get_socket_cookie(ctx);
+	st.rec.cookie = cookie;
+	st.sk = (__u64)ctx; /* the context is the struct sock */
+	if (bpf_map_update_elem(&socks, &cookie, &st, BPF_NOEXIST) == -E2BIG)
+		stat_inc(EP_STAT_SOCKS_FULL);
 	return 1;
 }
 
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int on_enter_sendto(struct syscall_trace_enter *ctx)
+/* A send that could not autobind returns EAGAIN with the socket still
+ * without a port (a full send buffer's EAGAIN leaves the port in place). */
+static __always_inline void send_done(long ret)
 {
-	send_enter(ctx->args[0]);
-	return 0;
+	struct ep_record r = {};
+	struct sock *sk;
+
+	if (ret != -EAGAIN || !trace_udp)
+		return;
+	sk = udp_sock_of(syscall_arg0());
+	if (!sk || SK_FIELD(sk, __sk_common.skc_num))
+		return;
+	if (fill_owner(&r) && fill_from_sk(&r, sk)) {
+		r.cookie = sk_cookie(sk);
+		failed(&r, bpf_ktime_get_ns(), EAGAIN, EP_VIA_SENDMSG);
+	}
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
 int on_exit_sendto(struct syscall_trace_exit *ctx)
 {
-	udp_exit(ctx->ret, EP_VIA_SENDMSG);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int on_enter_sendmsg(struct syscall_trace_enter *ctx)
-{
-	send_enter(ctx->args[0]);
+	send_done(ctx->ret);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
 int on_exit_sendmsg(struct syscall_trace_exit *ctx)
 {
-	udp_exit(ctx->ret, EP_VIA_SENDMSG);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmmsg")
-int on_enter_sendmmsg(struct syscall_trace_enter *ctx)
-{
-	send_enter(ctx->args[0]);
+	send_done(ctx->ret);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendmmsg")
 int on_exit_sendmmsg(struct syscall_trace_exit *ctx)
 {
-	udp_exit(ctx->ret, EP_VIA_SENDMSG);
+	send_done(ctx->ret);
 	return 0;
 }
 
@@ -297,8 +309,12 @@ int on_sock_release(struct bpf_sock *ctx)
 		return 1;
 	cookie = bpf_get_socket_cookie(ctx);
 	st = bpf_map_lookup_elem(&socks, &cookie);
-	if (st && st->phase == PH_ASSIGNED)
+	if (!st)
+		return 1;
+	if (st->phase == PH_ASSIGNED)
 		released(cookie, st, bpf_ktime_get_ns(), EP_REL_UDP_CLOSE, 0);
+	else if (st->phase == PH_UNBOUND)
+		bpf_map_delete_elem(&socks, &cookie);
 	return 1;
 }
 

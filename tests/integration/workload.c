@@ -304,6 +304,14 @@ static void failure_cases(void)
 	expect_refused(connect(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)), EAGAIN,
 		       "udp_autobind_exhausted", "udp", "connect", 0, "\"errno\":\"EAGAIN\"");
 	close(fd);
+
+	fd = sock(4, SOCK_DGRAM);
+	set_range(fd, uport, uport);
+	addr_of(4, 0, udp_port4, &ss);
+	expect_refused(sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)),
+		       EAGAIN, "udp_send_autobind_exhausted", "udp", "sendmsg", 0,
+		       "\"errno\":\"EAGAIN\"");
+	close(fd);
 	close(holder);
 	close(uholder);
 }
