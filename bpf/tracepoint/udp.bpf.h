@@ -176,29 +176,39 @@ static __always_inline void udp_disconnected(long fd)
 		released(cookie, st, bpf_ktime_get_ns(), EP_REL_DISCONNECT, 0);
 }
 
+/* A bracket this connect did not open (io_uring's connect opens one with no
+ * syscall exit to close it) is dropped. The socket's cookie rules out a
+ * socket freed since; a bracket older than a millisecond is checked against
+ * the fd this connect was given, which costs a walk of the fd table. */
+static __always_inline bool bracket_is_this_calls(const struct inflight *c)
+{
+	if (sk_cookie((const struct sock *)c->sk) != c->cookie)
+		return false;
+	if (bpf_ktime_get_ns() - c->start_ns < 1000000)
+		return true;
+	return c->sk == (__u64)fd_to_sock(syscall_arg0());
+}
+
 SEC("tracepoint/syscalls/sys_exit_connect")
 int on_exit_connect(struct syscall_trace_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
-	long fd;
+	long ret = ctx->ret; /* read once: the verifier takes no offset ctx pointer */
 
-	if (!in && ctx->ret)
+	if (!in && ret)
 		return 0; /* the common case: neither a UDP bracket nor a disconnect */
-	fd = syscall_arg0();
 	if (in) {
 		struct inflight c = *in;
 
 		bpf_map_delete_elem(&inflight, &tid);
-		/* A bracket this connect did not open (io_uring's connect opens
-		 * one with no syscall exit to close it) is dropped. */
-		if (c.via == EP_VIA_CONNECT && c.sk && c.sk == (__u64)fd_to_sock(fd)) {
-			udp_connect_done(&c, (struct sock *)c.sk, ctx->ret);
+		if (c.via == EP_VIA_CONNECT && c.sk && bracket_is_this_calls(&c)) {
+			udp_connect_done(&c, (struct sock *)c.sk, ret);
 			return 0;
 		}
 	}
-	if (!ctx->ret && trace_udp)
-		udp_disconnected(fd);
+	if (!ret && trace_udp)
+		udp_disconnected(syscall_arg0());
 	return 0;
 }
 
