@@ -361,3 +361,6 @@ def test_concurrent_churn_is_reported_or_counted(netns):
     missing = truth - seen
     assert not missing or s["hook_misses"] > 0 or s["lost"] > 0, (missing, s)
     assert not seen - truth, seen - truth
+    # Where that happens under churn, the start says so.
+    rt = "PREEMPT_RT" in os.uname().version
+    assert ("PREEMPT_RT kernel" in tr.stderr) == (rt and tr.backend == "trampoline"), tr.stderr

@@ -6,6 +6,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/libbpf.h>
@@ -190,6 +191,14 @@ static void reset(struct ep_loader *l)
 	l->cgroup_fd = -1;
 }
 
+/* A PREEMPT_RT kernel says so in its version string ("#1 SMP PREEMPT_RT ..."). */
+static bool preempt_rt(void)
+{
+	struct utsname u;
+
+	return !uname(&u) && strstr(u.version, "PREEMPT_RT");
+}
+
 /* The trampoline backend, or the tracepoint one (cg2 filled) when it is not
  * to be had; -1 after saying why when neither is. */
 static int start_backend(struct ep_loader *l, const struct ep_opts *o)
@@ -201,6 +210,13 @@ static int start_backend(struct ep_loader *l, const struct ep_opts *o)
 			l->backend = EP_BACKEND_TRAMPOLINE;
 			fprintf(stderr, "eptrace: backend trampoline (fentry/fexit): latency is the "
 					"port search function's own run\n");
+			if (preempt_rt())
+				fprintf(stderr, "eptrace: PREEMPT_RT kernel: while a task is "
+						"preempted inside one of these programs, the kernel "
+						"skips that program for the other tasks on its CPU; "
+						"with several processes taking ports such events "
+						"are missing (counted as hook misses): --backend "
+						"tracepoint sees them all\n");
 			return 0;
 		}
 		reset(l);
