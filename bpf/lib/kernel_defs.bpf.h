@@ -17,6 +17,7 @@
 #define E2BIG 7
 #define EADDRINUSE 98
 #define EADDRNOTAVAIL 99
+#define SOCK_BINDPORT_LOCK 8 /* sk_userlocks: bind() named the port */
 
 /* TCP states (include/net/tcp_states.h) */
 #define TCP_ESTABLISHED 1

@@ -93,6 +93,49 @@ static __always_inline bool fill_from_btf_sk(struct ep_record *r, const struct s
 	return facts_filtered(r, family);
 }
 
+static __always_inline __u64 btf_sk_cookie(const struct sock *sk)
+{
+	return sk->__sk_common.skc_cookie.counter;
+}
+
+/* The same after bind(), in a cgroup post_bind program, whose context is
+ * the socket: its ports and addresses are context loads, not reads; only
+ * the namespace is read. family (AF_INET or AF_INET6) must be the
+ * program's own: each may load only its family's source address. A socket
+ * being bound has no peer yet. */
+static __always_inline bool fill_from_bound_ctx(struct ep_record *r, struct bpf_sock *ctx,
+						__u16 family)
+{
+	const struct sock *sk = (const struct sock *)ctx;
+
+	r->lport = ctx->src_port;
+	r->rport = 0;
+	r->netns = direct_loads ? AS(struct sock, sk)->__sk_common.skc_net.net->ns.inum
+				: BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	r->proto = ctx->protocol;
+	if (family == AF_INET) {
+		__u32 l = ctx->src_ip4;
+
+		r->family = 4;
+		__builtin_memcpy(r->laddr, &l, 4);
+	} else {
+		/* one load per word, each from the context pointer itself: the
+		 * verifier refuses a load through an offset context pointer */
+		__u32 l[4];
+
+		l[0] = ctx->src_ip6[0];
+		barrier_var(ctx);
+		l[1] = ctx->src_ip6[1];
+		barrier_var(ctx);
+		l[2] = ctx->src_ip6[2];
+		barrier_var(ctx);
+		l[3] = ctx->src_ip6[3];
+		r->family = 6;
+		__builtin_memcpy(r->laddr, l, 16);
+	}
+	return facts_filtered(r, family);
+}
+
 static __always_inline __u64 sk_cookie(const struct sock *sk)
 {
 	return SK_FIELD(sk, __sk_common.skc_cookie.counter);

@@ -14,56 +14,78 @@
 #include "lib/owner.bpf.h"
 #include "lib/sock_facts.bpf.h"
 #include "lib/sock_table.bpf.h"
+#include "syscall_args.bpf.h"
 
-static __always_inline int bind_start(struct bpf_sock_addr *ctx, __u8 family)
+/* bind()'s bracket, cgroup/bind4|6 to post_bind4|6, in a per-CPU slot: no
+ * hashing, locking or element per call. The thread and socket it was opened
+ * for are checked at its close: a bind that moved to another CPU in between,
+ * or whose slot another bind took meanwhile, reports no latency rather than
+ * a wrong one. */
+struct bind_bracket {
+	__u64 start_ns;
+	__u64 cookie;
+	__u32 tid;
+	__u16 port_req; /* the port the caller asked for, host order */
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bind_bracket);
+} bind_brackets SEC(".maps");
+
+static __always_inline int bind_start(struct bpf_sock_addr *ctx)
 {
-	struct inflight in = {};
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 zero = 0;
+	struct bind_bracket *b;
 
 	if (!proto_wanted(ctx->protocol))
 		return 1;
-	in.start_ns = bpf_ktime_get_ns();
-	in.via = EP_VIA_BIND;
-	in.port_req = bpf_ntohs(ctx->user_port);
-	in.family = family;
-	in.proto = ctx->protocol;
-	in.cookie = bpf_get_socket_cookie(ctx);
-	user_addr(ctx, family, in.addr);
-	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY))
-		stat_inc(EP_STAT_INFLIGHT_FULL);
+	b = bpf_map_lookup_elem(&bind_brackets, &zero);
+	if (!b)
+		return 1;
+	b->start_ns = bpf_ktime_get_ns();
+	b->cookie = bpf_get_socket_cookie(ctx);
+	b->tid = (__u32)bpf_get_current_pid_tgid();
+	b->port_req = bpf_ntohs(ctx->user_port);
 	return 1;
 }
 
 SEC("cgroup/bind4")
 int on_bind4(struct bpf_sock_addr *ctx)
 {
-	return bind_start(ctx, 4);
+	return bind_start(ctx);
 }
 
 SEC("cgroup/bind6")
 int on_bind6(struct bpf_sock_addr *ctx)
 {
-	return bind_start(ctx, 6);
+	return bind_start(ctx);
 }
 
 /* For cgroup sock programs the context is the struct sock itself. */
-static __always_inline int bind_done(struct bpf_sock *ctx)
+static __always_inline int bind_done(struct bpf_sock *ctx, __u16 family)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 cookie = bpf_get_socket_cookie(ctx), now = bpf_ktime_get_ns();
+	__u64 latency = EP_LATENCY_NONE;
+	struct bind_bracket *b = bpf_map_lookup_elem(&bind_brackets, &zero);
 	struct sock_state s = {};
-	struct inflight *in;
-	__u64 now, start, cookie;
 	bool fixed;
 
-	in = bpf_map_lookup_elem(&inflight, &tid);
-	if (!in || in->via != EP_VIA_BIND)
-		return 1;
-	start = in->start_ns;
-	cookie = in->cookie;
-	fixed = in->port_req != 0;
-	bpf_map_delete_elem(&inflight, &tid);
-	now = bpf_ktime_get_ns();
-	if (!fill_owner(&s.rec) || !fill_from_sk(&s.rec, (struct sock *)ctx)) {
+	if (b && b->tid == tid && b->cookie == cookie) {
+		fixed = b->port_req != 0;
+		if (!fixed)
+			latency = now - b->start_ns;
+		b->tid = 0;
+	} else {
+		/* bind() sets it exactly when the caller named a port */
+		fixed = BPF_CORE_READ_BITFIELD_PROBED((struct sock *)ctx, sk_userlocks) &
+			SOCK_BINDPORT_LOCK;
+	}
+	if (!fill_owner(&s.rec) || !fill_from_bound_ctx(&s.rec, ctx, family)) {
 		/* Its port is bound now: a send must not take it for an autobind. */
 		struct sock_state *st = bpf_map_lookup_elem(&socks, &cookie);
 
@@ -71,54 +93,63 @@ static __always_inline int bind_done(struct bpf_sock *ctx)
 			bpf_map_delete_elem(&socks, &cookie);
 		return 1;
 	}
-	s.rec.lport = ctx->src_port;
 	s.rec.via = EP_VIA_BIND;
 	/* A port the caller chose is no assignment, but userspace needs its
 	 * holder for bind conflicts and range overlaps. */
 	if (fixed)
 		s.rec.flags |= EP_F_FIXED;
-	assigned(cookie, &s, now, fixed ? EP_LATENCY_NONE : now - start);
+	assigned(cookie, &s, now, latency);
 	return 1;
 }
 
 SEC("cgroup/post_bind4")
 int on_post_bind4(struct bpf_sock *ctx)
 {
-	return bind_done(ctx);
+	return bind_done(ctx, AF_INET);
 }
 
 SEC("cgroup/post_bind6")
 int on_post_bind6(struct bpf_sock *ctx)
 {
-	return bind_done(ctx);
+	return bind_done(ctx, AF_INET6);
 }
 
-/* Syscall tracepoints: the context is the kernel's syscall_trace_enter/_exit
- * (ret and args at offset 16), not trace_event_raw_sys_*, which belongs to
- * raw_syscalls and grows with trace_entry: on PREEMPT_RT kernels its larger
- * trace_entry moves ret past the context's end and the attach is refused. */
+/* A refused bind(): EADDRINUSE, the port asked for held, or none free in
+ * the range for bind(0). Rare, so the socket and the address asked for are
+ * read here, from the syscall's arguments, rather than kept from the
+ * bracket. The syscall tracepoints' context is the kernel's
+ * syscall_trace_enter/_exit (ret and args at offset 16), not
+ * trace_event_raw_sys_*, which belongs to raw_syscalls and grows with
+ * trace_entry: on PREEMPT_RT kernels its larger trace_entry moves ret past
+ * the context's end and the attach is refused. */
 SEC("tracepoint/syscalls/sys_exit_bind")
 int on_exit_bind(struct syscall_trace_exit *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ep_record r = {};
-	struct inflight *in;
+	const __u8 *uaddr;
+	struct sock *sk;
+	__u16 family, port;
 
-	in = bpf_map_lookup_elem(&inflight, &tid);
-	if (!in || in->via != EP_VIA_BIND)
+	if (ctx->ret != -EADDRINUSE)
 		return 0;
-	if (ctx->ret == -EADDRINUSE && fill_owner(&r)) {
-		r.proto = in->proto;
-		r.family = in->family;
-		r.lport = in->port_req;
-		r.cookie = in->cookie;
-		__builtin_memcpy(r.laddr, in->addr, 16);
-		r.netns = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), nsproxy,
-					net_ns, ns.inum);
-		if (!targ_netns || r.netns == targ_netns)
-			failed(&r, bpf_ktime_get_ns(), EADDRINUSE, EP_VIA_BIND);
-	}
-	bpf_map_delete_elem(&inflight, &tid);
+	sk = fd_to_sock(syscall_arg0());
+	if (!sk || !proto_wanted(SK_FIELD(sk, sk_protocol)))
+		return 0;
+	family = SK_FIELD(sk, __sk_common.skc_family);
+	if (!fill_owner(&r) || !fill_from_sk(&r, sk))
+		return 0;
+	/* the socket is still unbound: the address and port are the ones asked for */
+	uaddr = syscall_arg1();
+	if (bpf_probe_read_user(&port, sizeof(port), uaddr + 2))
+		return 0;
+	__builtin_memset(r.laddr, 0, sizeof(r.laddr));
+	if (family == AF_INET6)
+		bpf_probe_read_user(r.laddr, 16, uaddr + 8);
+	else
+		bpf_probe_read_user(r.laddr, 4, uaddr + 4);
+	r.lport = bpf_ntohs(port);
+	r.cookie = sk_cookie(sk);
+	failed(&r, bpf_ktime_get_ns(), EADDRINUSE, EP_VIA_BIND);
 	return 0;
 }
 

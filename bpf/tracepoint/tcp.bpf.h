@@ -17,16 +17,20 @@
 
 /* ---------- TCP: state changes ---------- */
 
+/* tp_btf programs get the socket as a pointer the verifier types: its
+ * fields are plain loads on every kernel (btf_sk_cookie, fill_from_btf_sk),
+ * no helper reads. */
+
 /* No sockops: the connect's port is known by the end of the handshake. */
 static __always_inline void connected_without_sockops(const struct sock *sk, __u64 now)
 {
-	__u64 cookie = sk_cookie(sk);
+	__u64 cookie = btf_sk_cookie(sk);
 	struct sock_state *st;
 
 	st = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
 	if (!st || st->phase != PH_PENDING_CONNECT)
 		return;
-	fill_from_sk(&st->rec, sk);
+	fill_from_btf_sk(&st->rec, sk);
 	pending_assigned(cookie, st, now, EP_LATENCY_NONE);
 }
 
@@ -52,7 +56,7 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 			return 0;
 		if (sk->__sk_common.skc_num)
 			return 0; /* bound before: not a selection */
-		if (!fill_owner(&fresh.rec) || !fill_from_sk(&fresh.rec, sk))
+		if (!fill_owner(&fresh.rec) || !fill_from_btf_sk(&fresh.rec, sk))
 			return 0;
 		cookie = bpf_get_socket_cookie((void *)sk);
 		fresh.rec.cookie = cookie;
@@ -70,7 +74,7 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 	}
 	if (newstate != TCP_CLOSE)
 		return 0;
-	cookie = sk_cookie(sk);
+	cookie = btf_sk_cookie(sk);
 	if (!cookie)
 		return 0;
 	st = bpf_map_lookup_elem(&socks, &cookie);
@@ -87,7 +91,7 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 		if (!sport) {
 			/* inet_hash_connect() found no port */
 			bpf_map_delete_elem(&socks, &cookie);
-			fill_from_sk(&s.rec, sk);
+			fill_from_btf_sk(&s.rec, sk);
 			s.rec.cookie = cookie;
 			failed(&s.rec, now, EADDRNOTAVAIL, EP_VIA_CONNECT);
 			return 0;
@@ -119,7 +123,7 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(on_tcp_destroy, struct sock *sk)
 {
-	__u64 cookie = sk_cookie(sk);
+	__u64 cookie = btf_sk_cookie(sk);
 	struct sock_state *st;
 
 	if (!cookie)

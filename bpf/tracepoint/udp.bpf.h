@@ -9,35 +9,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
-#include <bpf/bpf_tracing.h>
 #include "lib/maps.bpf.h"
 #include "lib/kernel_defs.bpf.h"
 #include "lib/emit.bpf.h"
 #include "lib/owner.bpf.h"
 #include "lib/sock_facts.bpf.h"
 #include "lib/sock_table.bpf.h"
-
-static __always_inline struct sock *fd_to_sock(long fd)
-{
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct file **fds;
-	struct file *f;
-	unsigned int max;
-	struct socket *so;
-
-	if (fd < 0)
-		return NULL;
-	max = BPF_CORE_READ(task, files, fdt, max_fds);
-	if (fd >= max)
-		return NULL;
-	fds = BPF_CORE_READ(task, files, fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return NULL;
-	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	so = BPF_CORE_READ(f, private_data);
-	return BPF_CORE_READ(so, sk);
-}
+#include "syscall_args.bpf.h"
 
 static __always_inline struct sock *udp_sock_of(long fd)
 {
@@ -50,23 +28,6 @@ static __always_inline struct sock *udp_sock_of(long fd)
 	if (family != AF_INET && family != AF_INET6)
 		return NULL;
 	return sk;
-}
-
-/* The first argument of the syscall under way (its fd): syscall exit
- * tracepoints carry only the return value, so it is read from the registers
- * the task saved on entry. Compat syscalls fire no syscall tracepoint. */
-static __always_inline long syscall_arg0(void)
-{
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-
-	return PT_REGS_PARM1_CORE_SYSCALL(regs);
-}
-
-static __always_inline void *syscall_arg1(void)
-{
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-
-	return (void *)PT_REGS_PARM2_CORE_SYSCALL(regs);
 }
 
 static __always_inline void udp_peer(struct ep_record *r, __u8 via, const __u8 *peer,

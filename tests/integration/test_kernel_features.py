@@ -126,14 +126,17 @@ def test_without_direct_loads_the_helper_reads_give_the_same_facts(netns):
     ports = tcp_udp_bind(netns)
     code6 = ("import socket\n"
              "u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.connect(('::1', 53))\n"
-             "print(u.getsockname()[1]); u.close()\n")
-    udp6 = int(netns.run(PY, "-c", code6).stdout)
+             "b = socket.socket(socket.AF_INET6); b.bind(('::1', 0))\n"
+             "print(u.getsockname()[1], b.getsockname()[1]); u.close(); b.close()\n")
+    udp6, bind6 = map(int, netns.run(PY, "-c", code6).stdout.split())
     wait_until(lambda: tr.of("release", lport=udp6) and tr.of("release", lport=ports["tcp"])
-               and tr.of("release", lport=ports["bind"]), 10, "the releases")
+               and tr.of("release", lport=ports["bind"]) and tr.of("release", lport=bind6), 10,
+               "the releases")
     assert tr.stop() == 0
     assert "read through helpers" in tr.stderr
     for port, proto, addr in [(ports["tcp"], "tcp", "127.0.0.1"), (ports["udp"], "udp", "127.0.0.1"),
-                              (ports["bind"], "tcp", "127.0.0.1"), (udp6, "udp", "::1")]:
+                              (ports["bind"], "tcp", "127.0.0.1"), (udp6, "udp", "::1"),
+                              (bind6, "tcp", "::1")]:
         (a,) = tr.of("alloc", lport=port, proto=proto)
         assert a["laddr"] == addr and a["netns"] == netns.inode and a["comm"] == "python3", a
         assert a["latency_ns"] > 0 and a["cookie"] > 0, a
