@@ -97,9 +97,21 @@ static struct ep_hist *series_hist(struct ep_agg *a, const struct series_key *k)
 void ep_series_add(struct ep_agg *a, int metric, const struct ep_event *ev, uint64_t v)
 {
 	const struct ep_record *r = ev->rec;
+	struct ep_hist **slot = NULL;
 	struct series_key k;
 	struct ep_hist *h;
 
+	if (a->o.by == EP_BY_NONE) {
+		/* the common case: one of a few series, found without a key */
+		int pi = ep_proto_index(r->proto);
+
+		if (pi >= 0 && r->via <= EP_VIA_SENDMSG && metric < EP_M_MAX)
+			slot = &a->plain[metric][pi][r->family == 6][r->via];
+		if (slot && *slot) {
+			ep_hist_add(*slot, v);
+			return;
+		}
+	}
 	memset(&k, 0, sizeof(k));
 	k.metric = metric;
 	k.proto = r->proto;
@@ -119,11 +131,7 @@ void ep_series_add(struct ep_agg *a, int metric, const struct ep_event *ev, uint
 		}
 	}
 	if (a->o.by == EP_BY_NONE) {
-		int pi = ep_proto_index(r->proto);
-		struct ep_hist **slot = pi >= 0 && r->via <= EP_VIA_SENDMSG && metric < EP_M_MAX
-			? &a->plain[metric][pi][r->family == 6][r->via] : NULL;
-
-		h = slot && *slot ? *slot : series_hist(a, &k);
+		h = series_hist(a, &k);
 		if (slot)
 			*slot = h;
 	} else {

@@ -237,6 +237,13 @@ static void slot_free(struct ep_name_slot *s)
 	free(s);
 }
 
+/* The caches, after the table lost entries or an entry changed. */
+static void forget_last(struct ep_names *n)
+{
+	n->last_slot[0] = n->last_slot[1] = NULL;
+	n->key_known = false;
+}
+
 void ep_names_free(struct ep_names *n)
 {
 	size_t pos = 0;
@@ -249,7 +256,7 @@ void ep_names_free(struct ep_names *n)
 		free(*(char **)v);
 	ep_hash_free(&n->cgroups);
 	ep_hash_free(&n->netns);
-	n->last_slot = NULL;
+	forget_last(n);
 	n->last_netns_known = false;
 }
 
@@ -258,12 +265,14 @@ static struct ep_name_slot *slot_of(const struct ep_names *n, uint64_t id)
 	struct ep_names *m = (struct ep_names *)n; /* the cache is not the table */
 	struct ep_name_slot **s;
 
-	if (n->last_slot && n->last_cgroup == id)
-		return n->last_slot;
+	for (int i = 0; i < 2; i++)
+		if (n->last_slot[i] && n->last_cgroup[i] == id)
+			return n->last_slot[i];
 	s = ep_hash_get(&n->cgroups, &id);
 	if (s) {
-		m->last_cgroup = id;
-		m->last_slot = *s;
+		m->last_cgroup[m->last_next] = id;
+		m->last_slot[m->last_next] = *s;
+		m->last_next ^= 1;
 	}
 	return s ? *s : NULL;
 }
@@ -292,22 +301,35 @@ static void cgroups_make_room(struct ep_names *n)
 		slot_free(*s);
 		ep_hash_del(&n->cgroups, &victims[i]);
 	}
-	n->last_slot = NULL;
+	forget_last(n);
 	free(victims);
 }
 
 uint64_t ep_names_key(const struct ep_names *n, uint64_t cgroup_id, uint32_t pid,
 		      const char *comm)
 {
-	const struct ep_name_slot *s = slot_of(n, cgroup_id);
+	struct ep_names *m = (struct ep_names *)n; /* the memo is not the table */
+	const struct ep_name_slot *s;
 	uint32_t h = 2166136261u;
 
-	if (!s || !(s->flags & EP_NAMES_PER_PROCESS))
-		return cgroup_id;
-	for (size_t i = 0; i < 16 && comm[i]; i++)
-		h = (h ^ (uint8_t)comm[i]) * 16777619u;
-	/* cgroup v2 ids are kernfs ids: the top bit is never theirs */
-	return 1ULL << 63 | (uint64_t)(h & 0x7fffffffu) << 32 | pid;
+	if (n->key_known && n->key_cgroup == cgroup_id && n->key_pid == pid &&
+	    !memcmp(n->key_comm, comm, sizeof(n->key_comm))) /* comm is NUL-padded */
+		return n->key;
+	s = slot_of(n, cgroup_id);
+	m->key = cgroup_id;
+	if (s && (s->flags & EP_NAMES_PER_PROCESS)) {
+		for (size_t i = 0; i < 16 && comm[i]; i++)
+			h = (h ^ (uint8_t)comm[i]) * 16777619u;
+		/* cgroup v2 ids are kernfs ids: the top bit is never theirs */
+		m->key = 1ULL << 63 | (uint64_t)(h & 0x7fffffffu) << 32 | pid;
+	}
+	/* remembered only once the cgroup is known: its flags decide the key */
+	m->key_known = s != NULL;
+	m->key_cgroup = cgroup_id;
+	m->key_pid = pid;
+	memset(m->key_comm, 0, sizeof(m->key_comm));
+	memcpy(m->key_comm, comm, strnlen(comm, sizeof(m->key_comm)));
+	return m->key;
 }
 
 void ep_names_set_cgroup(struct ep_names *n, uint64_t id, const char *path, int flags)
@@ -336,6 +358,7 @@ void ep_names_set_cgroup(struct ep_names *n, uint64_t id, const char *path, int 
 	}
 	s->id = ident;
 	s->flags = flags;
+	n->key_known = false; /* the flags decide the keys */
 }
 
 const struct ep_identity *ep_names_cgroup(const struct ep_names *n, uint64_t id)

@@ -46,9 +46,16 @@ struct ep_name_slot;
 struct ep_names {
 	struct ep_hash cgroups; /* uint64_t id -> struct ep_name_slot * */
 	struct ep_hash netns;   /* uint32_t inode -> char * (NULL: none) */
-	/* The last of each found: events come in runs from one owner. */
-	uint64_t last_cgroup;
-	struct ep_name_slot *last_slot; /* NULL: no last */
+	/* The last of each found: events come in runs from one owner. Two
+	 * cgroups: on a hybrid host each event asks for the v2 root and for
+	 * its process's key. */
+	uint64_t last_cgroup[2];
+	struct ep_name_slot *last_slot[2]; /* NULL: none */
+	unsigned last_next;                /* the one to replace */
+	uint64_t key_cgroup, key;          /* the last ep_names_key: inputs, result */
+	uint32_t key_pid;
+	char key_comm[16];
+	bool key_known;
 	uint32_t last_netns;
 	bool last_netns_known;
 	const char *last_netns_name;
