@@ -112,7 +112,8 @@ soak: all
 # VM=1: inside Debian 12's kernel under qemu -icount, one vCPU (instructions,
 # not seconds: repeatable to about 1%), with libbpf-tools as further peers.
 bench: all
-	@command -v bpftrace >/dev/null && [ -x /usr/sbin/bindsnoop ] || ./scripts/setup.sh --bench
+	@command -v bpftrace >/dev/null && [ -x /usr/sbin/bindsnoop ] && command -v nginx >/dev/null && \
+		command -v wrk >/dev/null || ./scripts/setup.sh --bench
 ifeq ($(VM),1)
 	@command -v qemu-system-x86_64 >/dev/null || ./scripts/setup.sh --vm
 	rm -f $(OUT)/bench-guest.jsonl

@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+import http_load
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EPTRACE = os.path.join(ROOT, "build", "eptrace")
 CHURN = os.path.join(ROOT, "build", "bench", "churn")
@@ -28,13 +30,13 @@ BT = os.path.join(ROOT, "bench", "count.bt")
 BT_KFUNC = os.path.join(ROOT, "bench", "count_kfunc.bt")
 NS = "eptrace-bench"
 WORKLOADS = ["tcp4", "tcp6", "udp_connect4", "udp_connect6", "udp_sendto4", "udp_sendto6",
-             "bind4", "bind6", "syscalls"]
+             "bind4", "bind6", "syscalls", "http_keepalive", "http_close"]
 MODES = ["untraced", "floor", "hist", "json", "record", "bpftrace"]
 # floor, hist and json take the backend auto picks (the floor: the tracepoint
 # one); a _trampoline or _tracepoint suffix names it.
 # In the guest: the peers users know (libbpf-tools, on kprobes) and the
 # cheapest possible counter (fentry on the three searches).
-VM_WORKLOADS = ["tcp4", "udp_connect4", "bind4", "syscalls"]
+VM_WORKLOADS = ["tcp4", "udp_connect4", "bind4", "syscalls", "http_keepalive", "http_close"]
 VM_MODES = ["untraced", "floor_trampoline", "hist", "json", "floor", "hist_tracepoint",
             "bpftrace", "bpftrace_kfunc", "bindsnoop", "tcpconnect", "tcplife"]
 LIBBPF_TOOLS = ("bindsnoop", "tcpconnect", "tcplife")
@@ -216,6 +218,8 @@ def tracer_cpu(procs):
 
 
 def churn(workload, seconds, procs, pin):
+    if workload in http_load.WORKLOADS:
+        return http_load.load(NS, workload, seconds, 0 if pin is not None else None)
     gen = ["taskset", "-c", "0"] if pin is not None else []
     return json.loads(sh("ip", "netns", "exec", NS, *gen, CHURN, workload, str(seconds),
                          str(procs)).stdout)
@@ -382,6 +386,15 @@ def main():
     emit({"machine": machine(), "seconds": a.seconds, "rounds": a.rounds})
     setup_netns()
     tmp = tempfile.mkdtemp(prefix="eptrace-bench-")
+    server = None
+    if any(w in http_load.WORKLOADS for w in workloads):
+        if http_load.available():
+            # on the generators' CPU, as the churn generator's own work is
+            server = http_load.Server(NS, tmp, 0 if tracer_cpu(1) is not None else None)
+        else:
+            print("nginx or wrk missing (scripts/setup.sh --bench): the HTTP workloads are "
+                  "left out", file=sys.stderr)
+            workloads = [w for w in workloads if w not in http_load.WORKLOADS]
     try:
         for rnd in range(a.rounds):
             for i, w in enumerate(workloads):
@@ -405,6 +418,8 @@ def main():
                     soak.append(r)
                     emit(r)
     finally:
+        if server:
+            server.stop()
         subprocess.run(["ip", "netns", "del", NS], capture_output=True)
     if not a.no_write:
         write(a, results, soak, machine())
@@ -434,7 +449,11 @@ def section_text(a, results, soak, mach):
             "per operation in `--hist` mode, from the kernel's bpf_stats (it includes the "
             "accounting's own clock reads; the syscall tracepoints' slow path is not in it); "
             "the `syscalls` workload takes no port (a read of /dev/zero and a write to "
-            "/dev/null per op): what every other process pays; "
+            "/dev/null per op): what every other process pays; `http_keepalive` is nginx "
+            "answering wrk over 8 kept-alive connections (one op per request, no port "
+            "taken: anything above the syscall tax is waste), `http_close` the same with "
+            "`Connection: close` (a port taken and freed per request), timed by wrk in whole "
+            "seconds; "
             "CPU is the tracer's user+sys time per kernel record).\n"
             + ("\nIn the guest (qemu `-icount shift=0,sleep=off`, one vCPU) a guest second is "
                "10^9 executed instructions, so ratios count instructions and the tracer's "

@@ -8,7 +8,8 @@ pkgs="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config gcc li
       iproute2 python3 python3-pytest socat util-linux procps sqlite3 prometheus valgrind"
 for opt; do
 	case "$opt" in
-	--bench) pkgs="$pkgs bpftrace libbpf-tools";; # the peers the benchmark compares with
+	# the peers the benchmark compares with, and its HTTP server and load
+	--bench) pkgs="$pkgs bpftrace libbpf-tools nginx-light wrk";;
 	--vm) pkgs="$pkgs qemu-system-x86 busybox-static cpio kmod";; # make vmtest
 	*) echo "setup.sh: unknown option $opt (--bench, --vm)" >&2; exit 2;;
 	esac
@@ -21,6 +22,12 @@ if [ -n "$missing" ]; then
 	apt-get update -qq
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	# make bench runs its own nginx in its own namespace: the one the package
+	# starts on port 80 is not wanted
+	case " $missing " in
+	*" nginx-light "*) ! command -v systemctl >/dev/null ||
+		systemctl disable --now nginx >/dev/null 2>&1 || true;;
+	esac
 fi
 if ! grep -q " /sys/kernel/tracing tracefs" /proc/mounts; then
 	mount -t tracefs nodev /sys/kernel/tracing
