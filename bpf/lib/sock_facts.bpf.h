@@ -37,24 +37,51 @@ static __always_inline bool facts_filtered(struct ep_record *r, __u16 family)
 
 /* Addresses, ports and namespace of a socket, read by address so that the same
  * code serves BTF pointers and addresses found by walking the fd table. */
+/* The head of sock_common as one helper read, where the kernel's layout
+ * has it (every kernel since 2.6.38): the IPv4 pair, the hash, the ports and
+ * the family; each helper call costs more than the bytes it copies. */
+struct sk_head {
+	__be32 daddr;
+	__be32 rcv_saddr;
+	__u32 hash;
+	__be16 dport;
+	__u16 num;
+	__u16 family;
+};
+
+#define SK_HEAD_AT(field, at) \
+	(bpf_core_field_offset(struct sock, __sk_common.field) - \
+	 bpf_core_field_offset(struct sock, __sk_common.skc_daddr) == (at))
+
+static __always_inline bool sk_head_read(const struct sock *sk, struct sk_head *h)
+{
+	if (!SK_HEAD_AT(skc_rcv_saddr, 4) || !SK_HEAD_AT(skc_dport, 12) ||
+	    !SK_HEAD_AT(skc_num, 14) || !SK_HEAD_AT(skc_family, 16))
+		return false;
+	return !bpf_probe_read_kernel(h, sizeof(*h), &sk->__sk_common.skc_daddr);
+}
+
 static __always_inline bool fill_from_sk(struct ep_record *r, const struct sock *sk)
 {
-	__u16 family = SK_FIELD(sk, __sk_common.skc_family);
-	__u16 num = SK_FIELD(sk, __sk_common.skc_num);
+	struct sk_head h;
 
-	if (num)
-		r->lport = num;
-	r->rport = bpf_ntohs(SK_FIELD(sk, __sk_common.skc_dport));
+	if (direct_loads || !sk_head_read(sk, &h)) {
+		h.family = SK_FIELD(sk, __sk_common.skc_family);
+		h.num = SK_FIELD(sk, __sk_common.skc_num);
+		h.dport = SK_FIELD(sk, __sk_common.skc_dport);
+		h.rcv_saddr = SK_FIELD(sk, __sk_common.skc_rcv_saddr);
+		h.daddr = SK_FIELD(sk, __sk_common.skc_daddr);
+	}
+	if (h.num)
+		r->lport = h.num;
+	r->rport = bpf_ntohs(h.dport);
 	r->netns = direct_loads ? AS(struct sock, sk)->__sk_common.skc_net.net->ns.inum
 				: BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	r->proto = SK_FIELD(sk, sk_protocol);
-	if (family == AF_INET) {
-		__u32 l = SK_FIELD(sk, __sk_common.skc_rcv_saddr);
-		__u32 d = SK_FIELD(sk, __sk_common.skc_daddr);
-
+	if (h.family == AF_INET) {
 		r->family = 4;
-		__builtin_memcpy(r->laddr, &l, 4);
-		__builtin_memcpy(r->raddr, &d, 4);
+		__builtin_memcpy(r->laddr, &h.rcv_saddr, 4);
+		__builtin_memcpy(r->raddr, &h.daddr, 4);
 	} else if (direct_loads) {
 		r->family = 6;
 		__builtin_memcpy(r->laddr, &AS(struct sock, sk)->__sk_common.skc_v6_rcv_saddr, 16);
@@ -64,7 +91,7 @@ static __always_inline bool fill_from_sk(struct ep_record *r, const struct sock 
 		bpf_core_read(r->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(r->raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
-	return facts_filtered(r, family);
+	return facts_filtered(r, h.family);
 }
 
 /* The same from a pointer the verifier knows as a struct sock (a traced

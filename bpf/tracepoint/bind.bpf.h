@@ -125,12 +125,19 @@ int on_post_bind6(struct bpf_sock *ctx)
 SEC("tracepoint/syscalls/sys_exit_bind")
 int on_exit_bind(struct syscall_trace_exit *ctx)
 {
+	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
+	struct bind_bracket *b = bpf_map_lookup_elem(&bind_brackets, &zero);
+	long ret = ctx->ret; /* read once: the verifier takes no offset ctx pointer */
 	struct ep_record r = {};
 	const __u8 *uaddr;
 	struct sock *sk;
 	__u16 family, port;
 
-	if (ctx->ret != -EADDRINUSE)
+	/* A bracket a refused bind left open could otherwise time the next
+	 * bind of the same socket from here. */
+	if (b && b->tid == tid)
+		b->tid = 0;
+	if (ret != -EADDRINUSE)
 		return 0;
 	sk = fd_to_sock(syscall_arg0());
 	if (!sk || !proto_wanted(SK_FIELD(sk, sk_protocol)))
