@@ -14,10 +14,9 @@
 #define S_IFSOCK 0140000
 #define ENOENT 2
 #define EAGAIN 11
-#define E2BIG 7
+#define EEXIST 17
 #define EADDRINUSE 98
 #define EADDRNOTAVAIL 99
-#define SOCK_BINDPORT_LOCK 8 /* sk_userlocks: bind() named the port */
 
 /* TCP states (include/net/tcp_states.h) */
 #define TCP_ESTABLISHED 1

@@ -35,8 +35,6 @@ static __always_inline bool facts_filtered(struct ep_record *r, __u16 family)
 	return family_wanted(family) && proto_wanted(r->proto);
 }
 
-/* Addresses, ports and namespace of a socket, read by address so that the same
- * code serves BTF pointers and addresses found by walking the fd table. */
 /* The head of sock_common as one helper read, where the kernel's layout
  * has it (every kernel since 2.6.38): the IPv4 pair, the hash, the ports and
  * the family; each helper call costs more than the bytes it copies. */
@@ -61,6 +59,8 @@ static __always_inline bool sk_head_read(const struct sock *sk, struct sk_head *
 	return !bpf_probe_read_kernel(h, sizeof(*h), &sk->__sk_common.skc_daddr);
 }
 
+/* Addresses, ports and namespace of a socket, read by address so that the same
+ * code serves BTF pointers and addresses found by walking the fd table. */
 static __always_inline bool fill_from_sk(struct ep_record *r, const struct sock *sk)
 {
 	struct sk_head h;

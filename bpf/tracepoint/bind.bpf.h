@@ -16,11 +16,13 @@
 #include "lib/sock_table.bpf.h"
 #include "syscall_args.bpf.h"
 
-/* bind()'s bracket, cgroup/bind4|6 to post_bind4|6, in a per-CPU slot: no
- * hashing, locking or element per call. The thread and socket it was opened
- * for are checked at its close: a bind that moved to another CPU in between,
- * or whose slot another bind took meanwhile, reports no latency rather than
- * a wrong one. */
+/* bind()'s bracket, cgroup/bind4|6 to post_bind4|6, in an array slot chosen
+ * by thread id: no hashing, locking or element per call, and the same slot
+ * on whichever CPU the thread ends up. The thread and socket it was opened
+ * for are checked at its close; a bind whose slot a thread with a congruent
+ * id took meanwhile is counted (inflight_full) and not reported: whether it
+ * asked for a port is then unknown (bind() records that only after its
+ * post_bind hook). */
 struct bind_bracket {
 	__u64 start_ns;
 	__u64 cookie;
@@ -30,25 +32,32 @@ struct bind_bracket {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EP_INFLIGHT_MAX);
 	__type(key, __u32);
 	__type(value, struct bind_bracket);
 } bind_brackets SEC(".maps");
 
+static __always_inline struct bind_bracket *bind_slot(__u32 tid)
+{
+	__u32 i = tid & (EP_INFLIGHT_MAX - 1);
+
+	return bpf_map_lookup_elem(&bind_brackets, &i);
+}
+
 static __always_inline int bind_start(struct bpf_sock_addr *ctx)
 {
-	__u32 zero = 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct bind_bracket *b;
 
 	if (!proto_wanted(ctx->protocol))
 		return 1;
-	b = bpf_map_lookup_elem(&bind_brackets, &zero);
+	b = bind_slot(tid);
 	if (!b)
 		return 1;
 	b->start_ns = bpf_ktime_get_ns();
 	b->cookie = bpf_get_socket_cookie(ctx);
-	b->tid = (__u32)bpf_get_current_pid_tgid();
+	b->tid = tid;
 	b->port_req = bpf_ntohs(ctx->user_port);
 	return 1;
 }
@@ -65,32 +74,39 @@ int on_bind6(struct bpf_sock_addr *ctx)
 	return bind_start(ctx);
 }
 
+/* A UDP socket bound without a report: a send must not take its port for
+ * an autobind. */
+static __always_inline void forget_unbound(__u64 cookie)
+{
+	struct sock_state *st = bpf_map_lookup_elem(&socks, &cookie);
+
+	if (st && st->phase == PH_UNBOUND)
+		bpf_map_delete_elem(&socks, &cookie);
+}
+
 /* For cgroup sock programs the context is the struct sock itself. */
 static __always_inline int bind_done(struct bpf_sock *ctx, __u16 family)
 {
-	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 cookie = bpf_get_socket_cookie(ctx), now = bpf_ktime_get_ns();
 	__u64 latency = EP_LATENCY_NONE;
-	struct bind_bracket *b = bpf_map_lookup_elem(&bind_brackets, &zero);
+	struct bind_bracket *b = bind_slot(tid);
 	struct sock_state s = {};
 	bool fixed;
 
-	if (b && b->tid == tid && b->cookie == cookie) {
-		fixed = b->port_req != 0;
-		if (!fixed)
-			latency = now - b->start_ns;
-		b->tid = 0;
-	} else {
-		/* bind() sets it exactly when the caller named a port */
-		fixed = BPF_CORE_READ_BITFIELD_PROBED((struct sock *)ctx, sk_userlocks) &
-			SOCK_BINDPORT_LOCK;
+	if (!proto_wanted(ctx->protocol))
+		return 1;
+	if (!b || b->tid != tid || b->cookie != cookie) {
+		stat_inc(EP_STAT_INFLIGHT_FULL);
+		forget_unbound(cookie);
+		return 1;
 	}
+	fixed = b->port_req != 0;
+	if (!fixed)
+		latency = now - b->start_ns;
+	b->tid = 0;
 	if (!fill_owner(&s.rec) || !fill_from_bound_ctx(&s.rec, ctx, family)) {
-		/* Its port is bound now: a send must not take it for an autobind. */
-		struct sock_state *st = bpf_map_lookup_elem(&socks, &cookie);
-
-		if (st && st->phase == PH_UNBOUND)
-			bpf_map_delete_elem(&socks, &cookie);
+		forget_unbound(cookie);
 		return 1;
 	}
 	s.rec.via = EP_VIA_BIND;
@@ -125,8 +141,8 @@ int on_post_bind6(struct bpf_sock *ctx)
 SEC("tracepoint/syscalls/sys_exit_bind")
 int on_exit_bind(struct syscall_trace_exit *ctx)
 {
-	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
-	struct bind_bracket *b = bpf_map_lookup_elem(&bind_brackets, &zero);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct bind_bracket *b = bind_slot(tid);
 	long ret = ctx->ret; /* read once: the verifier takes no offset ctx pointer */
 	struct ep_record r = {};
 	const __u8 *uaddr;

@@ -50,6 +50,9 @@ static __always_inline void udp_assigned(struct sock_state *st, const struct soc
 {
 	struct sock_state fresh = {};
 
+	/* reported already, by another thread's send or connect on it */
+	if (st && st->phase != PH_UNBOUND && st->phase != PH_RELEASED)
+		return;
 	if (st && st->phase == PH_UNBOUND) {
 		if (!fill_owner(&st->rec) || !fill_from_sk(&st->rec, sk)) {
 			/* filtered out: not worth a look at its next send */
@@ -118,7 +121,21 @@ static __always_inline void udp_connect_done(const struct inflight *in, struct s
 	}
 }
 
-/* connect(AF_UNSPEC) gives a UDP port back unless bind() fixed it. */
+/* The entry of a UDP socket without a port, which a send's autobind turns
+ * into its assignment. */
+static __always_inline void track_unbound(__u64 cookie, __u64 sk, __u64 flags)
+{
+	struct sock_state st = { .phase = PH_UNBOUND, .sk = sk };
+	long err;
+
+	st.rec.cookie = cookie;
+	err = bpf_map_update_elem(&socks, &cookie, &st, flags);
+	if (err && err != -EEXIST)
+		stat_inc(EP_STAT_SOCKS_FULL);
+}
+
+/* connect(AF_UNSPEC) gives a UDP port back unless bind() fixed it; the
+ * socket can then autobind again. */
 static __always_inline void udp_disconnected(long fd)
 {
 	struct sock_state *st;
@@ -133,8 +150,10 @@ static __always_inline void udp_disconnected(long fd)
 		return;
 	cookie = sk_cookie(sk);
 	st = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
-	if (st && st->phase == PH_ASSIGNED)
+	if (st && st->phase == PH_ASSIGNED) {
 		released(cookie, st, bpf_ktime_get_ns(), EP_REL_DISCONNECT, 0);
+		track_unbound(cookie, (__u64)sk, BPF_ANY);
+	}
 }
 
 /* A bracket this connect did not open (io_uring's connect opens one with no
@@ -213,35 +232,43 @@ int on_sendmsg6(struct bpf_sock_addr *ctx)
 SEC("cgroup/sock_create")
 int on_sock_create(struct bpf_sock *ctx)
 {
-	struct sock_state st = { .phase = PH_UNBOUND };
-	__u64 cookie;
-
 	if (ctx->protocol != IPPROTO_UDP || !trace_udp || !family_wanted(ctx->family))
 		return 1;
 	if (targ_netns && BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), nsproxy,
 					 net_ns, ns.inum) != targ_netns)
 		return 1;
-	cookie = bpf_get_socket_cookie(ctx);
-	st.rec.cookie = cookie;
-	st.sk = (__u64)ctx; /* the context is the struct sock */
-	if (bpf_map_update_elem(&socks, &cookie, &st, BPF_NOEXIST) == -E2BIG)
-		stat_inc(EP_STAT_SOCKS_FULL);
+	/* the context is the struct sock */
+	track_unbound(bpf_get_socket_cookie(ctx), (__u64)ctx, BPF_NOEXIST);
 	return 1;
 }
 
-/* A send that could not autobind returns EAGAIN with the socket still
- * without a port (a full send buffer's EAGAIN leaves the port in place). */
+/* A failed send. One that could not autobind returns EAGAIN with the
+ * socket still without a port (a full send buffer's EAGAIN leaves the port
+ * in place). One that autobound and then failed before the cgroup hook (no
+ * address, a bad one, too long a datagram) keeps its new port: reported
+ * here. Sends succeed far more often than they fail: the fd table is
+ * walked only for failures. */
 static __always_inline void send_done(long ret)
 {
 	struct ep_record r = {};
+	struct sock_state *st;
 	struct sock *sk;
+	__u64 cookie;
 
-	if (ret != -EAGAIN || !trace_udp)
+	if (ret >= 0 || !trace_udp)
 		return;
 	sk = udp_sock_of(syscall_arg0());
-	if (!sk || SK_FIELD(sk, __sk_common.skc_num))
+	if (!sk)
 		return;
-	if (fill_owner(&r) && fill_from_sk(&r, sk)) {
+	if (SK_FIELD(sk, __sk_common.skc_num)) {
+		cookie = sk_cookie(sk);
+		st = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
+		if (st && st->phase == PH_UNBOUND)
+			udp_assigned(st, sk, cookie, EP_VIA_SENDMSG, bpf_ktime_get_ns(),
+				     EP_LATENCY_NONE, NULL, 0);
+		return;
+	}
+	if (ret == -EAGAIN && fill_owner(&r) && fill_from_sk(&r, sk)) {
 		r.cookie = sk_cookie(sk);
 		failed(&r, bpf_ktime_get_ns(), EAGAIN, EP_VIA_SENDMSG);
 	}

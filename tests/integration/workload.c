@@ -219,6 +219,25 @@ static void udp_connect_case(const char *cas, int family, int mapped, int discon
 		if (connect(fd, &un, sizeof(un)))
 			die("disconnect");
 	}
+	if (disconnect == 2) {
+		/* without its port again: the next send autobinds anew */
+		if (sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len) < 0)
+			die("send after disconnect");
+		fact("alloc", "udp4_send_after_disconnect", "udp", family, "sendmsg",
+		     local_port(fd), "\"release\":\"close\"");
+	}
+	close(fd);
+}
+
+/* send() with no address on an unconnected socket fails (EDESTADDRREQ), but
+ * only after the autobind: the port is held until close. */
+static void udp_unaddressed_send_case(const char *cas)
+{
+	int fd = sock(4, SOCK_DGRAM);
+
+	if (send(fd, "x", 1, 0) == 0 || errno != EDESTADDRREQ)
+		die("unaddressed send");
+	fact("alloc", cas, "udp", 4, "sendmsg", local_port(fd), "\"release\":\"close\"");
 	close(fd);
 }
 
@@ -361,6 +380,8 @@ int main(int argc, char **argv)
 	udp_connect_case("udp6_connect", 6, 0, 0);
 	udp_connect_case("udp_mapped_connect", 6, 1, 0);
 	udp_connect_case("udp4_disconnect", 4, 0, 1);
+	udp_connect_case("udp4_disconnect_resend", 4, 0, 2);
+	udp_unaddressed_send_case("udp4_unaddressed_send");
 	udp_send_case("udp4_sendto", 4, 0);
 	udp_send_case("udp6_sendto", 6, 0);
 	udp_send_case("udp4_sendmsg", 4, 1);

@@ -68,7 +68,7 @@ void ep_sweep_add(struct ep_sweep *s, uint32_t netns, const struct ep_diag_sock 
 size_t ep_sweep_run(struct ep_sweep *s, int socks_fd);
 void ep_sweep_free(struct ep_sweep *s);
 
-/* Brackets no syscall exit closed (io_uring's bind or connect, a thread gone
+/* Brackets no syscall exit closed (io_uring's connect, a thread gone
  * since); the kernel drops them at the thread's next connect(). now:
  * CLOCK_MONOTONIC ns. Returns the entries removed. */
 size_t ep_tables_sweep_brackets(int inflight_fd, uint64_t now);
