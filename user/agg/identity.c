@@ -313,7 +313,7 @@ uint64_t ep_names_key(const struct ep_names *n, uint64_t cgroup_id, uint32_t pid
 	uint32_t h = 2166136261u;
 
 	if (n->key_known && n->key_cgroup == cgroup_id && n->key_pid == pid &&
-	    !memcmp(n->key_comm, comm, sizeof(n->key_comm))) /* comm is NUL-padded */
+	    !strncmp(n->key_comm, comm, sizeof(n->key_comm)))
 		return n->key;
 	s = slot_of(n, cgroup_id);
 	m->key = cgroup_id;
