@@ -9,7 +9,8 @@ OUT := build
 BACKENDS := tracepoint trampoline
 VMLINUX := vmlinux/$(ARCH)
 
-CFLAGS ?= -O2 -g
+# -flto: the per-record path crosses files (decode, names, aggregate)
+CFLAGS ?= -O2 -g -flto=auto
 WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 INCLUDES := -I$(OUT) -Ibpf -Iuser
 LIBS := -Wl,-Bstatic -lbpf -lelf -lz -lsqlite3 -Wl,-Bdynamic -lmicrohttpd -lpthread -ldl -lm

@@ -70,8 +70,9 @@ static uint64_t mono_now(void)
 
 /* Who the owner's cgroup and the namespace are, once each (the pipeline
  * remembers, and tells the recording). */
-static void learn_names(struct ep_run *run, const struct ep_record *rec)
+static void learn_names(void *ctx, const struct ep_record *rec)
 {
+	struct ep_run *run = ctx;
 	struct ep_names *names = &run->pipe.agg.names;
 	char path[EP_CGROUP_PATH_MAX], name[256];
 	uint64_t key;
@@ -102,7 +103,6 @@ static void learn_netns(void *ctx, const struct ep_record *rec)
 	struct ep_run *run = ctx;
 	struct ep_holder h;
 
-	learn_names(run, rec);
 	ep_probe_seen(run->probe, rec->netns, rec->pid, rec->ts_ns);
 	if (rec->kind == EP_FAIL && rec->err == EADDRINUSE && rec->lport &&
 	    !ep_agg_holder(&run->pipe.agg, rec->netns, rec->proto, rec->lport, &h))
@@ -225,7 +225,7 @@ static int prepare(struct ep_run *run)
 		return 1;
 	}
 	ep_namer_init(&run->namer);
-	ep_pipe_set_enrich(&run->pipe, &(struct ep_enrich){ learn_netns, run });
+	ep_pipe_set_enrich(&run->pipe, &(struct ep_enrich){ learn_names, learn_netns, run });
 	/* Before any thread starts, so that they do not take the signals. */
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

@@ -75,6 +75,40 @@ void ep_pipe_restore_totals(struct ep_pipeline *p, uint64_t received, uint64_t b
 	p->sum.duration_s = duration_s;
 }
 
+static bool same_owner(const struct ep_owner_memo *m, const struct ep_names *n,
+		       const struct ep_record *rec)
+{
+	return m->valid && m->names_gen == n->gen && m->cgroup_id == rec->cgroup_id &&
+	       m->pid == rec->pid && m->netns == rec->netns &&
+	       !memcmp(m->comm, rec->comm, EP_COMM_LEN);
+}
+
+/* The owner's key, identity and namespace name. Remembered only once the
+ * table knows them all: an owner it could not name yet is asked again. */
+static void owner_names(struct ep_pipeline *p, const struct ep_record *rec, struct ep_event *ev)
+{
+	struct ep_owner_memo *m = &p->owner;
+	struct ep_names *n = &p->agg.names;
+
+	if (!same_owner(m, n, rec)) {
+		if (p->enrich.learn)
+			p->enrich.learn(p->enrich.ctx, rec);
+		m->key = ep_names_key(n, rec->cgroup_id, rec->pid, rec->comm);
+		m->ident = ep_names_cgroup(n, m->key);
+		m->netns_name = ep_names_netns(n, rec->netns);
+		m->valid = (!rec->cgroup_id || ep_names_knows_cgroup(n, m->key)) &&
+			   (!rec->netns || ep_names_knows_netns(n, rec->netns));
+		m->names_gen = n->gen;
+		m->cgroup_id = rec->cgroup_id;
+		m->pid = rec->pid;
+		m->netns = rec->netns;
+		memcpy(m->comm, rec->comm, EP_COMM_LEN);
+	}
+	ev->owner_key = m->key;
+	ev->ident = m->ident;
+	ev->netns_name = m->netns_name;
+}
+
 /* Record -> decode -> (live: learn the namespace) -> aggregate -> output. */
 void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 {
@@ -91,9 +125,7 @@ void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 	}
 	if (p->enrich.before)
 		p->enrich.before(p->enrich.ctx, rec);
-	ev.owner_key = ep_names_key(&p->agg.names, rec->cgroup_id, rec->pid, rec->comm);
-	ev.ident = ep_names_cgroup(&p->agg.names, ev.owner_key);
-	ev.netns_name = ep_names_netns(&p->agg.names, rec->netns);
+	owner_names(p, rec, &ev);
 	if ((p->opts->unit && !ep_identity_under(ev.ident, p->opts->unit)) ||
 	    (p->opts->container && !ep_identity_container_is(ev.ident, p->opts->container)))
 		return;

@@ -24,10 +24,25 @@ struct ep_consumer {
 
 #define EP_PIPE_CONSUMERS_MAX 4
 
-/* Live only: called before an event is aggregated (learn its namespace). */
+/* Live only: called before an event is aggregated. learn: the names of an
+ * owner (cgroup, namespace) other than the last record's; before: every
+ * record (probe its namespace). */
 struct ep_enrich {
+	void (*learn)(void *ctx, const struct ep_record *rec);
 	void (*before)(void *ctx, const struct ep_record *rec);
 	void *ctx;
+};
+
+/* Records come in runs from one owner: while the names table is unchanged,
+ * what it said for the run's first record holds for the rest. */
+struct ep_owner_memo {
+	uint64_t cgroup_id, key;
+	uint32_t pid, netns;
+	char comm[EP_COMM_LEN];
+	unsigned names_gen;
+	bool valid;
+	const struct ep_identity *ident;
+	const char *netns_name;
 };
 
 /* Fields are the pipeline's own: others read them, and change them only
@@ -41,6 +56,7 @@ struct ep_pipeline {
 	uint64_t report_every; /* ns, 0: at exit only */
 	uint64_t lost_reported, misses_reported;
 	struct ep_enrich enrich;
+	struct ep_owner_memo owner;
 	struct ep_consumer consumers[EP_PIPE_CONSUMERS_MAX];
 	int nconsumers;
 };

@@ -145,27 +145,30 @@ static void names_table(void)
 	CHECK(ep_names_cgroup(&n, 11) && !ep_names_knows_cgroup(&n, 8));
 	ep_names_pin(&n, 7, -1);
 	ep_names_pin(&n, 7, -1); /* never below zero */
+	/* as records carry it: 16 bytes, zero-padded */
+	const char COMM_WEB[16] = "web", COMM_CRON[16] = "cron";
+
 	/* the v2 root of a hybrid host: owners by process */
-	CHECK(ep_names_key(&n, 7, 5, "web") == 7);
-	CHECK(ep_names_key(&n, 42, 5, "web") == 42); /* unknown yet: its id */
-	CHECK(ep_names_key(&n, 1, 5, "web") == 1);
+	CHECK(ep_names_key(&n, 7, 5, COMM_WEB) == 7);
+	CHECK(ep_names_key(&n, 42, 5, COMM_WEB) == 42); /* unknown yet: its id */
+	CHECK(ep_names_key(&n, 1, 5, COMM_WEB) == 1);
 	ep_names_set_cgroup(&n, 1, "/", EP_NAMES_PER_PROCESS); /* not the key remembered */
-	uint64_t k = ep_names_key(&n, 1, 5, "web");
+	uint64_t k = ep_names_key(&n, 1, 5, COMM_WEB);
 	CHECK(k != 1 && (k >> 63) && (uint32_t)k == 5);
-	CHECK(ep_names_key(&n, 1, 5, "web") == k);
-	CHECK(ep_names_key(&n, 1, 5, "cron") != k);  /* a reused pid is asked again */
-	CHECK(ep_names_key(&n, 1, 6, "web") != k);
+	CHECK(ep_names_key(&n, 1, 5, COMM_WEB) == k);
+	CHECK(ep_names_key(&n, 1, 5, COMM_CRON) != k);  /* a reused pid is asked again */
+	CHECK(ep_names_key(&n, 1, 6, COMM_WEB) != k);
 	ep_names_set_cgroup(&n, k, "/legacy/web.service", 0);
 	CHECK_STR(ep_names_cgroup(&n, k)->unit, "web.service");
 	/* the root and a process's key, asked in turns, each answered right */
 	for (int i = 0; i < 3; i++)
-		CHECK(ep_names_key(&n, 1, 5, "web") == k && ep_names_knows_cgroup(&n, 1) &&
+		CHECK(ep_names_key(&n, 1, 5, COMM_WEB) == k && ep_names_knows_cgroup(&n, 1) &&
 		      !ep_names_cgroup(&n, 1)->unit && ep_names_cgroup(&n, k) &&
 		      !strcmp(ep_names_cgroup(&n, k)->unit, "web.service"));
 	ep_names_set_cgroup(&n, 1, "/", 0); /* no longer told apart by process */
-	CHECK(ep_names_key(&n, 1, 5, "web") == 1);
+	CHECK(ep_names_key(&n, 1, 5, COMM_WEB) == 1);
 	ep_names_set_cgroup(&n, 1, "/", EP_NAMES_PER_PROCESS);
-	CHECK(ep_names_key(&n, 1, 5, "web") == k);
+	CHECK(ep_names_key(&n, 1, 5, COMM_WEB) == k);
 	ep_names_set_netns(&n, 1, "host");
 	ep_names_set_netns(&n, 2, NULL);
 	CHECK_STR(ep_names_netns(&n, 1), "host");

@@ -283,7 +283,7 @@ static bool drop_holder(struct ep_agg *a, uint64_t cookie, uint64_t ts)
 	if (!sp)
 		return false;
 	s = *sp;
-	ep_hash_del(&a->by_cookie, &cookie);
+	ep_hash_del_value(&a->by_cookie, sp);
 	ep_names_pin(&a->names, s.cgroup_id, -1);
 	ns = ep_ns_get(a, s.netns, false);
 	e = ns ? ep_ns_port(ns, s.proto, s.port, false) : NULL;

@@ -133,11 +133,6 @@ const char *ep_reason_name(int reason)
 	}
 }
 
-int ep_proto_index(int proto)
-{
-	return proto == EP_TCP ? 0 : proto == EP_UDP ? 1 : proto == EP_SCTP ? 2 : -1;
-}
-
 int ep_proto_of_index(int i)
 {
 	static const int protos[EP_NPROTO] = { EP_TCP, EP_UDP, EP_SCTP };

@@ -45,7 +45,11 @@ const char *ep_kind_name(int kind);
 /* The protocols with ephemeral ports, as dense indexes 0..EP_NPROTO-1 (tcp,
  * udp, sctp), for tables kept per protocol; -1 for any other. */
 #define EP_NPROTO 3
-int ep_proto_index(int proto);
+/* Inline: every record asks it several times. */
+static inline int ep_proto_index(int proto)
+{
+	return proto == EP_TCP ? 0 : proto == EP_UDP ? 1 : proto == EP_SCTP ? 2 : -1;
+}
 int ep_proto_of_index(int i);
 const char *ep_via_name(int via);
 const char *ep_proto_name(int proto);

@@ -31,8 +31,15 @@ static uint64_t hash(const void *key, size_t len)
 	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
 
 	if (len == 8 || len == 4) {
-		w = 0;
-		memcpy(&w, p, len);
+		uint32_t w32;
+
+		/* constant sizes: the copies compile to one load */
+		if (len == 8) {
+			memcpy(&w, p, 8);
+		} else {
+			memcpy(&w32, p, 4);
+			w = w32;
+		}
 		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
 		return final_mix(h ^ (h >> 31));
 	}
@@ -183,15 +190,10 @@ void *ep_hash_put(struct ep_hash *m, const void *key, bool *created)
 }
 
 /* Linear probing without tombstones: shift later members of the cluster back. */
-bool ep_hash_del(struct ep_hash *m, const void *key)
+static void del_at(struct ep_hash *m, size_t i)
 {
-	size_t mask = m->cap - 1, i, j;
-	bool found;
-	uint32_t h;
+	size_t mask = m->cap - 1, j;
 
-	i = find(m, key, &found, &h);
-	if (!found)
-		return false;
 	slot(m, i)[0] = 0;
 	m->count--;
 	for (j = (i + 1) & mask; slot(m, j)[0]; j = (j + 1) & mask) {
@@ -204,7 +206,23 @@ bool ep_hash_del(struct ep_hash *m, const void *key)
 			i = j;
 		}
 	}
-	return true;
+}
+
+bool ep_hash_del(struct ep_hash *m, const void *key)
+{
+	bool found;
+	uint32_t h;
+	size_t i = find(m, key, &found, &h);
+
+	if (found)
+		del_at(m, i);
+	return found;
+}
+
+void ep_hash_del_value(struct ep_hash *m, void *val)
+{
+	del_at(m, (size_t)((uint8_t *)val - key_off() - pad8(m->key_size) - m->slots) /
+			  m->slot_size);
 }
 
 void ep_hash_clear(struct ep_hash *m)

@@ -20,6 +20,8 @@ void *ep_hash_get(const struct ep_hash *m, const void *key);
 /* The value for key, zero-filled if new (*created set); NULL when full. */
 void *ep_hash_put(struct ep_hash *m, const void *key, bool *created);
 bool ep_hash_del(struct ep_hash *m, const void *key);
+/* Delete the entry whose value ep_hash_get or ep_hash_put just returned. */
+void ep_hash_del_value(struct ep_hash *m, void *val);
 void ep_hash_clear(struct ep_hash *m);
 /* Iterate: start with *pos = 0; returns the key, value through *val. */
 const void *ep_hash_next(const struct ep_hash *m, size_t *pos, void **val);

@@ -242,6 +242,7 @@ static void forget_last(struct ep_names *n)
 {
 	n->last_slot[0] = n->last_slot[1] = NULL;
 	n->key_known = false;
+	n->gen++;
 }
 
 void ep_names_free(struct ep_names *n)
@@ -306,14 +307,15 @@ static void cgroups_make_room(struct ep_names *n)
 }
 
 uint64_t ep_names_key(const struct ep_names *n, uint64_t cgroup_id, uint32_t pid,
-		      const char *comm)
+		      const char comm[16])
 {
 	struct ep_names *m = (struct ep_names *)n; /* the memo is not the table */
 	const struct ep_name_slot *s;
 	uint32_t h = 2166136261u;
 
-	if (n->key_known && n->key_cgroup == cgroup_id && n->key_pid == pid &&
-	    !strncmp(n->key_comm, comm, sizeof(n->key_comm)))
+	if (n->key_known && n->key_cgroup == cgroup_id &&
+	    (!n->key_per_process ||
+	     (n->key_pid == pid && !memcmp(n->key_comm, comm, sizeof(n->key_comm)))))
 		return n->key;
 	s = slot_of(n, cgroup_id);
 	m->key = cgroup_id;
@@ -325,10 +327,10 @@ uint64_t ep_names_key(const struct ep_names *n, uint64_t cgroup_id, uint32_t pid
 	}
 	/* remembered only once the cgroup is known: its flags decide the key */
 	m->key_known = s != NULL;
+	m->key_per_process = s && (s->flags & EP_NAMES_PER_PROCESS);
 	m->key_cgroup = cgroup_id;
 	m->key_pid = pid;
-	memset(m->key_comm, 0, sizeof(m->key_comm));
-	memcpy(m->key_comm, comm, strnlen(comm, sizeof(m->key_comm)));
+	memcpy(m->key_comm, comm, sizeof(m->key_comm));
 	return m->key;
 }
 
@@ -359,6 +361,7 @@ void ep_names_set_cgroup(struct ep_names *n, uint64_t id, const char *path, int 
 	s->id = ident;
 	s->flags = flags;
 	n->key_known = false; /* the flags decide the keys */
+	n->gen++;
 }
 
 const struct ep_identity *ep_names_cgroup(const struct ep_names *n, uint64_t id)
@@ -413,6 +416,7 @@ void ep_names_set_netns(struct ep_names *n, uint32_t netns, const char *name)
 	char **v = ep_hash_get(&n->netns, &netns);
 
 	n->last_netns_known = false;
+	n->gen++;
 	if (!v) {
 		if (n->netns.count >= n->netns.max_entries) {
 			size_t pos = 0;

@@ -56,9 +56,11 @@ struct ep_names {
 	uint32_t key_pid;
 	char key_comm[16];
 	bool key_known;
+	bool key_per_process; /* the key depends on pid and comm */
 	uint32_t last_netns;
 	bool last_netns_known;
 	const char *last_netns_name;
+	unsigned gen; /* changes whenever an answer of the table may change */
 };
 
 /* Owners are looked up by key: the cgroup id, or, for a cgroup marked
@@ -67,7 +69,7 @@ struct ep_names {
  * that a reused pid of another program is asked again). */
 #define EP_NAMES_PER_PROCESS 0x01
 uint64_t ep_names_key(const struct ep_names *n, uint64_t cgroup_id, uint32_t pid,
-		      const char *comm);
+		      const char comm[16]); /* all 16 bytes, as a record has them */
 
 int ep_names_init(struct ep_names *n, size_t max_cgroups, size_t max_netns);
 void ep_names_free(struct ep_names *n);
