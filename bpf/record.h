@@ -112,9 +112,9 @@ struct sock_state {
 	__u32 pad;
 };
 
-/* A syscall in progress on one thread, keyed by tid (kernel map; userspace
- * removes brackets left open longer than EP_BRACKET_MAX_NS). */
-#define EP_BRACKET_MAX_NS (10ULL * 1000000000ULL)
+/* A port search under way on one thread (the trampoline backend keeps it in
+ * the task's storage). EP_INFLIGHT_MAX: the tracepoint backend's slots for
+ * brackets, one per thread id modulo it. */
 #define EP_INFLIGHT_MAX 16384
 struct inflight {
 	__u64 sk;        /* kernel address (0 until known) */

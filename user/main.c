@@ -201,7 +201,6 @@ static void housekeeping(struct ep_run *run, uint64_t now)
 	if (now - run->last_refresh >= run->refresh_every) {
 		ep_probe_refresh(run->probe, now);
 		ep_sweep_run(&run->sweep, ep_socks_fd(&run->loader));
-		ep_tables_sweep_brackets(ep_inflight_fd(&run->loader), now);
 		ep_pipe_reconcile_live(&run->pipe, now, kernel_tracks, run);
 		run->last_refresh = now;
 	}

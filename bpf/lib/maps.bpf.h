@@ -47,17 +47,6 @@ struct {
 	__type(value, struct sock_state);
 } socks SEC(".maps");
 
-/* Preallocated, not LRU: no list locks, no eviction work. Every bracket a
- * syscall opens its exit closes; the few opened elsewhere (io_uring) and never
- * closed are dropped at the thread's next connect() or swept by userspace
- * after EP_BRACKET_MAX_NS. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, EP_INFLIGHT_MAX);
-	__type(key, __u32);
-	__type(value, struct inflight);
-} inflight SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, EP_STAT_MAX);

@@ -15,49 +15,23 @@
 #include "lib/sock_facts.bpf.h"
 #include "lib/sock_table.bpf.h"
 #include "syscall_args.bpf.h"
+#include "thread_slot.bpf.h"
 
-/* bind()'s bracket, cgroup/bind4|6 to post_bind4|6, in an array slot chosen
- * by thread id: no hashing, locking or element per call, and the same slot
- * on whichever CPU the thread ends up. The thread and socket it was opened
- * for are checked at its close; a bind whose slot a thread with a congruent
- * id took meanwhile is counted (inflight_full) and not reported: whether it
- * asked for a port is then unknown (bind() records that only after its
- * post_bind hook). */
-struct bind_bracket {
-	__u64 start_ns;
-	__u64 cookie;
-	__u32 tid;
-	__u16 port_req; /* the port the caller asked for, host order */
-	__u16 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, EP_INFLIGHT_MAX);
-	__type(key, __u32);
-	__type(value, struct bind_bracket);
-} bind_brackets SEC(".maps");
-
-static __always_inline struct bind_bracket *bind_slot(__u32 tid)
-{
-	__u32 i = tid & (EP_INFLIGHT_MAX - 1);
-
-	return bpf_map_lookup_elem(&bind_brackets, &i);
-}
-
+/* bind()'s bracket, cgroup/bind4|6 to post_bind4|6, in the thread's slot. A
+ * bind whose slot a thread with a congruent id took meanwhile is counted
+ * (inflight_full) and not reported: whether it asked for a port is then
+ * unknown (bind() records that only after its post_bind hook). */
 static __always_inline int bind_start(struct bpf_sock_addr *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct bind_bracket *b;
+	struct thread_bracket *b;
 
 	if (!proto_wanted(ctx->protocol))
 		return 1;
-	b = bind_slot(tid);
+	b = bracket_open(tid, EP_VIA_BIND, bpf_ktime_get_ns());
 	if (!b)
 		return 1;
-	b->start_ns = bpf_ktime_get_ns();
 	b->cookie = bpf_get_socket_cookie(ctx);
-	b->tid = tid;
 	b->port_req = bpf_ntohs(ctx->user_port);
 	return 1;
 }
@@ -90,13 +64,13 @@ static __always_inline int bind_done(struct bpf_sock *ctx, __u16 family)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 cookie = bpf_get_socket_cookie(ctx), now = bpf_ktime_get_ns();
 	__u64 latency = EP_LATENCY_NONE;
-	struct bind_bracket *b = bind_slot(tid);
+	struct thread_bracket *b = bracket_of(tid, EP_VIA_BIND);
 	struct sock_state s = {};
 	bool fixed;
 
 	if (!proto_wanted(ctx->protocol))
 		return 1;
-	if (!b || b->tid != tid || b->cookie != cookie) {
+	if (!b || b->cookie != cookie) {
 		stat_inc(EP_STAT_INFLIGHT_FULL);
 		forget_unbound(cookie);
 		return 1;
@@ -142,7 +116,7 @@ SEC("tracepoint/syscalls/sys_exit_bind")
 int on_exit_bind(struct syscall_trace_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct bind_bracket *b = bind_slot(tid);
+	struct thread_bracket *b = bracket_of(tid, EP_VIA_BIND);
 	long ret = ctx->ret; /* read once: the verifier takes no offset ctx pointer */
 	struct ep_record r = {};
 	const __u8 *uaddr;
@@ -151,7 +125,7 @@ int on_exit_bind(struct syscall_trace_exit *ctx)
 
 	/* A bracket a refused bind left open could otherwise time the next
 	 * bind of the same socket from here. */
-	if (b && b->tid == tid)
+	if (b)
 		b->tid = 0;
 	if (ret != -EADDRINUSE)
 		return 0;

@@ -16,6 +16,7 @@
 #include "lib/sock_facts.bpf.h"
 #include "lib/sock_table.bpf.h"
 #include "syscall_args.bpf.h"
+#include "thread_slot.bpf.h"
 
 static __always_inline struct sock *udp_sock_of(long fd)
 {
@@ -70,11 +71,11 @@ static __always_inline void udp_assigned(struct sock_state *st, const struct soc
 }
 
 /* UDP connect: the cgroup hook runs right before the autobind and opens the
- * bracket; the syscall exit closes it. */
+ * bracket in the thread's slot; the syscall exit closes it. */
 static __always_inline int connect_hook(struct bpf_sock_addr *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight in = {};
+	struct thread_bracket *b;
 	struct bpf_sock *sk;
 
 	if (ctx->protocol != IPPROTO_UDP || !trace_udp || !syscalls_on)
@@ -82,12 +83,11 @@ static __always_inline int connect_hook(struct bpf_sock_addr *ctx)
 	sk = ctx->sk;
 	if (!sk || sk->src_port)
 		return 1; /* bound already: no assignment */
-	in.sk = (__u64)sk;
-	in.via = EP_VIA_CONNECT;
-	in.start_ns = bpf_ktime_get_ns();
-	in.cookie = bpf_get_socket_cookie(ctx);
-	if (bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY))
-		stat_inc(EP_STAT_INFLIGHT_FULL);
+	b = bracket_open(tid, EP_VIA_CONNECT, bpf_ktime_get_ns());
+	if (!b)
+		return 1;
+	b->sk = (__u64)sk;
+	b->cookie = bpf_get_socket_cookie(ctx);
 	return 1;
 }
 
@@ -104,7 +104,8 @@ int on_connect6(struct bpf_sock_addr *ctx)
 }
 
 /* A UDP connect the cgroup hook bracketed: its port, or its EAGAIN. */
-static __always_inline void udp_connect_done(const struct inflight *in, struct sock *sk, long ret)
+static __always_inline void udp_connect_done(const struct thread_bracket *in, struct sock *sk,
+					    long ret)
 {
 	__u64 now = bpf_ktime_get_ns();
 
@@ -160,7 +161,7 @@ static __always_inline void udp_disconnected(long fd)
  * syscall exit to close it) is dropped. The socket's cookie rules out a
  * socket freed since; a bracket older than a millisecond is checked against
  * the fd this connect was given, which costs a walk of the fd table. */
-static __always_inline bool bracket_is_this_calls(const struct inflight *c)
+static __always_inline bool bracket_is_this_calls(const struct thread_bracket *c)
 {
 	if (sk_cookie((const struct sock *)c->sk) != c->cookie)
 		return false;
@@ -173,16 +174,16 @@ SEC("tracepoint/syscalls/sys_exit_connect")
 int on_exit_connect(struct syscall_trace_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+	struct thread_bracket *in = bracket_of(tid, EP_VIA_CONNECT);
 	long ret = ctx->ret; /* read once: the verifier takes no offset ctx pointer */
 
 	if (!in && ret)
 		return 0; /* the common case: neither a UDP bracket nor a disconnect */
 	if (in) {
-		struct inflight c = *in;
+		struct thread_bracket c = *in;
 
-		bpf_map_delete_elem(&inflight, &tid);
-		if (c.via == EP_VIA_CONNECT && c.sk && bracket_is_this_calls(&c)) {
+		in->tid = 0;
+		if (c.sk && bracket_is_this_calls(&c)) {
 			udp_connect_done(&c, (struct sock *)c.sk, ret);
 			return 0;
 		}

@@ -306,11 +306,6 @@ int ep_socks_fd(const struct ep_loader *l)
 	return bpf_object__find_map_fd_by_name(l->obj, "socks");
 }
 
-int ep_inflight_fd(const struct ep_loader *l)
-{
-	return bpf_object__find_map_fd_by_name(l->obj, "inflight");
-}
-
 int ep_stats_fd(const struct ep_loader *l)
 {
 	return bpf_object__find_map_fd_by_name(l->obj, "stats");

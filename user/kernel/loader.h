@@ -51,7 +51,6 @@ const char *ep_backend_name(int backend);
 int ep_events_fd(const struct ep_loader *l);
 uint64_t ep_hook_misses(const struct ep_loader *l);
 int ep_socks_fd(const struct ep_loader *l);
-int ep_inflight_fd(const struct ep_loader *l);
 int ep_stats_fd(const struct ep_loader *l);
 
 #endif

@@ -1,6 +1,6 @@
 /* The kernel's tables, seen from userspace: the one module outside bpf/ that
  * reads, writes or deletes entries of `socks` (struct sock_state by socket
- * cookie) and `inflight` (struct inflight by thread id). The other side of
+ * cookie). The other side of
  * the protocol is bpf/lib/sock_table.bpf.h and the backends in bpf/; the
  * layouts are bpf/record.h's.
  *
@@ -16,10 +16,8 @@
  *   RELEASED   released, but the kernel could not delete the entry (release
  *              record flagged EP_F_STALE): userspace deletes it
  *              (ep_tables_forget_released).
- * inflight: a bracket per thread in a syscall; the kernel closes it at the
- * exit. Brackets older than EP_BRACKET_MAX_NS are deleted here
- * (ep_tables_sweep_brackets). Every delete looks at the entry again first and
- * goes only if it is still the one judged: the kernel may have changed it. */
+ * Every delete looks at the entry again first and goes only if it is still
+ * the one judged: the kernel may have changed it. */
 #ifndef EPTRACE_TABLES_H
 #define EPTRACE_TABLES_H
 
@@ -67,10 +65,5 @@ void ep_sweep_add(struct ep_sweep *s, uint32_t netns, const struct ep_diag_sock 
  * Returns the entries removed. */
 size_t ep_sweep_run(struct ep_sweep *s, int socks_fd);
 void ep_sweep_free(struct ep_sweep *s);
-
-/* Brackets no syscall exit closed (io_uring's connect, a thread gone
- * since); the kernel drops them at the thread's next connect(). now:
- * CLOCK_MONOTONIC ns. Returns the entries removed. */
-size_t ep_tables_sweep_brackets(int inflight_fd, uint64_t now);
 
 #endif
