@@ -103,7 +103,9 @@ static void owner_names(struct ep_pipeline *p, const struct ep_record *rec, stru
 		m->pid = rec->pid;
 		m->netns = rec->netns;
 		memcpy(m->comm, rec->comm, EP_COMM_LEN);
+		m->seq++;
 	}
+	ev->owner_seq = m->seq;
 	ev->owner_key = m->key;
 	ev->ident = m->ident;
 	ev->netns_name = m->netns_name;

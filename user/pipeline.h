@@ -41,6 +41,7 @@ struct ep_owner_memo {
 	char comm[EP_COMM_LEN];
 	unsigned names_gen;
 	bool valid;
+	uint64_t seq; /* ep_event.owner_seq: changes with every lookup */
 	const struct ep_identity *ident;
 	const char *netns_name;
 };

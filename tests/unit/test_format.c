@@ -63,10 +63,39 @@ int main(void)
 		out = capture(table_ev, &ev);
 		CHECK(strstr(out, " lb\\x01 ") != NULL && strstr(out, " we\"ird\\x0a.service ") != NULL);
 		CHECK(!strchr(out, '\x01') && strchr(out, '\n') == out + strlen(out) - 1);
+		/* an owner's names made once per owner_seq: a new seq makes them again */
+		ev.owner_seq = 5;
+		out = capture(json_ev, &ev);
+		CHECK(strstr(out, "\"netns_name\":\"lb\\u0001\"") != NULL);
+		out = capture(json_ev, &ev);
+		CHECK(strstr(out, "\"unit\":\"we\\\"ird\\u000a.service\"") != NULL &&
+		      strstr(out, "\"netns_name\":\"lb\\u0001\",\"cookie\":42") != NULL);
+		ev.owner_seq = 6;
+		ev.netns_name = "blue";
+		out = capture(json_ev, &ev);
+		CHECK(strstr(out, "\"netns_name\":\"blue\",\"cookie\":42") != NULL);
+		ev.owner_seq = 0; /* no promise: made each time */
+		ev.netns_name = "green";
+		out = capture(json_ev, &ev);
+		CHECK(strstr(out, "\"netns_name\":\"green\"") != NULL);
 		ep_identity_clear(&id);
 		ev.ident = NULL;
 		ev.netns_name = NULL;
 	}
+	/* numbers: the extremes, and two-digit steps */
+	r.cookie = UINT64_MAX;
+	r.pid = 0;
+	r.tid = 10;
+	r.lport = 100;
+	ep_decode(&r, 0, &ev);
+	out = capture(json_ev, &ev);
+	CHECK(strstr(out, "\"cookie\":18446744073709551615") != NULL);
+	CHECK(strstr(out, "\"pid\":0,\"tid\":10,") != NULL);
+	CHECK(strstr(out, "\"lport\":100,") != NULL);
+	r.cookie = 42;
+	r.pid = 7;
+	r.tid = 8;
+	r.lport = 40000;
 
 	r.kind = EP_RELEASE;
 	r.assign_ns = 1;

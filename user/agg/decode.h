@@ -22,6 +22,10 @@ struct ep_event {
 	const struct ep_identity *ident;
 	const char *netns_name;
 	uint64_t owner_key; /* the owner's key in the names table (ep_names_key) */
+	/* The same for every event whose ident and netns_name are the same
+	 * strings as the last one's, so that outputs may reuse what they made
+	 * of them; 0: no such promise. */
+	uint64_t owner_seq;
 };
 
 /* CLOCK_MONOTONIC -> Unix time offset, taken once at startup. */

@@ -40,6 +40,11 @@ size_t ep_utf8_len(const unsigned char *s, size_t n)
 
 /* The JSON string body for str into dst (at least JSON_ESCAPE_MAX * maxlen + 1
  * bytes); returns its length. */
+static bool json_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 static size_t json_escape_buf(char *dst, const char *str, size_t maxlen)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -50,7 +55,14 @@ static size_t json_escape_buf(char *dst, const char *str, size_t maxlen)
 		unsigned char c = s[i];
 		size_t l;
 
-		if (c == '"' || c == '\\') {
+		if (json_plain(c)) {
+			/* the common case: a run copied as it is */
+			for (l = i + 1; l < n && json_plain(s[l]); l++)
+				;
+			memcpy(dst + o, s + i, l - i);
+			o += l - i;
+			i = l;
+		} else if (c == '"' || c == '\\') {
 			dst[o++] = '\\';
 			dst[o++] = (char)c;
 			i++;
@@ -59,9 +71,6 @@ static size_t json_escape_buf(char *dst, const char *str, size_t maxlen)
 			dst[o + 4] = hex[c >> 4];
 			dst[o + 5] = hex[c & 15];
 			o += 6;
-			i++;
-		} else if (c < 0x80) {
-			dst[o++] = (char)c;
 			i++;
 		} else if ((l = ep_utf8_len(s + i, n - i))) {
 			memcpy(dst + o, s + i, l);
@@ -199,29 +208,55 @@ struct line {
 	size_t n;
 };
 
-static void put_n(struct line *l, const char *s, size_t len)
+/* Inlined, a literal's copy is a few moves of known size: the room is
+ * checked before the copy, not by shortening it. */
+static inline __attribute__((always_inline)) void put_n(struct line *l, const char *s,
+							size_t len)
 {
 	if (len > sizeof(l->b) - l->n)
 		len = sizeof(l->b) - l->n;
+	else if (__builtin_constant_p(len)) {
+		memcpy(l->b + l->n, s, len);
+		l->n += len;
+		return;
+	}
 	memcpy(l->b + l->n, s, len);
 	l->n += len;
 }
 
-static void put(struct line *l, const char *s)
+static inline __attribute__((always_inline)) void put(struct line *l, const char *s)
 {
 	put_n(l, s, strlen(s));
 }
 
-static void put_u64(struct line *l, uint64_t v)
+/* Two digits at a time: every event has a dozen numbers. */
+static inline __attribute__((always_inline)) void put_u64(struct line *l, uint64_t v)
 {
-	char tmp[20];
-	int i = sizeof(tmp);
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+				    "25262728293031323334353637383940414243444546474849"
+				    "50515253545556575859606162636465666768697071727374"
+				    "75767778798081828384858687888990919293949596979899";
+	char tmp[40]; /* the digits end at 20; 20 bytes from any start can be read */
+	int i = 20;
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	put_n(l, tmp + i, sizeof(tmp) - i);
+	while (v >= 100) {
+		i -= 2;
+		memcpy(tmp + i, pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		i -= 2;
+		memcpy(tmp + i, pairs + 2 * v, 2);
+	} else {
+		tmp[--i] = (char)('0' + v);
+	}
+	if (sizeof(l->b) - l->n >= 20) {
+		/* a copy of fixed size; what follows the digits is written over */
+		memcpy(l->b + l->n, tmp + i, 20);
+		l->n += 20 - i;
+	} else {
+		put_n(l, tmp + i, 20 - i);
+	}
 }
 
 static void put_json_string(struct line *l, const char *s, size_t maxlen)
@@ -230,13 +265,13 @@ static void put_json_string(struct line *l, const char *s, size_t maxlen)
 		l->n += json_escape_buf(l->b + l->n, s, maxlen);
 }
 
-static void put_field(struct line *l, const char *name, uint64_t v)
+static inline __attribute__((always_inline)) void put_field(struct line *l, const char *name, uint64_t v)
 {
 	put(l, name);
 	put_u64(l, v);
 }
 
-static void put_interval(struct line *l, const char *name, uint64_t v)
+static inline __attribute__((always_inline)) void put_interval(struct line *l, const char *name, uint64_t v)
 {
 	put(l, name);
 	if (v == EP_NONE)
@@ -245,7 +280,7 @@ static void put_interval(struct line *l, const char *name, uint64_t v)
 		put_u64(l, v);
 }
 
-static void put_string_or_null(struct line *l, const char *name, const char *s)
+static inline __attribute__((always_inline)) void put_string_or_null(struct line *l, const char *name, const char *s)
 {
 	put(l, name);
 	if (!s) {
@@ -297,6 +332,31 @@ const char *ep_owner_label(const struct ep_identity *id, char *buf, size_t len)
 	return buf;
 }
 
+/* The owner's names as JSON: escaped once per run of one owner's events
+ * (ep_event.owner_seq), not per event. Only the main thread prints events. */
+static void put_owner_names(struct line *l, const struct ep_event *ev)
+{
+	static struct {
+		uint64_t seq;
+		size_t n;
+		char b[2048];
+	} last;
+	size_t start = l->n;
+
+	if (ev->owner_seq && ev->owner_seq == last.seq) {
+		put_n(l, last.b, last.n);
+		return;
+	}
+	put_identity(l, ev->ident);
+	put_string_or_null(l, ",\"netns_name\":", ev->netns_name);
+	last.seq = 0;
+	if (ev->owner_seq && l->n - start <= sizeof(last.b) && l->n < sizeof(l->b)) {
+		memcpy(last.b, l->b + start, l->n - start);
+		last.n = l->n - start;
+		last.seq = ev->owner_seq;
+	}
+}
+
 void ep_json_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_info *info)
 {
 	const struct ep_record *r = ev->rec;
@@ -341,8 +401,7 @@ void ep_json_event(FILE *f, const struct ep_event *ev, const struct ep_alloc_inf
 	put_json_string(&l, r->comm, EP_COMM_LEN);
 	put_field(&l, "\",\"netns\":", r->netns);
 	put_field(&l, ",\"cgroup_id\":", r->cgroup_id);
-	put_identity(&l, ev->ident);
-	put_string_or_null(&l, ",\"netns_name\":", ev->netns_name);
+	put_owner_names(&l, ev);
 	put_field(&l, ",\"cookie\":", r->cookie);
 	if (r->kind == EP_RELEASE) {
 		put_interval(&l, ",\"held_ns\":", ev->has_held ? ev->held_ns : EP_NONE);
