@@ -103,6 +103,17 @@ int on_connect6(struct bpf_sock_addr *ctx)
 	return connect_hook(ctx);
 }
 
+/* An autobind that found no free port: EAGAIN, reported as the caller's. */
+static __always_inline void autobind_failed(struct sock *sk, __u64 cookie, __u8 via, __u64 now)
+{
+	struct ep_record r = {};
+
+	if (fill_owner(&r) && fill_from_sk(&r, sk)) {
+		r.cookie = cookie;
+		failed(&r, now, EAGAIN, via);
+	}
+}
+
 /* A UDP connect the cgroup hook bracketed: its port, or its EAGAIN. */
 static __always_inline void udp_connect_done(const struct thread_bracket *in, struct sock *sk,
 					    long ret)
@@ -113,12 +124,7 @@ static __always_inline void udp_connect_done(const struct thread_bracket *in, st
 		udp_assigned(bpf_map_lookup_elem(&socks, &in->cookie), sk, in->cookie,
 			     EP_VIA_CONNECT, now, now - in->start_ns, NULL, 0);
 	} else if (ret == -EAGAIN) {
-		struct ep_record r = {};
-
-		if (fill_owner(&r) && fill_from_sk(&r, sk)) {
-			r.cookie = in->cookie;
-			failed(&r, now, EAGAIN, EP_VIA_CONNECT);
-		}
+		autobind_failed(sk, in->cookie, EP_VIA_CONNECT, now);
 	}
 }
 
@@ -251,7 +257,6 @@ int on_sock_create(struct bpf_sock *ctx)
  * walked only for failures. */
 static __always_inline void send_done(long ret)
 {
-	struct ep_record r = {};
 	struct sock_state *st;
 	struct sock *sk;
 	__u64 cookie;
@@ -269,10 +274,8 @@ static __always_inline void send_done(long ret)
 				     EP_LATENCY_NONE, NULL, 0);
 		return;
 	}
-	if (ret == -EAGAIN && fill_owner(&r) && fill_from_sk(&r, sk)) {
-		r.cookie = sk_cookie(sk);
-		failed(&r, bpf_ktime_get_ns(), EAGAIN, EP_VIA_SENDMSG);
-	}
+	if (ret == -EAGAIN)
+		autobind_failed(sk, sk_cookie(sk), EP_VIA_SENDMSG, bpf_ktime_get_ns());
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendto")
