@@ -38,13 +38,14 @@ size_t ep_utf8_len(const unsigned char *s, size_t n)
 
 #define JSON_ESCAPE_MAX 6 /* bytes out per byte in, at most: \u00XX */
 
-/* The JSON string body for str into dst (at least JSON_ESCAPE_MAX * maxlen + 1
- * bytes); returns its length. */
+/* A byte JSON takes as it is. */
 static bool json_plain(unsigned char c)
 {
 	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
+/* The JSON string body for str into dst (at least JSON_ESCAPE_MAX * maxlen + 1
+ * bytes); returns its length. */
 static size_t json_escape_buf(char *dst, const char *str, size_t maxlen)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -208,29 +209,32 @@ struct line {
 	size_t n;
 };
 
-/* Inlined, a literal's copy is a few moves of known size: the room is
- * checked before the copy, not by shortening it. */
-static inline __attribute__((always_inline)) void put_n(struct line *l, const char *s,
-							size_t len)
+/* The writers below are inlined into each call: a literal's copy is then a
+ * few moves of known size. */
+#define PUT static inline __attribute__((always_inline)) void
+
+/* The room is checked before the copy rather than by shortening it, which
+ * would leave its size unknown. */
+PUT put_n(struct line *l, const char *s, size_t len)
 {
-	if (len > sizeof(l->b) - l->n)
-		len = sizeof(l->b) - l->n;
-	else if (__builtin_constant_p(len)) {
+	size_t room = sizeof(l->b) - l->n;
+
+	if (len <= room) {
 		memcpy(l->b + l->n, s, len);
 		l->n += len;
-		return;
+	} else {
+		memcpy(l->b + l->n, s, room);
+		l->n += room;
 	}
-	memcpy(l->b + l->n, s, len);
-	l->n += len;
 }
 
-static inline __attribute__((always_inline)) void put(struct line *l, const char *s)
+PUT put(struct line *l, const char *s)
 {
 	put_n(l, s, strlen(s));
 }
 
 /* Two digits at a time: every event has a dozen numbers. */
-static inline __attribute__((always_inline)) void put_u64(struct line *l, uint64_t v)
+PUT put_u64(struct line *l, uint64_t v)
 {
 	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
 				    "25262728293031323334353637383940414243444546474849"
@@ -265,13 +269,13 @@ static void put_json_string(struct line *l, const char *s, size_t maxlen)
 		l->n += json_escape_buf(l->b + l->n, s, maxlen);
 }
 
-static inline __attribute__((always_inline)) void put_field(struct line *l, const char *name, uint64_t v)
+PUT put_field(struct line *l, const char *name, uint64_t v)
 {
 	put(l, name);
 	put_u64(l, v);
 }
 
-static inline __attribute__((always_inline)) void put_interval(struct line *l, const char *name, uint64_t v)
+PUT put_interval(struct line *l, const char *name, uint64_t v)
 {
 	put(l, name);
 	if (v == EP_NONE)
@@ -280,7 +284,7 @@ static inline __attribute__((always_inline)) void put_interval(struct line *l, c
 		put_u64(l, v);
 }
 
-static inline __attribute__((always_inline)) void put_string_or_null(struct line *l, const char *name, const char *s)
+PUT put_string_or_null(struct line *l, const char *name, const char *s)
 {
 	put(l, name);
 	if (!s) {
