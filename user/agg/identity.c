@@ -241,7 +241,6 @@ static void slot_free(struct ep_name_slot *s)
 static void forget_last(struct ep_names *n)
 {
 	n->last_slot[0] = n->last_slot[1] = NULL;
-	n->key_known = false;
 	n->gen++;
 }
 
@@ -309,29 +308,15 @@ static void cgroups_make_room(struct ep_names *n)
 uint64_t ep_names_key(const struct ep_names *n, uint64_t cgroup_id, uint32_t pid,
 		      const char comm[16])
 {
-	struct ep_names *m = (struct ep_names *)n; /* the memo is not the table */
-	const struct ep_name_slot *s;
+	const struct ep_name_slot *s = slot_of(n, cgroup_id);
 	uint32_t h = 2166136261u;
 
-	if (n->key_known && n->key_cgroup == cgroup_id &&
-	    (!n->key_per_process ||
-	     (n->key_pid == pid && !memcmp(n->key_comm, comm, sizeof(n->key_comm)))))
-		return n->key;
-	s = slot_of(n, cgroup_id);
-	m->key = cgroup_id;
-	if (s && (s->flags & EP_NAMES_PER_PROCESS)) {
-		for (size_t i = 0; i < 16 && comm[i]; i++)
-			h = (h ^ (uint8_t)comm[i]) * 16777619u;
-		/* cgroup v2 ids are kernfs ids: the top bit is never theirs */
-		m->key = 1ULL << 63 | (uint64_t)(h & 0x7fffffffu) << 32 | pid;
-	}
-	/* remembered only once the cgroup is known: its flags decide the key */
-	m->key_known = s != NULL;
-	m->key_per_process = s && (s->flags & EP_NAMES_PER_PROCESS);
-	m->key_cgroup = cgroup_id;
-	m->key_pid = pid;
-	memcpy(m->key_comm, comm, sizeof(m->key_comm));
-	return m->key;
+	if (!s || !(s->flags & EP_NAMES_PER_PROCESS))
+		return cgroup_id;
+	for (size_t i = 0; i < 16 && comm[i]; i++)
+		h = (h ^ (uint8_t)comm[i]) * 16777619u;
+	/* cgroup v2 ids are kernfs ids: the top bit is never theirs */
+	return 1ULL << 63 | (uint64_t)(h & 0x7fffffffu) << 32 | pid;
 }
 
 void ep_names_set_cgroup(struct ep_names *n, uint64_t id, const char *path, int flags)
@@ -360,8 +345,7 @@ void ep_names_set_cgroup(struct ep_names *n, uint64_t id, const char *path, int 
 	}
 	s->id = ident;
 	s->flags = flags;
-	n->key_known = false; /* the flags decide the keys */
-	n->gen++;
+	n->gen++; /* its flags decide the keys */
 }
 
 const struct ep_identity *ep_names_cgroup(const struct ep_names *n, uint64_t id)

@@ -52,11 +52,6 @@ struct ep_names {
 	uint64_t last_cgroup[2];
 	struct ep_name_slot *last_slot[2]; /* NULL: none */
 	unsigned last_next;                /* the one to replace */
-	uint64_t key_cgroup, key;          /* the last ep_names_key: inputs, result */
-	uint32_t key_pid;
-	char key_comm[16];
-	bool key_known;
-	bool key_per_process; /* the key depends on pid and comm */
 	uint32_t last_netns;
 	bool last_netns_known;
 	const char *last_netns_name;
@@ -69,7 +64,7 @@ struct ep_names {
  * that a reused pid of another program is asked again). */
 #define EP_NAMES_PER_PROCESS 0x01
 uint64_t ep_names_key(const struct ep_names *n, uint64_t cgroup_id, uint32_t pid,
-		      const char comm[16]); /* all 16 bytes, as a record has them */
+		      const char comm[16]); /* NUL-ended if shorter */
 
 int ep_names_init(struct ep_names *n, size_t max_cgroups, size_t max_netns);
 void ep_names_free(struct ep_names *n);
