@@ -22,12 +22,12 @@ CONFIG_SRC := user/config/options.c
 HOST_SRC := $(addprefix user/host/,netns.c sockdiag.c owners.c namer.c)
 OUTPUT_SRC := $(addprefix user/output/,format.c format_agg.c view.c metrics.c exporter.c)
 RECORDING_SRC := $(addprefix user/recording/,layout.c recorder.c store.c)
-KERNEL_SRC := $(addprefix user/kernel/,caps.c loader.c tracepoint.c trampoline.c stats.c tables.c)
+KERNEL_SRC := $(addprefix user/kernel/,caps.c preempt.c loader.c tracepoint.c trampoline.c stats.c tables.c)
 FLOW_SRC := $(addprefix user/,pipeline.c probe.c report.c main.c)
 
 # What the unit tests link: no kernel, no SQLite, no HTTP.
 USER_LIB_SRC := $(AGG_SRC) $(CONFIG_SRC) user/host/netns.c $(addprefix user/output/,format.c format_agg.c view.c metrics.c) \
-	user/recording/layout.c user/pipeline.c
+	user/recording/layout.c user/pipeline.c user/kernel/preempt.c
 USER_SRC := $(AGG_SRC) $(CONFIG_SRC) $(HOST_SRC) $(OUTPUT_SRC) $(RECORDING_SRC) $(KERNEL_SRC) $(FLOW_SRC)
 userobj = $(patsubst user/%.c,$(OUT)/user/%.o,$(1))
 USER_OBJ := $(call userobj,$(USER_SRC))
@@ -79,7 +79,7 @@ $(OUT)/tests/workload: tests/integration/workload.c | $(OUT)
 $(OUT)/tests/test_%: tests/unit/test_%.c $(USER_LIB_OBJ) | $(OUT)
 	@mkdir -p $(OUT)/deps
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -Itests/unit -MMD -MP -MF $(OUT)/deps/test_$*.d $< \
-		$(USER_LIB_OBJ) -lm -o $@
+		$(USER_LIB_OBJ) -lz -lm -o $@
 
 unit: $(UNIT_TESTS)
 	@fail=0; for t in $(UNIT_TESTS); do $$t || fail=1; done; exit $$fail

@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 
-from conftest import EPTRACE, Tracer, facts, refuse, wait_until, wait_banner
+from conftest import EPTRACE, Tracer, facts, preempting_kernel, refuse, wait_until, wait_banner
 
 PY = "/usr/bin/python3"
 
@@ -53,6 +53,27 @@ def test_socket_hooks_refused_leave_tcp(netns):
 def kernel_has_rdonly_cast():
     with open("/proc/kallsyms") as f:
         return any(line.rstrip().endswith(" bpf_rdonly_cast") for line in f)
+
+
+def test_auto_backend_passes_trampoline_over_where_programs_are_preempted(netns):
+    """auto takes the trampoline backend wherever it loads, but not on a
+    kernel that preempts tasks inside its programs (RT, preempt=full or
+    lazy): there the kernel skips a program for the other tasks on a CPU
+    while one is preempted in it. Asked by name, it loads and says so."""
+    env = {"EPTRACE_REFUSE": ""}  # this test plays no refusal
+    asked = subprocess.run([EPTRACE, "--backend", "trampoline", "--json", "-q", "-d", "1",
+                            "--netns", netns.path], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, **env})
+    loads = asked.returncode == 0
+    if not loads:
+        assert "--backend trampoline:" in asked.stderr, asked.stderr
+    auto = Tracer("--netns", netns.path, env=env)
+    assert auto.stop() == 0
+    preempts = preempting_kernel()
+    assert auto.backend == ("trampoline" if loads and not preempts else "tracepoint")
+    assert ("preempts tasks inside fentry programs" in auto.stderr) == preempts, auto.stderr
+    assert ("preempts tasks inside these programs" in asked.stderr) == (loads and preempts), \
+        asked.stderr
 
 
 def test_syscall_tracepoints_refused_leave_the_socket_hooks(netns):

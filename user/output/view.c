@@ -64,8 +64,8 @@ void ep_view_hook_misses(const struct ep_view *v, uint64_t total, uint64_t new)
 		       total, new);
 	else
 		fprintf(stderr, "WARNING: %" PRIu64 " hook runs skipped by the kernel so far "
-				"(a hook nested in itself, or on PREEMPT_RT one a preempted task was "
-				"running): their events are missing\n", total);
+				"(a hook nested in itself, or one a preempted task was running, on a "
+				"kernel that preempts inside them): their events are missing\n", total);
 }
 
 void ep_view_lost(const struct ep_view *v, uint64_t total, uint64_t new)
