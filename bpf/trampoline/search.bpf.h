@@ -32,7 +32,7 @@ static __always_inline void search_open(const struct sock *sk, __u16 port_req, _
 	if (!t)
 		return;
 	t->search = (struct inflight){ .sk = (__u64)sk, .port_req = port_req, .via = via };
-	t->search.start_ns = bpf_ktime_get_ns();
+	t->search.start_ns = t->since_ns = bpf_ktime_get_ns();
 }
 
 /* The bracket this thread opened on sk, taken out of its state; the state

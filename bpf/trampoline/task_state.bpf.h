@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* What a thread has under way in the kernel's port code, in task-local
- * storage: the port search it is in (fentry to fexit), and the UDP or SCTP
- * call around it. Found through the task itself, without hashing, locking
- * or allocating a map element per call; it goes away with the task. */
+/* What a thread has under way in the kernel's port code: the port search it
+ * is in (fentry to fexit), and the UDP or SCTP call around it. In an array
+ * slot chosen by thread id: an inlined lookup, no lock, nothing allocated,
+ * and nothing that fails because another program holds a lock on this CPU
+ * (task-local storage did, with a per-CPU busy counter that a preempted or
+ * interrupted holder keeps taken). */
 #ifndef EPTRACE_TR_TASK_STATE_BPF_H
 #define EPTRACE_TR_TASK_STATE_BPF_H
 
@@ -27,25 +29,39 @@ struct udp_call {
 struct task_state {
 	struct inflight search; /* search.sk 0: no search under way */
 	struct udp_call call;
+	__u64 since_ns;         /* the last search or call opened here */
+	__u32 tid;              /* the thread the slot is for */
+	__u32 pad;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EP_INFLIGHT_MAX);
+	__type(key, __u32);
 	__type(value, struct task_state);
 } task_states SEC(".maps");
 
-/* The current thread's state; created on first use when asked to. NULL when
- * it cannot be had (no memory, or the storage busy on this CPU in a nested
- * program): counted, as a full bracket table was. */
+/* The current thread's slot, or NULL. Taken (create) from a thread with a
+ * congruent id when that one has nothing under way, or has had it open for
+ * over a second (its fexit skipped, or a send's autobind no send followed);
+ * otherwise not, and counted: the call this thread starts is not followed. */
 static __always_inline struct task_state *task_state(bool create)
 {
-	struct task_state *t = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0,
-						    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 i = tid & (EP_INFLIGHT_MAX - 1);
+	struct task_state *t = bpf_map_lookup_elem(&task_states, &i);
 
-	if (!t && create)
+	if (!t || t->tid == tid)
+		return t;
+	if (!create)
+		return NULL;
+	if ((t->search.sk || t->call.sk) && bpf_ktime_get_ns() - t->since_ns < 1000000000) {
 		stat_inc(EP_STAT_INFLIGHT_FULL);
+		return NULL;
+	}
+	t->search.sk = 0;
+	t->call.sk = 0;
+	t->tid = tid;
 	return t;
 }
 

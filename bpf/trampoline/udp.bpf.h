@@ -27,8 +27,10 @@ static __always_inline void call_begin(const struct sock *sk, __u8 via, bool dis
 {
 	struct task_state *t = task_state(true);
 
-	if (t)
-		t->call = (struct udp_call){ .sk = (__u64)sk, .via = via, .disconnect = disconnect };
+	if (!t)
+		return;
+	t->call = (struct udp_call){ .sk = (__u64)sk, .via = via, .disconnect = disconnect };
+	t->since_ns = bpf_ktime_get_ns();
 }
 
 /* This thread's call on sk, or NULL. */
@@ -194,6 +196,7 @@ int BPF_PROG(on_udp_get_port_exit, struct sock *sk, unsigned short snum)
 		}
 		c = &t->call;
 		*c = (struct udp_call){ .sk = (__u64)sk, .via = EP_VIA_SENDMSG };
+		t->since_ns = now;
 	}
 	c->searched = 1;
 	c->ok = ok;
