@@ -18,7 +18,7 @@ CHURN = os.path.join(ROOT, "build", "bench", "churn")
 NS = "eptrace-soak"
 WORKLOADS = ["tcp4", "udp_connect6", "bind4", "udp_sendto4", "tcp6", "udp_connect4", "bind6",
              "udp_sendto6"]
-MAPS = ("socks", "brackets")
+MAPS = ("socks", "brackets", "task_states")
 
 
 def rss_mb(pid):
@@ -37,6 +37,15 @@ def bracket_tid(entry):
     return int.from_bytes(raw, "little")
 
 
+def task_slot_open(entry):
+    """A slot of `task_states` (struct task_state) with a search or a call
+    under way: search.sk or call.sk not 0."""
+    v = entry.get("formatted", entry).get("value")
+    if isinstance(v, dict):
+        return bool(v["search"]["sk"] or v["call"]["sk"])
+    return any(int(b, 16) for b in v[0:8] + v[48:56])
+
+
 def map_entries(pid):
     """Entries in the tracer's kernel tables (its own maps, by name)."""
     maps = json.loads(subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True,
@@ -51,8 +60,10 @@ def map_entries(pid):
             dump = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(m["id"])],
                                   capture_output=True, text=True).stdout
             entries = json.loads(dump or "[]")
-            if m["name"] == "brackets":  # an array: its open slots count
+            if m["name"] == "brackets":  # arrays: their open slots count
                 entries = [e for e in entries if bracket_tid(e)]
+            elif m["name"] == "task_states":
+                entries = [e for e in entries if task_slot_open(e)]
             out[m["name"]] = out.get(m["name"], 0) + len(entries)
     return out
 
@@ -122,7 +133,7 @@ def main():
         "no bad records, no aggregate drops": s["bad_records"] == 0 and s["agg_dropped"] == 0,
         "RSS flat (second half within 10% + 2 MB of the first)": second <= first * 1.1 + 2,
         "socket table empty within 30 s of the last workload": drained.get("socks", 0) == 0,
-        "every bracket closed": drained.get("brackets", 0) == 0,
+        "every bracket closed": drained.get("brackets", 0) + drained.get("task_states", 0) == 0,
     }
     print(json.dumps({"operations": ops, "summary": s, "rss_first_half_mb": first,
                       "rss_second_half_mb": second}))
