@@ -168,7 +168,7 @@ FUZZ_RUN = mkdir -p $(FUZZ_OUT)/corpus && $(FUZZ_OUT)/fuzz_report -close_fd_mask
 	-artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus tests/fuzz/seeds
 $(OUT)/fuzz_report: tests/fuzz/fuzz_report.c $(USER_LIB_OBJ) $(OUT)/user/report.o
 	$(CC) $(CFLAGS) -fsanitize=fuzzer $(WARN) $(INCLUDES) $^ \
-		-Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic -lpthread -ldl -lm -o $@
+		-Wl,-Bstatic -lsqlite3 -lz -Wl,-Bdynamic -lpthread -ldl -lm -o $@
 fuzz-build:
 	$(MAKE) OUT=$(FUZZ_OUT) CC=clang CFLAGS="$(FUZZ_CFLAGS)" $(FUZZ_OUT)/fuzz_report
 fuzz-short: fuzz-build
