@@ -142,8 +142,9 @@ static __always_inline void track_unbound(__u64 cookie, __u64 sk, __u64 flags)
 }
 
 /* connect(AF_UNSPEC) gives a UDP port back unless bind() fixed it; the
- * socket can then autobind again. */
-static __always_inline void udp_disconnected(long fd)
+ * socket can then autobind again. The fd is read only once the address
+ * says AF_UNSPEC: every successful connect() comes here. */
+static __always_inline void udp_disconnected(void)
 {
 	struct sock_state *st;
 	struct sock *sk;
@@ -152,7 +153,7 @@ static __always_inline void udp_disconnected(long fd)
 
 	if (bpf_probe_read_user(&family, sizeof(family), syscall_arg1()) || family != AF_UNSPEC)
 		return;
-	sk = udp_sock_of(fd);
+	sk = udp_sock_of(syscall_arg0());
 	if (!sk || SK_FIELD(sk, __sk_common.skc_num))
 		return;
 	cookie = sk_cookie(sk);
@@ -195,7 +196,7 @@ int on_exit_connect(struct syscall_trace_exit *ctx)
 		}
 	}
 	if (!ret && trace_udp)
-		udp_disconnected(syscall_arg0());
+		udp_disconnected();
 	return 0;
 }
 
