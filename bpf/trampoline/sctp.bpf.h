@@ -50,6 +50,10 @@ int BPF_PROG(on_sctp_get_port_exit, struct sock *sk)
 	if (!t)
 		return 0;
 	c = call_in(t, sk);
+	if (!c && t->call_lost) {
+		t->call_lost = 0; /* a send's or listen's, refused its slot: counted */
+		return 0;
+	}
 	via = c ? c->via : EP_VIA_CONNECT;
 	if (!search_record(&r, sk, via))
 		return 0;

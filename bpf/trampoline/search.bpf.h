@@ -27,7 +27,7 @@ static __always_inline long ret_long(void *ctx)
 
 static __always_inline void search_open(const struct sock *sk, __u16 port_req, __u8 via)
 {
-	struct task_state *t = task_state(true);
+	struct task_state *t = task_state(TS_SEARCH);
 
 	if (!t)
 		return;
@@ -41,7 +41,7 @@ static __always_inline void search_open(const struct sock *sk, __u16 port_req, _
 static __always_inline struct task_state *search_close(const struct sock *sk,
 						      struct inflight *out)
 {
-	struct task_state *t = task_state(false);
+	struct task_state *t = task_state(TS_FIND);
 
 	if (!t || t->search.sk != (__u64)sk)
 		return NULL;

@@ -30,8 +30,11 @@ struct task_state {
 	struct inflight search; /* search.sk 0: no search under way */
 	struct udp_call call;
 	__u64 since_ns;         /* the last search or call opened here */
-	__u32 tid;              /* the thread the slot is for */
-	__u32 pad;
+	__u64 tid;              /* the thread the slot is for (64 bits: compare-and-swap) */
+	__u32 refused;          /* a thread refused the slot for a call: its search is
+				 * not to be taken for a send's autobind */
+	__u8 call_lost;         /* this thread's call was refused the slot */
+	__u8 pad[3];
 };
 
 struct {
@@ -41,27 +44,42 @@ struct {
 	__type(value, struct task_state);
 } task_states SEC(".maps");
 
-/* The current thread's slot, or NULL. Taken (create) from a thread with a
- * congruent id when that one has nothing under way, or has had it open for
- * over a second (its fexit skipped, or a send's autobind no send followed);
- * otherwise not, and counted: the call this thread starts is not followed. */
-static __always_inline struct task_state *task_state(bool create)
+enum ts_want { TS_FIND, TS_SEARCH, TS_CALL };
+
+/* The current thread's slot, or NULL. TS_SEARCH and TS_CALL take it from a
+ * thread with a congruent id when that one has nothing under way, or has
+ * had it open for over a second (its fexit skipped, or a send's autobind no
+ * send followed: given up, and counted); otherwise not, and counted: what
+ * this thread starts is not followed. */
+static __always_inline struct task_state *task_state(enum ts_want want)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u32 i = tid & (EP_INFLIGHT_MAX - 1);
 	struct task_state *t = bpf_map_lookup_elem(&task_states, &i);
+	__u64 owner;
 
 	if (!t || t->tid == tid)
 		return t;
-	if (!create)
+	if (want == TS_FIND)
 		return NULL;
-	if ((t->search.sk || t->call.sk) && bpf_ktime_get_ns() - t->since_ns < 1000000000) {
+	owner = t->tid;
+	if (t->search.sk || t->call.sk) {
+		stat_inc(EP_STAT_INFLIGHT_FULL);
+		if (bpf_ktime_get_ns() - t->since_ns < 1000000000) {
+			if (want == TS_CALL)
+				t->refused = tid;
+			return NULL;
+		}
+	}
+	/* two threads taking it at once: one wins */
+	if (__sync_val_compare_and_swap(&t->tid, owner, tid) != owner) {
 		stat_inc(EP_STAT_INFLIGHT_FULL);
 		return NULL;
 	}
 	t->search.sk = 0;
 	t->call.sk = 0;
-	t->tid = tid;
+	t->call_lost = t->refused == tid;
+	t->refused = 0;
 	return t;
 }
 

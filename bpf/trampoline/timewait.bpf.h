@@ -90,8 +90,11 @@ int BPF_PROG(on_tw_kill, struct inet_timewait_sock *tw)
 		tw_ended(cookie, EP_REL_TW_EXPIRED);
 		return 0;
 	}
-	t = task_state(false);
-	if (t && t->search.sk && t->search.via == EP_VIA_CONNECT && !t->search.cookie) {
+	/* a connect search under way in this thread (a slot left open by a
+	 * skipped fexit is older than any search) */
+	t = task_state(TS_FIND);
+	if (t && t->search.sk && t->search.via == EP_VIA_CONNECT && !t->search.cookie &&
+	    bpf_ktime_get_ns() - t->search.start_ns < 1000000000) {
 		t->search.cookie = cookie;
 		return 0;
 	}

@@ -25,18 +25,19 @@ static __always_inline bool is_udp(const struct sock *sk)
 
 static __always_inline void call_begin(const struct sock *sk, __u8 via, bool disconnect)
 {
-	struct task_state *t = task_state(true);
+	struct task_state *t = task_state(TS_CALL);
 
 	if (!t)
 		return;
 	t->call = (struct udp_call){ .sk = (__u64)sk, .via = via, .disconnect = disconnect };
 	t->since_ns = bpf_ktime_get_ns();
+	t->call_lost = 0;
 }
 
 /* This thread's call on sk, or NULL. */
 static __always_inline struct udp_call *call_of(const struct sock *sk)
 {
-	return call_in(task_state(false), sk);
+	return call_in(task_state(TS_FIND), sk);
 }
 
 static __always_inline void call_end(struct udp_call *c)
@@ -184,6 +185,10 @@ int BPF_PROG(on_udp_get_port_exit, struct sock *sk, unsigned short snum)
 			r.lport = snum;
 			failed(&r, now, EADDRINUSE, EP_VIA_BIND);
 		}
+		return 0;
+	}
+	if (!c && t->call_lost) {
+		t->call_lost = 0; /* the bind's or connect's, refused its slot: counted */
 		return 0;
 	}
 	if (!c) {

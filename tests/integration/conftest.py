@@ -1,4 +1,5 @@
 """Fixtures: a fresh network namespace per test and a running tracer."""
+import gzip
 import json
 import os
 import signal
@@ -25,23 +26,46 @@ if BACKEND == "tracepoint":
     os.environ["EPTRACE_REFUSE"] = "trampoline"
 
 
+def kernel_config():
+    """The running kernel's build config lines, or none."""
+    try:
+        with open(f"/boot/config-{os.uname().release}") as f:
+            return f.read().splitlines()
+    except OSError:
+        pass
+    try:
+        with gzip.open("/proc/config.gz", "rt") as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
+
+
 def preempting_kernel():
     """Whether this kernel preempts tasks inside BPF programs that run with
     preemption on (fentry/fexit): PREEMPT_RT, a built-in PREEMPT, or a
-    PREEMPT_DYNAMIC kernel in full or lazy mode (debugfs says which)."""
+    PREEMPT_DYNAMIC kernel in full or lazy mode: debugfs says which, else
+    the last valid preempt= before "--" on the command line, else the
+    config's default."""
     words = os.uname().version.split()
-    if "PREEMPT_RT" in words or "PREEMPT" in words or "PREEMPT_LAZY" in words:
+    if "PREEMPT_RT" in words or "PREEMPT_LAZY" in words:
         return True
-    if "PREEMPT_DYNAMIC" not in words:
-        return False
+    config = kernel_config()
+    if "PREEMPT_DYNAMIC" not in words and "CONFIG_PREEMPT_DYNAMIC=y" not in config:
+        return "PREEMPT" in words
     try:
         with open("/sys/kernel/debug/sched/preempt") as f:
             mode = f.read()
-        return "(full)" in mode or "(lazy)" in mode
-    except OSError:  # no debugfs: the command line, or the distributions' voluntary
-        with open("/proc/cmdline") as f:
-            args = f.read().split()
-        return "preempt=full" in args or "preempt=lazy" in args
+        if "(" in mode:
+            return "(full)" in mode or "(lazy)" in mode
+    except OSError:
+        pass
+    with open("/proc/cmdline") as f:
+        args = f.read().split()
+    asked = [a[8:] for a in args[:args.index("--") if "--" in args else len(args)]
+             if a.startswith("preempt=") and a[8:] in ("none", "voluntary", "full", "lazy")]
+    if asked:
+        return asked[-1] in ("full", "lazy")
+    return "CONFIG_PREEMPT=y" in config or "CONFIG_PREEMPT_LAZY=y" in config
 
 
 def refuse(*what):

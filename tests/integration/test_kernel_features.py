@@ -74,10 +74,19 @@ def test_auto_backend_passes_trampoline_over_where_programs_are_preempted(netns)
     assert ("preempts tasks inside fentry programs" in auto.stderr) == preempts, auto.stderr
     assert ("preempts tasks inside these programs" in asked.stderr) == (loads and preempts), \
         asked.stderr
+    # Where the tracepoint backend cannot start, auto takes the trampoline one
+    # even there, and says what it will miss.
+    fallback = subprocess.run([EPTRACE, "--json", "-q", "-d", "1", "--netns", netns.path],
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "EPTRACE_REFUSE": "tracepoint_backend"})
+    assert (fallback.returncode == 0) == loads, fallback.stderr
+    assert ("backend trampoline" in fallback.stderr) == loads, fallback.stderr
+    assert ("preempts tasks inside these programs" in fallback.stderr) == (loads and preempts), \
+        fallback.stderr
 
 
 def test_syscall_tracepoints_refused_leave_the_socket_hooks(netns):
-    # Debian's PREEMPT_RT kernel refuses them for real; the knob plays it anywhere.
+    # A kernel that refuses them (a hardened one, say); the knob plays it anywhere.
     tr, ports = run_refused(netns, "syscalls")
     assert tr.stderr.count("without the syscall tracepoints") == 1, tr.stderr
     assert "UDP autobind in connect()" in tr.stderr

@@ -35,5 +35,23 @@ int main(void)
 	IS(MODEL(DYN, NULL, "ro quiet\n", "CONFIG_PREEMPT_BUILD=y\nCONFIG_PREEMPT=y\n"), "full");
 	/* a line that only begins with the option is not the option */
 	IS(MODEL(DYN, NULL, NULL, "CONFIG_PREEMPT=yes\n"), "(none)");
+	/* debugfs with no mode in brackets: as if unreadable */
+	IS(MODEL(DYN, "none voluntary full\n", "ro preempt=full", NULL), "full");
+
+	/* the command line as the kernel reads it: the last valid preempt=
+	 * counts, an invalid one is ignored, words after "--" are init's */
+	IS(MODEL(DYN, NULL, "preempt=full ro preempt=none", "CONFIG_PREEMPT=y\n"), "(none)");
+	IS(MODEL(DYN, NULL, "preempt=full\tpreempt=bogus", NULL), "full");
+	IS(MODEL(DYN, NULL, "preempt=bogus", "CONFIG_PREEMPT=y\n"), "full");
+	IS(MODEL(DYN, NULL, "preempt=voluntary -- preempt=full", NULL), "(none)");
+	IS(MODEL(DYN, NULL, "preempt=", "CONFIG_PREEMPT=y\n"), "full");
+
+	/* before 5.18 a dynamic kernel's version said PREEMPT: its config tells */
+	IS(MODEL("#1 SMP PREEMPT Fri Mar 4", "none (voluntary) full\n", NULL,
+		 "CONFIG_PREEMPT_DYNAMIC=y\nCONFIG_PREEMPT=y\n"), "(none)");
+	IS(MODEL("#1 SMP PREEMPT Fri Mar 4", NULL, "preempt=none",
+		 "CONFIG_PREEMPT_DYNAMIC=y\nCONFIG_PREEMPT=y\n"), "(none)");
+	IS(MODEL("#1 SMP PREEMPT Fri Mar 4", NULL, NULL,
+		 "CONFIG_PREEMPT_DYNAMIC=y\nCONFIG_PREEMPT=y\n"), "full");
 	return check_done("preempt");
 }

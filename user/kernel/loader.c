@@ -191,45 +191,71 @@ static void reset(struct ep_loader *l)
 	l->cgroup_fd = -1;
 }
 
-/* The trampoline backend, or the tracepoint one (cg2 filled) when it is not
- * to be had, or when auto finds a kernel that preempts tasks inside fentry
- * programs (preempt.h): there, with more tasks taking ports than CPUs, a
- * large share of runs is skipped (40% of bind(0) on 6.1 preempt=full, four
- * processes on one CPU), while tracepoint programs run unpreempted. -1
- * after saying why when neither is to be had. */
+/* 0 with the trampoline backend started, or -1 with why filled and the
+ * loader reset. preempt: the kernel's preemption model, if it preempts. */
+static int start_trampoline(struct ep_loader *l, const struct ep_opts *o, const char *preempt,
+			    char *why, size_t len)
+{
+	if (ep_trampoline_start(l, o, why, len)) {
+		reset(l);
+		return -1;
+	}
+	l->backend = EP_BACKEND_TRAMPOLINE;
+	fprintf(stderr, "eptrace: backend trampoline (fentry/fexit): latency is the port search "
+			"function's own run\n");
+	if (preempt)
+		fprintf(stderr, "eptrace: this kernel preempts tasks inside these programs "
+				"(preemption: %s): while a task is preempted in one, the kernel "
+				"skips it for the other tasks on that CPU; with more processes "
+				"taking ports than CPUs such events are missing (counted as hook "
+				"misses): --backend tracepoint sees them all\n", preempt);
+	return 0;
+}
+
+static int start_tracepoint(struct ep_loader *l, const struct ep_opts *o, const char *why)
+{
+	char cg2[512];
+
+	l->backend = EP_BACKEND_TRACEPOINT;
+	fprintf(stderr, "eptrace: backend tracepoint%s%s%s: latency brackets the port search "
+			"between hooks\n", why[0] ? " (" : "", why, why[0] ? ")" : "");
+	return ensure_mounts(cg2, sizeof(cg2)) || ep_tracepoint_start(l, o, cg2) ? -1 : 0;
+}
+
+/* auto: the trampoline backend, or the tracepoint one when it is not to be
+ * had. On a kernel that preempts tasks inside fentry programs (preempt.h)
+ * the other way round: there, with more tasks taking ports than CPUs, a
+ * large share of trampoline runs is skipped (40% of bind(0) on 6.1
+ * preempt=full, four processes on one CPU), while tracepoint programs run
+ * unpreempted. -1 after saying why when neither is to be had. */
 static int start_backend(struct ep_loader *l, const struct ep_opts *o)
 {
 	const char *preempt = o->backend == EP_BACKEND_TRACEPOINT ? NULL : ep_preempt_model();
-	char why[256] = "", cg2[512];
+	char why[256] = "";
 
 	if (o->backend == EP_BACKEND_AUTO && preempt) {
 		snprintf(why, sizeof(why), "this kernel preempts tasks inside fentry programs "
 			 "(preemption: %s), and skips such a program for the other tasks on its "
 			 "CPU meanwhile; --backend trampoline takes it anyway", preempt);
-	} else if (o->backend != EP_BACKEND_TRACEPOINT) {
-		if (!ep_trampoline_start(l, o, why, sizeof(why))) {
-			l->backend = EP_BACKEND_TRAMPOLINE;
-			fprintf(stderr, "eptrace: backend trampoline (fentry/fexit): latency is the "
-					"port search function's own run\n");
-			if (preempt)
-				fprintf(stderr, "eptrace: this kernel preempts tasks inside these "
-						"programs (preemption: %s): while a task is preempted "
-						"in one, the kernel skips it for the other tasks on "
-						"that CPU; with more processes taking ports than CPUs "
-						"such events are missing (counted as hook misses): "
-						"--backend tracepoint sees them all\n", preempt);
+		if (!start_tracepoint(l, o, why))
 			return 0;
-		}
 		reset(l);
+		fprintf(stderr, "eptrace: the tracepoint backend did not start: trying the "
+				"trampoline backend\n");
+		if (!start_trampoline(l, o, preempt, why, sizeof(why)))
+			return 0;
+		fprintf(stderr, "eptrace: nor the trampoline backend: %s\n", why);
+		return -1;
+	}
+	if (o->backend != EP_BACKEND_TRACEPOINT) {
+		if (!start_trampoline(l, o, preempt, why, sizeof(why)))
+			return 0;
 		if (o->backend == EP_BACKEND_TRAMPOLINE) {
 			fprintf(stderr, "eptrace: --backend trampoline: %s\n", why);
 			return -1;
 		}
 	}
-	l->backend = EP_BACKEND_TRACEPOINT;
-	fprintf(stderr, "eptrace: backend tracepoint%s%s%s: latency brackets the port search "
-			"between hooks\n", why[0] ? " (" : "", why, why[0] ? ")" : "");
-	return ensure_mounts(cg2, sizeof(cg2)) || ep_tracepoint_start(l, o, cg2) ? -1 : 0;
+	return start_tracepoint(l, o, why);
 }
 
 int ep_load(struct ep_loader *l, const struct ep_opts *o)

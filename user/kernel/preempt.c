@@ -17,24 +17,53 @@ static bool has_word(const char *s, const char *w, const char *seps)
 	return false;
 }
 
-/* A mode that preempts tasks in kernel code, by its name, or NULL. */
-static const char *preempting(const char *mode, size_t len)
+enum mode { MODE_UNSET, MODE_NOT_PREEMPTING, MODE_FULL, MODE_LAZY };
+
+static enum mode mode_of(const char *word, size_t len)
 {
-	if (len == 4 && !strncmp(mode, "full", 4))
-		return "full";
-	if (len == 4 && !strncmp(mode, "lazy", 4))
-		return "lazy";
-	return NULL;
+	static const struct { const char *name; enum mode mode; } modes[] = {
+		{ "none", MODE_NOT_PREEMPTING }, { "voluntary", MODE_NOT_PREEMPTING },
+		{ "full", MODE_FULL }, { "lazy", MODE_LAZY },
+	};
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strlen(modes[i].name) == len && !strncmp(word, modes[i].name, len))
+			return modes[i].mode;
+	return MODE_UNSET;
+}
+
+static const char *name_of(enum mode m)
+{
+	return m == MODE_FULL ? "full" : m == MODE_LAZY ? "lazy" : NULL;
+}
+
+/* The preempt= the kernel took: each valid one in turn, so the last; an
+ * invalid one is ignored, and words after "--" are init's. */
+static enum mode cmdline_mode(const char *cmdline)
+{
+	static const char *const space = " \t\n";
+	enum mode last = MODE_UNSET, m;
+	size_t n;
+
+	for (const char *p = cmdline; p && *p; p += n) {
+		p += strspn(p, space);
+		n = strcspn(p, space);
+		if (n == 2 && !strncmp(p, "--", 2))
+			break;
+		if (n > 8 && !strncmp(p, "preempt=", 8) && (m = mode_of(p + 8, n - 8)) != MODE_UNSET)
+			last = m;
+	}
+	return last;
 }
 
 /* The compiled-in mode a PREEMPT_DYNAMIC kernel starts in when no preempt=
  * is given, or a static PREEMPT kernel's. */
-static const char *config_mode(const char *config, const char *otherwise)
+static enum mode config_mode(const char *config, enum mode otherwise)
 {
 	if (has_word(config, "CONFIG_PREEMPT_LAZY=y", "\n"))
-		return "lazy";
+		return MODE_LAZY;
 	if (has_word(config, "CONFIG_PREEMPT=y", "\n"))
-		return "full";
+		return MODE_FULL;
 	return otherwise;
 }
 
@@ -42,24 +71,25 @@ const char *ep_preempt_model_of(const char *uts_version, const char *sched_preem
 				const char *cmdline, const char *config)
 {
 	const char *p, *e;
+	enum mode m = MODE_UNSET;
 
 	if (has_word(uts_version, "PREEMPT_RT", " "))
 		return "PREEMPT_RT";
 	if (has_word(uts_version, "PREEMPT_LAZY", " "))
 		return "lazy";
-	if (has_word(uts_version, "PREEMPT", " "))
-		return config_mode(config, "full");
-	if (!has_word(uts_version, "PREEMPT_DYNAMIC", " "))
-		return NULL; /* none or voluntary, built in */
+	/* before 5.18 a PREEMPT_DYNAMIC kernel's version said only PREEMPT */
+	if (!has_word(uts_version, "PREEMPT_DYNAMIC", " ") &&
+	    !has_word(config, "CONFIG_PREEMPT_DYNAMIC=y", "\n"))
+		return has_word(uts_version, "PREEMPT", " ") ? name_of(config_mode(config, MODE_FULL))
+							     : NULL;
 	/* the mode in use is the one in brackets: "none voluntary (full) lazy" */
 	if (sched_preempt && (p = strchr(sched_preempt, '(')) && (e = strchr(p, ')')))
-		return preempting(p + 1, e - p - 1);
-	for (p = cmdline; p && (p = strstr(p, "preempt=")); p += 8) {
-		if (p != cmdline && p[-1] != ' ')
-			continue;
-		return preempting(p + 8, strcspn(p + 8, " \n"));
-	}
-	return config_mode(config, NULL);
+		m = mode_of(p + 1, e - p - 1);
+	if (m == MODE_UNSET)
+		m = cmdline_mode(cmdline);
+	if (m == MODE_UNSET)
+		m = config_mode(config, MODE_NOT_PREEMPTING);
+	return name_of(m);
 }
 
 /* A small file's text (NUL-ended, at most cap - 1 bytes), or NULL. */
@@ -104,21 +134,19 @@ static char *read_config(const char *release)
 const char *ep_preempt_model(void)
 {
 	char sched[128], cmdline[4096];
-	const char *dyn = NULL, *cmd = NULL, *model;
+	const char *dyn, *cmd, *model;
 	char *config = NULL;
-	bool dynamic, built_in;
 	struct utsname u;
 
 	if (uname(&u))
 		return NULL;
-	dynamic = has_word(u.version, "PREEMPT_DYNAMIC", " ");
-	built_in = has_word(u.version, "PREEMPT", " ");
-	if (dynamic) {
-		dyn = read_text("/sys/kernel/debug/sched/preempt", sched, sizeof(sched));
-		cmd = dyn ? NULL : read_text("/proc/cmdline", cmdline, sizeof(cmdline));
-	}
-	if (built_in || (dynamic && !dyn && !(cmd && strstr(cmd, "preempt="))))
-		config = read_config(u.release);
+	if (has_word(u.version, "PREEMPT_RT", " ") || has_word(u.version, "PREEMPT_LAZY", " "))
+		return ep_preempt_model_of(u.version, NULL, NULL, NULL);
+	if (!has_word(u.version, "PREEMPT", " ") && !has_word(u.version, "PREEMPT_DYNAMIC", " "))
+		return NULL; /* none or voluntary, built in */
+	dyn = read_text("/sys/kernel/debug/sched/preempt", sched, sizeof(sched));
+	cmd = read_text("/proc/cmdline", cmdline, sizeof(cmdline));
+	config = read_config(u.release);
 	model = ep_preempt_model_of(u.version, dyn, cmd, config);
 	free(config);
 	return model;

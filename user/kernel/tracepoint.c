@@ -135,6 +135,10 @@ int ep_tracepoint_start(struct ep_loader *l, const struct ep_opts *o, const char
 	bool present[2];
 	int err, n = 0;
 
+	if (ep_refused_for_test("tracepoint_backend")) {
+		fprintf(stderr, "eptrace: the tracepoint backend refused for a test (EPTRACE_REFUSE)\n");
+		return -1;
+	}
 	ep_kallsyms_find(syms, addr, present, 2);
 	l->tw_tracking = addr[0] != 0;
 	if (!l->tw_tracking)
