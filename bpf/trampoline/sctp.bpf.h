@@ -50,10 +50,8 @@ int BPF_PROG(on_sctp_get_port_exit, struct sock *sk)
 	if (!t)
 		return 0;
 	c = call_in(t, sk);
-	if (!c && t->call_lost) {
-		t->call_lost = 0; /* a send's or listen's, refused its slot: counted */
+	if (!c && call_was_refused(t))
 		return 0;
-	}
 	via = c ? c->via : EP_VIA_CONNECT;
 	if (!search_record(&r, sk, via))
 		return 0;

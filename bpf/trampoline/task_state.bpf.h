@@ -44,6 +44,9 @@ struct {
 	__type(value, struct task_state);
 } task_states SEC(".maps");
 
+/* Older than this, what a slot holds was left by a skipped fexit. */
+#define SLOT_STALE_NS 1000000000ULL
+
 enum ts_want { TS_FIND, TS_SEARCH, TS_CALL };
 
 /* The current thread's slot, or NULL. TS_SEARCH and TS_CALL take it from a
@@ -65,7 +68,7 @@ static __always_inline struct task_state *task_state(enum ts_want want)
 	owner = t->tid;
 	if (t->search.sk || t->call.sk) {
 		stat_inc(EP_STAT_INFLIGHT_FULL);
-		if (bpf_ktime_get_ns() - t->since_ns < 1000000000) {
+		if (bpf_ktime_get_ns() - t->since_ns < SLOT_STALE_NS) {
 			if (want == TS_CALL)
 				t->refused = tid;
 			return NULL;
@@ -81,6 +84,16 @@ static __always_inline struct task_state *task_state(enum ts_want want)
 	t->call_lost = t->refused == tid;
 	t->refused = 0;
 	return t;
+}
+
+/* A search with no call around it whose call was refused the slot: not a
+ * send's autobind; already counted. Clears the mark. */
+static __always_inline bool call_was_refused(struct task_state *t)
+{
+	if (!t->call_lost)
+		return false;
+	t->call_lost = 0;
+	return true;
 }
 
 /* The call t has under way on sk, or NULL. */

@@ -94,7 +94,7 @@ int BPF_PROG(on_tw_kill, struct inet_timewait_sock *tw)
 	 * skipped fexit is older than any search) */
 	t = task_state(TS_FIND);
 	if (t && t->search.sk && t->search.via == EP_VIA_CONNECT && !t->search.cookie &&
-	    bpf_ktime_get_ns() - t->search.start_ns < 1000000000) {
+	    bpf_ktime_get_ns() - t->search.start_ns < SLOT_STALE_NS) {
 		t->search.cookie = cookie;
 		return 0;
 	}

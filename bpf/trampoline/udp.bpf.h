@@ -187,10 +187,8 @@ int BPF_PROG(on_udp_get_port_exit, struct sock *sk, unsigned short snum)
 		}
 		return 0;
 	}
-	if (!c && t->call_lost) {
-		t->call_lost = 0; /* the bind's or connect's, refused its slot: counted */
+	if (!c && call_was_refused(t))
 		return 0;
-	}
 	if (!c) {
 		/* A send's autobind: its failure ends the send with EAGAIN
 		 * before udp_sendmsg, so it is reported here. */

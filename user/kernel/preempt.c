@@ -135,15 +135,11 @@ const char *ep_preempt_model(void)
 {
 	char sched[128], cmdline[4096];
 	const char *dyn, *cmd, *model;
-	char *config = NULL;
 	struct utsname u;
+	char *config;
 
 	if (uname(&u))
 		return NULL;
-	if (has_word(u.version, "PREEMPT_RT", " ") || has_word(u.version, "PREEMPT_LAZY", " "))
-		return ep_preempt_model_of(u.version, NULL, NULL, NULL);
-	if (!has_word(u.version, "PREEMPT", " ") && !has_word(u.version, "PREEMPT_DYNAMIC", " "))
-		return NULL; /* none or voluntary, built in */
 	dyn = read_text("/sys/kernel/debug/sched/preempt", sched, sizeof(sched));
 	cmd = read_text("/proc/cmdline", cmdline, sizeof(cmdline));
 	config = read_config(u.release);
