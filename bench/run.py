@@ -23,7 +23,7 @@ import time
 import http_load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EPTRACE = os.path.join(ROOT, "build", "eptrace")
+EPTRACE = os.environ.get("EPTRACE_BIN") or os.path.join(ROOT, "build", "eptrace")
 CHURN = os.path.join(ROOT, "build", "bench", "churn")
 FLOOR = os.path.join(ROOT, "build", "bench", "floor-{}")
 BT = os.path.join(ROOT, "bench", "count.bt")

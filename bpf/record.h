@@ -50,7 +50,8 @@ enum ep_release_reason {
 #define EP_F_FIXED      0x04 /* alloc/release of a port the caller chose in bind() */
 #define EP_F_UNTRACKED  0x08 /* alloc: the socket table was full, no release will follow */
 #define EP_F_PRESTART   0x10 /* release: the socket was there before the trace (assign_ns 0) */
-#define EP_F_STALE      0x20 /* release: the table entry could not be removed; userspace does */
+#define EP_F_STALE      0x20 /* release, in recordings before the table of slots: its entry
+			      * could not be removed then (no longer set) */
 
 /* Counters kept per CPU in the kernel; index into the stats map. */
 enum ep_stat {
@@ -99,7 +100,21 @@ enum sock_phase {
 	PH_UNBOUND = 6,         /* UDP socket made while traced, no port yet (tracepoint backend) */
 };
 
-#define EP_SOCKS_MAX 262144 /* sockets the kernel table follows at once */
+#define EP_SOCKS_BITS 18
+#define EP_SOCKS_MAX (1u << EP_SOCKS_BITS) /* slots of the kernel table */
+/* A cookie's entry is in one of the EP_SOCK_PROBES slots from
+ * ep_sock_slot(cookie, 0) on; with none free there, it is not tracked. */
+#define EP_SOCK_PROBES 8
+#define EP_SOCK_BUSY (1ULL << 63) /* slot claimed, entry being written */
+
+/* Cookies are handed out in sequence (in batches per CPU): a block of
+ * long-lived sockets would hold a block of slots that later cookies come
+ * round to. A multiplicative hash spreads them over the table. */
+static inline __u32 ep_sock_slot(__u64 cookie, __u32 i)
+{
+	return ((__u32)((cookie * 0x9E3779B97F4A7C15ULL) >> (64 - EP_SOCKS_BITS)) + i) &
+	       (EP_SOCKS_MAX - 1);
+}
 
 /* One per tracked socket, keyed by socket cookie (cookies are never reused,
  * unlike kernel addresses; TIME_WAIT sockets inherit the cookie). */
@@ -110,6 +125,30 @@ struct sock_state {
 	__u64 cancel_ns;      /* TIME_WAIT timer cancelled at */
 	__u32 phase;
 	__u32 pad;
+};
+
+/* The kernel table is an array of these (no lock, nothing allocated per
+ * socket). key: the cookie of the entry, 0 when free, EP_SOCK_BUSY|cookie
+ * while it is written; taken and given back with compare-and-swap only. */
+struct sock_slot {
+	struct sock_state st;
+	__u64 key;
+};
+
+/* Changes userspace asks of the table, run in the kernel (the syscall
+ * program sock_table_op) so that they are atomic against the programs'. */
+enum sock_op_kind {
+	SOCK_OP_ADD = 1,     /* st added unless the cookie has an entry: ret 1 added, 0 had one, -1 full */
+	SOCK_OP_TW_TAKE = 2, /* removed if in TIME_WAIT since cancel_ns: ret 1 and st */
+	SOCK_OP_DROP = 3,    /* removed if its phase and assign_ns are st's: ret 1 */
+};
+
+struct sock_op {
+	__u64 cookie;
+	__u64 cancel_ns;
+	__u32 op;
+	__s32 ret;
+	struct sock_state st;
 };
 
 /* A port search under way on one thread (the trampoline backend keeps it in
@@ -164,6 +203,8 @@ EP_ABI_AT(sock_state, sk, 128);
 EP_ABI_AT(sock_state, start_ns, 136);
 EP_ABI_AT(sock_state, cancel_ns, 144);
 EP_ABI_AT(sock_state, phase, 152);
+_Static_assert(sizeof(struct sock_slot) == 168, "struct sock_slot: size changed");
+EP_ABI_AT(sock_slot, key, 160);
 _Static_assert(sizeof(struct inflight) == 48, "struct inflight: size changed");
 EP_ABI_AT(inflight, sk, 0);
 EP_ABI_AT(inflight, start_ns, 8);

@@ -116,7 +116,9 @@ static void tw_confirm(const struct ep_tw_pending *p, void *ctx)
 	struct ep_run *run = ctx;
 	struct ep_record rel;
 
-	if (ep_tables_tw_take(ep_socks_fd(&run->loader), p->cookie, p->cancel_ns, &rel))
+	struct ep_tables t = ep_tables_of(&run->loader);
+
+	if (ep_tables_tw_take(&t, p->cookie, p->cancel_ns, &rel))
 		ep_pipe_event(&run->pipe, &rel);
 }
 
@@ -132,8 +134,6 @@ static int on_record(void *ctx, void *data, size_t len)
 		ep_tw_add(&run->tw, rec->cookie, rec->ts_ns, tw_confirm, run);
 		return 0;
 	}
-	if (rec->kind == EP_RELEASE && (rec->flags & EP_F_STALE))
-		ep_tables_forget_released(ep_socks_fd(&run->loader), rec->cookie);
 	ep_pipe_event(&run->pipe, rec);
 	return 0;
 }
@@ -152,7 +152,9 @@ static bool kernel_tracks(uint64_t cookie, void *ctx)
 {
 	struct ep_run *run = ctx;
 
-	return ep_tables_tracks(ep_socks_fd(&run->loader), cookie);
+	struct ep_tables t = ep_tables_of(&run->loader);
+
+	return ep_tables_tracks(&t, cookie);
 }
 
 static void follow_prestart(void *ctx, uint32_t netns, const struct ep_diag_sock *s,
@@ -163,7 +165,9 @@ static void follow_prestart(void *ctx, uint32_t netns, const struct ep_diag_sock
 	/* Without the release hook nothing would ever take a UDP entry out. */
 	if (s->proto == EP_UDP && !run->loader.sock_hooks)
 		return;
-	ep_tables_follow_prestart(ep_socks_fd(&run->loader), &run->opts, netns, s, owner, fixed);
+	struct ep_tables t = ep_tables_of(&run->loader);
+
+	ep_tables_follow_prestart(&t, &run->opts, netns, s, owner, fixed);
 }
 
 static void collect_dump(void *ctx, uint32_t netns, const struct ep_diag_sock *v, size_t n,
@@ -199,8 +203,10 @@ static void housekeeping(struct ep_run *run, uint64_t now)
 	/* Sockets from before the trace go away unseen: re-read them; holders
 	 * whose release was lost are dropped. */
 	if (now - run->last_refresh >= run->refresh_every) {
+		struct ep_tables tables = ep_tables_of(&run->loader);
+
 		ep_probe_refresh(run->probe, now);
-		ep_sweep_run(&run->sweep, ep_socks_fd(&run->loader));
+		ep_sweep_run(&run->sweep, &tables);
 		ep_pipe_reconcile_live(&run->pipe, now, kernel_tracks, run);
 		run->last_refresh = now;
 	}
@@ -268,6 +274,8 @@ static int start_consumers(struct ep_run *run)
 
 static void begin(struct ep_run *run)
 {
+	struct ep_tables tables;
+
 	run->start = run->last_report = run->last_refresh = mono_now();
 	print_start(run, run->start);
 	if (run->exp) /* a page from the start on */
@@ -277,7 +285,8 @@ static void begin(struct ep_run *run)
 	ep_probe_on_found(run->probe, follow_prestart, run);
 	ep_probe_on_dumped(run->probe, collect_dump, run);
 	ep_probe_all(run->probe, mono_now());
-	ep_sweep_run(&run->sweep, ep_socks_fd(&run->loader));
+	tables = ep_tables_of(&run->loader);
+	ep_sweep_run(&run->sweep, &tables);
 	run->refresh_every = REFRESH_EVERY;
 	if (run->pipe.report_every && run->pipe.report_every < run->refresh_every)
 		run->refresh_every = run->pipe.report_every;

@@ -40,11 +40,10 @@ struct {
 } events SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, EP_SOCKS_MAX);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u64);
-	__type(value, struct sock_state);
+	__type(key, __u32);
+	__type(value, struct sock_slot);
 } socks SEC(".maps");
 
 struct {

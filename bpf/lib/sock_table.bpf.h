@@ -10,13 +10,75 @@
 #include "lib/kernel_defs.bpf.h"
 #include "lib/emit.bpf.h"
 
-static __always_inline bool track(__u64 cookie, const struct sock_state *st)
+static __always_inline struct sock_slot *slot_at(__u64 cookie, __u32 i)
 {
-	if (bpf_map_update_elem(&socks, &cookie, st, BPF_ANY)) {
+	__u32 idx = ep_sock_slot(cookie, i);
+
+	return bpf_map_lookup_elem(&socks, &idx);
+}
+
+/* The entry of a cookie, NULL if it has none. */
+static __always_inline struct sock_state *sock_find(__u64 cookie)
+{
+	for (__u32 i = 0; i < EP_SOCK_PROBES; i++) {
+		struct sock_slot *s = slot_at(cookie, i);
+
+		if (s && s->key == cookie)
+			return &s->st;
+	}
+	return NULL;
+}
+
+/* A free slot for a new entry, claimed (busy) until sock_publish(). */
+static __always_inline struct sock_slot *sock_claim(__u64 cookie)
+{
+	for (__u32 i = 0; i < EP_SOCK_PROBES; i++) {
+		struct sock_slot *s = slot_at(cookie, i);
+
+		if (s && !s->key && !__sync_val_compare_and_swap(&s->key, 0, cookie | EP_SOCK_BUSY))
+			return s;
+	}
+	return NULL;
+}
+
+static __always_inline void sock_publish(struct sock_slot *s, __u64 cookie)
+{
+	__sync_lock_test_and_set(&s->key, cookie);
+}
+
+/* Remove an entry sock_find() gave: true for the one caller that did. */
+static __always_inline bool sock_drop(const struct sock_state *st, __u64 cookie)
+{
+	struct sock_slot *s = (struct sock_slot *)st;
+
+	return __sync_val_compare_and_swap(&s->key, cookie, 0) == cookie;
+}
+
+/* A new entry for a cookie that has none (a socket just made); false (and
+ * counted) when the slots it may use are all taken. */
+static __always_inline bool track_new(__u64 cookie, const struct sock_state *st)
+{
+	struct sock_slot *s = sock_claim(cookie);
+
+	if (!s) {
 		stat_inc(EP_STAT_SOCKS_FULL);
 		return false;
 	}
+	s->st = *st;
+	sock_publish(s, cookie);
 	return true;
+}
+
+/* Add or replace the entry of a cookie. */
+static __always_inline bool track(__u64 cookie, const struct sock_state *st)
+{
+	struct sock_state *cur = sock_find(cookie);
+
+	if (cur) {
+		*cur = *st;
+		return true;
+	}
+	return track_new(cookie, st);
 }
 
 static __always_inline void set_assigned(__u64 cookie, struct sock_state *st, __u64 now,
@@ -31,14 +93,15 @@ static __always_inline void set_assigned(__u64 cookie, struct sock_state *st, __
 	st->sk = 0;
 }
 
-/* Report an assignment and remember its owner for the release. */
+/* Report an assignment and remember its owner for the release. fresh: the
+ * socket cannot have an entry yet (no lookup for one). */
 static __always_inline void assigned(__u64 cookie, struct sock_state *st, __u64 now,
-				     __u64 latency)
+				     __u64 latency, bool fresh)
 {
 	set_assigned(cookie, st, now, latency);
 	/* In the table before the record is out, so that userspace never sees
 	 * an assignment the table does not hold. */
-	if (!track(cookie, st))
+	if (!(fresh ? track_new(cookie, st) : track(cookie, st)))
 		st->rec.flags |= EP_F_UNTRACKED;
 	emit(&st->rec);
 }
@@ -62,26 +125,10 @@ static __always_inline void released(__u64 cookie, const struct sock_state *st, 
 	r.reason = reason;
 	r.flags |= extra_flags;
 	r.latency_ns = EP_LATENCY_NONE;
-	long err = bpf_map_delete_elem(&socks, &cookie);
-
-	/* The bucket lock can time out (a lock holder's vCPU preempted): try
-	 * again, and if it still fails, report the release anyway and leave the
-	 * entry to userspace. Only a missing entry means someone else (the
-	 * userspace TIME_WAIT resolver) owns the release. */
-	for (int i = 0; i < 3 && err && err != -ENOENT; i++)
-		err = bpf_map_delete_elem(&socks, &cookie);
-	if (err == -ENOENT)
-		return;
-	if (err) {
-		/* A lookup takes no lock: mark it so that no other hook releases
-		 * it again before userspace removes it. */
-		struct sock_state *cur = bpf_map_lookup_elem(&socks, &cookie);
-
-		if (cur)
-			cur->phase = PH_RELEASED;
-		r.flags |= EP_F_STALE;
-	}
-	emit(&r);
+	/* Only the caller that removes the entry reports it: another hook, or
+	 * the userspace TIME_WAIT resolver, may be releasing it at once. */
+	if (sock_drop(st, cookie))
+		emit(&r);
 }
 
 /* The port passed to a TIME_WAIT socket: still held, now in TIME_WAIT. */

@@ -26,3 +26,4 @@ char LICENSE[] SEC("license") = "GPL";
 #include "timewait.bpf.h"
 #include "bind.bpf.h"
 #include "udp.bpf.h"
+#include "lib/sock_table_op.bpf.h"

@@ -52,10 +52,10 @@ int on_bind6(struct bpf_sock_addr *ctx)
  * an autobind. */
 static __always_inline void forget_unbound(__u64 cookie)
 {
-	struct sock_state *st = bpf_map_lookup_elem(&socks, &cookie);
+	struct sock_state *st = sock_find(cookie);
 
 	if (st && st->phase == PH_UNBOUND)
-		bpf_map_delete_elem(&socks, &cookie);
+		sock_drop(st, cookie);
 }
 
 /* For cgroup sock programs the context is the struct sock itself. */
@@ -88,7 +88,8 @@ static __always_inline int bind_done(struct bpf_sock *ctx, __u16 family)
 	 * holder for bind conflicts and range overlaps. */
 	if (fixed)
 		s.rec.flags |= EP_F_FIXED;
-	assigned(cookie, &s, now, latency);
+	/* only a UDP socket has an entry before its bind (PH_UNBOUND) */
+	assigned(cookie, &s, now, latency, ctx->protocol == IPPROTO_TCP);
 	return 1;
 }
 

@@ -27,7 +27,7 @@ static __always_inline void connected_without_sockops(const struct sock *sk, __u
 	__u64 cookie = btf_sk_cookie(sk);
 	struct sock_state *st;
 
-	st = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
+	st = cookie ? sock_find(cookie) : NULL;
 	if (!st || st->phase != PH_PENDING_CONNECT)
 		return;
 	fill_from_btf_sk(&st->rec, sk);
@@ -77,7 +77,7 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 	cookie = btf_sk_cookie(sk);
 	if (!cookie)
 		return 0;
-	st = bpf_map_lookup_elem(&socks, &cookie);
+	st = sock_find(cookie);
 	if (!st)
 		return 0;
 
@@ -90,7 +90,7 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 
 		if (!sport) {
 			/* inet_hash_connect() found no port */
-			bpf_map_delete_elem(&socks, &cookie);
+			sock_drop(st, cookie);
 			fill_from_btf_sk(&s.rec, sk);
 			s.rec.cookie = cookie;
 			failed(&s.rec, now, EADDRNOTAVAIL, EP_VIA_CONNECT);
@@ -99,14 +99,14 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 		/* A port was found, then connect failed before tcp_connect()
 		 * (route change): no end of bracket, so no latency. */
 		s.rec.lport = sport;
-		assigned(cookie, &s, now, EP_LATENCY_NONE);
+		assigned(cookie, &s, now, EP_LATENCY_NONE, false);
 		released(cookie, &s, now, EP_REL_CLOSE, 0);
 		return 0;
 	}
 	case PH_PENDING_LISTEN: {
 		struct sock_state s = *st;
 
-		bpf_map_delete_elem(&socks, &cookie);
+		sock_drop(st, cookie);
 		failed(&s.rec, now, EADDRINUSE, EP_VIA_LISTEN);
 		return 0;
 	}
@@ -128,7 +128,7 @@ int BPF_PROG(on_tcp_destroy, struct sock *sk)
 
 	if (!cookie)
 		return 0;
-	st = bpf_map_lookup_elem(&socks, &cookie);
+	st = sock_find(cookie);
 	if (st && st->phase == PH_ASSIGNED)
 		released(cookie, st, bpf_ktime_get_ns(), EP_REL_DESTROY, 0);
 	return 0;
@@ -149,7 +149,7 @@ int on_sockops(struct bpf_sock_ops *skops)
 		return 1;
 	now = bpf_ktime_get_ns();
 	cookie = bpf_get_socket_cookie(skops);
-	st = bpf_map_lookup_elem(&socks, &cookie);
+	st = sock_find(cookie);
 	if (!st)
 		return 1;
 	if (st->phase != PH_PENDING_CONNECT && st->phase != PH_PENDING_LISTEN)

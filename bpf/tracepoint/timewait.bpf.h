@@ -24,7 +24,7 @@ static __always_inline struct sock_state *tw_state(struct timer_list *timer, __u
 			       : BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
 	if (!*cookie)
 		return NULL;
-	return bpf_map_lookup_elem(&socks, cookie);
+	return sock_find(*cookie);
 }
 
 /* Armed in the hand-over to TIME_WAIT (before the full socket's CLOSE) and

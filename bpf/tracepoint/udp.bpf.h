@@ -57,7 +57,7 @@ static __always_inline void udp_assigned(struct sock_state *st, const struct soc
 	if (st && st->phase == PH_UNBOUND) {
 		if (!fill_owner(&st->rec) || !fill_from_sk(&st->rec, sk)) {
 			/* filtered out: not worth a look at its next send */
-			bpf_map_delete_elem(&socks, &cookie);
+			sock_drop(st, cookie);
 			return;
 		}
 		udp_peer(&st->rec, via, peer, peer_port);
@@ -67,7 +67,7 @@ static __always_inline void udp_assigned(struct sock_state *st, const struct soc
 	if (!fill_owner(&fresh.rec) || !fill_from_sk(&fresh.rec, sk))
 		return;
 	udp_peer(&fresh.rec, via, peer, peer_port);
-	assigned(cookie, &fresh, now, latency);
+	assigned(cookie, &fresh, now, latency, false);
 }
 
 /* UDP connect: the cgroup hook runs right before the autobind and opens the
@@ -121,7 +121,7 @@ static __always_inline void udp_connect_done(const struct thread_bracket *in, st
 	__u64 now = bpf_ktime_get_ns();
 
 	if (SK_FIELD(sk, __sk_common.skc_num)) {
-		udp_assigned(bpf_map_lookup_elem(&socks, &in->cookie), sk, in->cookie,
+		udp_assigned(sock_find(in->cookie), sk, in->cookie,
 			     EP_VIA_CONNECT, now, now - in->start_ns, NULL, 0);
 	} else if (ret == -EAGAIN) {
 		autobind_failed(sk, in->cookie, EP_VIA_CONNECT, now);
@@ -130,15 +130,27 @@ static __always_inline void udp_connect_done(const struct thread_bracket *in, st
 
 /* The entry of a UDP socket without a port, which a send's autobind turns
  * into its assignment. */
-static __always_inline void track_unbound(__u64 cookie, __u64 sk, __u64 flags)
+static __always_inline void track_unbound(__u64 cookie, __u64 sk, bool fresh)
 {
 	struct sock_state st = { .phase = PH_UNBOUND, .sk = sk };
-	long err;
+	struct sock_slot *s;
 
 	st.rec.cookie = cookie;
-	err = bpf_map_update_elem(&socks, &cookie, &st, flags);
-	if (err && err != -EEXIST)
+	if (!fresh) {
+		track(cookie, &st);
+		return;
+	}
+	/* every UDP socket made comes here: written in its slot, not copied */
+	s = sock_claim(cookie);
+	if (!s) {
 		stat_inc(EP_STAT_SOCKS_FULL);
+		return;
+	}
+	__builtin_memset(&s->st, 0, sizeof(s->st));
+	s->st.phase = PH_UNBOUND;
+	s->st.sk = sk;
+	s->st.rec.cookie = cookie;
+	sock_publish(s, cookie);
 }
 
 /* connect(AF_UNSPEC) gives a UDP port back unless bind() fixed it; the
@@ -157,10 +169,10 @@ static __always_inline void udp_disconnected(void)
 	if (!sk || SK_FIELD(sk, __sk_common.skc_num))
 		return;
 	cookie = sk_cookie(sk);
-	st = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
+	st = cookie ? sock_find(cookie) : NULL;
 	if (st && st->phase == PH_ASSIGNED) {
 		released(cookie, st, bpf_ktime_get_ns(), EP_REL_DISCONNECT, 0);
-		track_unbound(cookie, (__u64)sk, BPF_ANY);
+		track_unbound(cookie, (__u64)sk, false);
 	}
 }
 
@@ -213,7 +225,7 @@ static __always_inline int sendmsg_hook(struct bpf_sock_addr *ctx, __u8 family)
 	if (ctx->protocol != IPPROTO_UDP || !ctx->sk)
 		return 1;
 	cookie = bpf_get_socket_cookie(ctx);
-	st = bpf_map_lookup_elem(&socks, &cookie);
+	st = sock_find(cookie);
 	if (!st || st->phase != PH_UNBOUND)
 		return 1;
 	user_addr(ctx, family, peer);
@@ -242,11 +254,13 @@ int on_sock_create(struct bpf_sock *ctx)
 {
 	if (ctx->protocol != IPPROTO_UDP || !trace_udp || !family_wanted(ctx->family))
 		return 1;
-	if (targ_netns && BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), nsproxy,
-					 net_ns, ns.inum) != targ_netns)
+	/* the context is the struct sock, its namespace set already */
+	if (targ_netns &&
+	    (direct_loads ? AS(struct sock, ctx)->__sk_common.skc_net.net->ns.inum
+			  : BPF_CORE_READ((struct sock *)ctx, __sk_common.skc_net.net, ns.inum)) !=
+		    targ_netns)
 		return 1;
-	/* the context is the struct sock */
-	track_unbound(bpf_get_socket_cookie(ctx), (__u64)ctx, BPF_NOEXIST);
+	track_unbound(bpf_get_socket_cookie(ctx), (__u64)ctx, true);
 	return 1;
 }
 
@@ -269,7 +283,7 @@ static __always_inline void send_done(long ret)
 		return;
 	if (SK_FIELD(sk, __sk_common.skc_num)) {
 		cookie = sk_cookie(sk);
-		st = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
+		st = cookie ? sock_find(cookie) : NULL;
 		if (st && st->phase == PH_UNBOUND)
 			udp_assigned(st, sk, cookie, EP_VIA_SENDMSG, bpf_ktime_get_ns(),
 				     EP_LATENCY_NONE, NULL, 0);
@@ -311,13 +325,13 @@ int on_sock_release(struct bpf_sock *ctx)
 	if (ctx->protocol != IPPROTO_UDP)
 		return 1;
 	cookie = bpf_get_socket_cookie(ctx);
-	st = bpf_map_lookup_elem(&socks, &cookie);
+	st = sock_find(cookie);
 	if (!st)
 		return 1;
 	if (st->phase == PH_ASSIGNED)
 		released(cookie, st, bpf_ktime_get_ns(), EP_REL_UDP_CLOSE, 0);
 	else if (st->phase == PH_UNBOUND)
-		bpf_map_delete_elem(&socks, &cookie);
+		sock_drop(st, cookie);
 	return 1;
 }
 

@@ -22,3 +22,4 @@ char LICENSE[] SEC("license") = "GPL";
 #include "tcp.bpf.h"
 #include "udp.bpf.h"
 #include "sctp.bpf.h"
+#include "lib/sock_table_op.bpf.h"

@@ -70,7 +70,8 @@ static __always_inline void search_assigned(struct ep_record *r, __u64 now, __u6
 	s.rec = *r;
 	if (fixed)
 		s.rec.flags |= EP_F_FIXED;
-	assigned(r->cookie, &s, now, fixed ? EP_LATENCY_NONE : latency);
+	/* a search runs once per socket (UDP again only after its release) */
+	assigned(r->cookie, &s, now, fixed ? EP_LATENCY_NONE : latency, true);
 }
 
 #endif

@@ -268,7 +268,7 @@ int BPF_PROG(on_udp_unhash, struct sock *sk)
 	if (!is_udp(sk))
 		return 0;
 	cookie = sk->__sk_common.skc_cookie.counter;
-	st = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
+	st = cookie ? sock_find(cookie) : NULL;
 	if (!st || st->phase != PH_ASSIGNED)
 		return 0;
 	c = call_of(sk);

@@ -296,11 +296,27 @@ def socks_map_id():
     return max(m["id"] for m in maps if m.get("name") == "socks")
 
 
+SOCKS_BITS, SOCK_PROBES = 18, 8  # bpf/record.h
+SOCKS_MAX = 1 << SOCKS_BITS
+
+
+def socks_first_slot(cookie):
+    """ep_sock_slot(cookie, 0): bpf/record.h's hash of a cookie."""
+    return ((cookie * 0x9E3779B97F4A7C15) % (1 << 64)) >> (64 - SOCKS_BITS)
+
+
+def socks_slot(map_id, idx):
+    """The 168 bytes of one slot of the kernel table (struct sock_slot)."""
+    key = " ".join(str(b) for b in idx.to_bytes(4, "little"))
+    r = subprocess.run(f"bpftool -j map lookup id {map_id} key {key}".split(),
+                       capture_output=True, text=True, check=True)
+    return bytes(int(b, 16) for b in json.loads(r.stdout)["value"])
+
+
 def socks_has(map_id, cookie):
-    key = " ".join(str(b) for b in cookie.to_bytes(8, "little"))
-    r = subprocess.run(f"bpftool map lookup id {map_id} key {key}".split(), capture_output=True,
-                       text=True)
-    return r.returncode == 0
+    first = socks_first_slot(cookie)
+    return any(int.from_bytes(socks_slot(map_id, (first + i) % SOCKS_MAX)[160:168], "little")
+               == cookie for i in range(SOCK_PROBES))
 
 
 def test_entry_of_a_socket_gone_without_release_is_swept(netns, tracer_factory):
@@ -308,8 +324,11 @@ def test_entry_of_a_socket_gone_without_release_is_swept(netns, tracer_factory):
     leave the socket table holding a dead socket forever."""
     tr = tracer_factory("--netns", netns.path, "--interval", "0.2")
     map_id = socks_map_id()
-    cookie = (1 << 62) + 12345  # no socket has it
-    value = bytearray(160)
+    # a cookie no socket has, whose first slot is free
+    cookie = next(c for c in range((1 << 62) + 1, (1 << 62) + 1000)
+                  if not any(socks_slot(map_id, socks_first_slot(c))[160:168]))
+    idx = socks_first_slot(cookie)
+    value = bytearray(168)
     # assign_ns now (CLOCK_MONOTONIC, as the kernel's): the sweep leaves an
     # entry younger than a second alone, so the lookup below cannot race it
     value[16:24] = time.monotonic_ns().to_bytes(8, "little")
@@ -318,11 +337,13 @@ def test_entry_of_a_socket_gone_without_release_is_swept(netns, tracer_factory):
     value[96:98] = (40000).to_bytes(2, "little")          # lport
     value[100:104] = bytes([1, 17, 4, 1])                 # alloc, udp, v4, connect
     value[152:156] = (3).to_bytes(4, "little")            # PH_ASSIGNED
-    key = " ".join(str(b) for b in cookie.to_bytes(8, "little"))
+    value[160:168] = cookie.to_bytes(8, "little")         # the slot's key
+    key = " ".join(str(b) for b in idx.to_bytes(4, "little"))
     subprocess.run(f"bpftool map update id {map_id} key {key} value ".split()
                    + [str(b) for b in value], check=True)
     assert socks_has(map_id, cookie)
-    wait_until(lambda: not socks_has(map_id, cookie), 15, "the sweep to remove the dead entry")
+    # the sweep looks at a sixteenth of the table per refresh (0.2 s here)
+    wait_until(lambda: not socks_has(map_id, cookie), 30, "the sweep to remove the dead entry")
     assert tr.stop() == 0
 
 

@@ -328,9 +328,27 @@ int ep_events_fd(const struct ep_loader *l)
 	return bpf_object__find_map_fd_by_name(l->obj, "events");
 }
 
-int ep_socks_fd(const struct ep_loader *l)
+struct ep_tables ep_tables_of(const struct ep_loader *l)
 {
-	return bpf_object__find_map_fd_by_name(l->obj, "socks");
+	struct bpf_program *op = bpf_object__find_program_by_name(l->obj, "sock_table_op");
+
+	return (struct ep_tables){
+		.socks_fd = bpf_object__find_map_fd_by_name(l->obj, "socks"),
+		.op_fd = op && bpf_program__autoload(op) ? bpf_program__fd(op) : -1,
+	};
+}
+
+bool ep_prog_is_hook(const struct bpf_program *p)
+{
+	return bpf_program__type(p) != BPF_PROG_TYPE_SYSCALL;
+}
+
+void ep_prepare_table_op(struct bpf_object *obj)
+{
+	struct bpf_program *op = bpf_object__find_program_by_name(obj, "sock_table_op");
+
+	if (op && libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) != 1)
+		bpf_program__set_autoload(op, false);
 }
 
 int ep_stats_fd(const struct ep_loader *l)

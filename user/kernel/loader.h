@@ -13,8 +13,10 @@
 
 #include <stdbool.h>
 #include "config/options.h"
+#include "kernel/tables.h"
 
 struct bpf_object;
+struct bpf_program;
 struct bpf_link;
 
 struct ep_loader {
@@ -50,7 +52,13 @@ bool ep_loaded(const struct ep_loader *l);
 const char *ep_backend_name(int backend);
 int ep_events_fd(const struct ep_loader *l);
 uint64_t ep_hook_misses(const struct ep_loader *l);
-int ep_socks_fd(const struct ep_loader *l);
+struct ep_tables ep_tables_of(const struct ep_loader *l);
+/* Whether a program of the object attaches to a hook (the one that does
+ * not is run by userspace: sock_table_op). */
+bool ep_prog_is_hook(const struct bpf_program *p);
+/* Between open and load: the table's syscall program only where the kernel
+ * has the program type (Linux 5.14+). */
+void ep_prepare_table_op(struct bpf_object *obj);
 int ep_stats_fd(const struct ep_loader *l);
 
 #endif

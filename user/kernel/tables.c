@@ -7,13 +7,113 @@
 #include <bpf/bpf.h>
 #include "tables.h"
 
-int ep_tables_follow_prestart(int socks_fd, const struct ep_opts *o, uint32_t netns,
-			      const struct ep_diag_sock *s, const struct ep_owner *owner,
-			      bool fixed)
-{
-	struct sock_state st = { .phase = PH_ASSIGNED };
-	struct ep_record *r = &st.rec;
+/* Userspace's changes run in the kernel (sock_table_op), atomic against the
+ * programs': -1 if it could not run. */
+static int run_op_here(const struct ep_tables *t, struct sock_op *op);
 
+static int run_op(const struct ep_tables *t, struct sock_op *op)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = op, .ctx_size_in = sizeof(*op));
+
+	if (t->op_fd < 0)
+		return run_op_here(t, op);
+	if (bpf_prog_test_run_opts(t->op_fd, &opts))
+		return -1;
+	return op->ret;
+}
+
+/* The slots a cookie's entry may be in, read in one call where they do not
+ * wrap around the end of the table. */
+static bool read_probes(int fd, uint64_t cookie, struct sock_slot v[EP_SOCK_PROBES])
+{
+	uint32_t first = ep_sock_slot(cookie, 0), keys[EP_SOCK_PROBES], out;
+	__u32 count = EP_SOCK_PROBES;
+
+	if (first + EP_SOCK_PROBES <= EP_SOCKS_MAX) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+		if (first == 0)
+			return !bpf_map_lookup_batch(fd, NULL, &out, keys, v, &count, &opts) &&
+			       count == EP_SOCK_PROBES;
+		uint32_t in = first - 1; /* the batch starts after in_batch's key */
+
+		return !bpf_map_lookup_batch(fd, &in, &out, keys, v, &count, &opts) &&
+		       count == EP_SOCK_PROBES;
+	}
+	for (uint32_t i = 0; i < EP_SOCK_PROBES; i++) {
+		uint32_t idx = ep_sock_slot(cookie, i);
+
+		if (bpf_map_lookup_elem(fd, &idx, &v[i]))
+			return false;
+	}
+	return true;
+}
+
+/* The entry of a cookie as the table holds it now. */
+static bool lookup(const struct ep_tables *t, uint64_t cookie, struct sock_state *st)
+{
+	struct sock_slot v[EP_SOCK_PROBES];
+
+	if (!read_probes(t->socks_fd, cookie, v))
+		return false;
+	for (int i = 0; i < EP_SOCK_PROBES; i++)
+		if (v[i].key == cookie) {
+			*st = v[i].st;
+			return true;
+		}
+	return false;
+}
+
+/* The same without the kernel's help (before Linux 5.14, which has no
+ * syscall programs): a slot is read, judged and written in separate calls,
+ * so a program may change it in between; the window is a few microseconds. */
+static int run_op_here(const struct ep_tables *t, struct sock_op *op)
+{
+	struct sock_slot v[EP_SOCK_PROBES], empty = { 0 };
+	int free_at = -1;
+
+	if (!read_probes(t->socks_fd, op->cookie, v))
+		return -1;
+	for (int i = 0; i < EP_SOCK_PROBES; i++) {
+		uint32_t idx = ep_sock_slot(op->cookie, i);
+		const struct sock_state *st = &v[i].st;
+
+		if (!v[i].key && free_at < 0)
+			free_at = i;
+		if (v[i].key != op->cookie)
+			continue;
+		if (op->op == SOCK_OP_ADD)
+			return 0;
+		if (op->op == SOCK_OP_TW_TAKE &&
+		    (st->phase != PH_TIMEWAIT || st->cancel_ns != op->cancel_ns))
+			return 0;
+		if (op->op == SOCK_OP_DROP &&
+		    (st->phase != op->st.phase || st->rec.assign_ns != op->st.rec.assign_ns))
+			return 0;
+		op->st = *st;
+		return bpf_map_update_elem(t->socks_fd, &idx, &empty, BPF_ANY) ? -1 : 1;
+	}
+	if (op->op != SOCK_OP_ADD)
+		return 0;
+	if (free_at < 0)
+		return -1;
+	{
+		uint32_t idx = ep_sock_slot(op->cookie, free_at);
+		struct sock_slot s = { .st = op->st, .key = op->cookie };
+
+		return bpf_map_update_elem(t->socks_fd, &idx, &s, BPF_ANY) ? -1 : 1;
+	}
+}
+
+int ep_tables_follow_prestart(const struct ep_tables *t, const struct ep_opts *o,
+			      uint32_t netns, const struct ep_diag_sock *s,
+			      const struct ep_owner *owner, bool fixed)
+{
+	struct sock_op op = { .op = SOCK_OP_ADD, .cookie = s->cookie };
+	struct sock_state *st = &op.st;
+	struct ep_record *r = &st->rec;
+
+	st->phase = PH_ASSIGNED;
 	r->kind = EP_ALLOC;
 	r->latency_ns = EP_LATENCY_NONE;
 	r->cookie = s->cookie;
@@ -35,23 +135,17 @@ int ep_tables_follow_prestart(int socks_fd, const struct ep_opts *o, uint32_t ne
 		return 0;
 	/* assign_ns stays 0: when the port was taken is not known. A socket the
 	 * kernel follows already (made after the start) is left alone. */
-	if (bpf_map_update_elem(socks_fd, &s->cookie, &st, BPF_NOEXIST))
-		return errno == EEXIST ? 0 : -1;
-	return 1;
+	return run_op(t, &op);
 }
 
-bool ep_tables_tw_take(int socks_fd, uint64_t cookie, uint64_t cancel_ns,
+bool ep_tables_tw_take(const struct ep_tables *t, uint64_t cookie, uint64_t cancel_ns,
 		       struct ep_record *release)
 {
-	struct sock_state st;
+	struct sock_op op = { .op = SOCK_OP_TW_TAKE, .cookie = cookie, .cancel_ns = cancel_ns };
 
-	if (bpf_map_lookup_elem(socks_fd, &cookie, &st))
-		return false; /* the kernel released it (expiry) */
-	if (st.phase != PH_TIMEWAIT || st.cancel_ns != cancel_ns)
-		return false; /* restarted, or cancelled again later */
-	if (bpf_map_delete_elem(socks_fd, &cookie))
-		return false;
-	*release = st.rec;
+	if (run_op(t, &op) != 1)
+		return false; /* released by the kernel (expiry), restarted, or cancelled again */
+	*release = op.st.rec;
 	release->kind = EP_RELEASE;
 	release->ts_ns = cancel_ns;
 	release->reason = EP_REL_TW_KILLED;
@@ -60,24 +154,18 @@ bool ep_tables_tw_take(int socks_fd, uint64_t cookie, uint64_t cancel_ns,
 	return true;
 }
 
-void ep_tables_forget_released(int socks_fd, uint64_t cookie)
+bool ep_tables_tracks(const struct ep_tables *t, uint64_t cookie)
 {
 	struct sock_state st;
 
-	if (!bpf_map_lookup_elem(socks_fd, &cookie, &st) && st.phase == PH_RELEASED)
-		bpf_map_delete_elem(socks_fd, &cookie);
-}
-
-bool ep_tables_tracks(int socks_fd, uint64_t cookie)
-{
-	struct sock_state st;
-
-	return !bpf_map_lookup_elem(socks_fd, &cookie, &st);
+	return lookup(t, cookie, &st);
 }
 
 /* A socket assigned this long before a dump that does not list it is gone. */
 #define SETTLE_NS 1000000000ULL
-#define SWEEP_STEPS (4 * EP_SOCKS_MAX)
+/* Slots read per sweep, 4096 at a time: the table is walked in 16 sweeps. */
+#define SWEEP_SLICE (EP_SOCKS_MAX / 16)
+#define SWEEP_BATCH 4096
 
 struct ep_sweep_ns {
 	uint32_t netns;
@@ -161,42 +249,49 @@ static bool gone(const struct ep_sweep *s, uint64_t cookie, const struct sock_st
 	return !bsearch(&cookie, ns->cookies, ns->n, sizeof(cookie), cmp_u64);
 }
 
-size_t ep_sweep_run(struct ep_sweep *s, int socks_fd)
+static void sweep_forget(struct ep_sweep *s)
 {
-	uint64_t key = 0, next, *victims = NULL; /* no socket has cookie 0: starts the walk */
-	size_t n = 0, cap = 0, removed = 0, steps = 0;
-	struct sock_state st;
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i].cookies);
+	s->n = 0;
+}
+
+size_t ep_sweep_run(struct ep_sweep *s, const struct ep_tables *t)
+{
+	struct sock_slot *v = NULL;
+	uint32_t keys[SWEEP_BATCH];
+	size_t removed = 0;
 
 	if (!s->n)
 		return 0;
-	/* A key deleted under the walk restarts it from the first: bounded. */
-	while (steps++ < SWEEP_STEPS && !bpf_map_get_next_key(socks_fd, &key, &next)) {
-		key = next;
-		if (bpf_map_lookup_elem(socks_fd, &key, &st) || !gone(s, key, &st))
-			continue;
-		if (n == cap) {
-			uint64_t *nv = realloc(victims, (cap = cap ? 2 * cap : 16) * sizeof(*nv));
+	v = malloc(SWEEP_BATCH * sizeof(*v));
+	for (uint32_t done = 0; v && done < SWEEP_SLICE; done += SWEEP_BATCH) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		uint32_t in = s->cursor - 1, out;
+		__u32 count = SWEEP_BATCH;
 
-			if (!nv)
-				break;
-			victims = nv;
+		if (bpf_map_lookup_batch(t->socks_fd, s->cursor ? &in : NULL, &out, keys, v, &count,
+					 &opts) && errno != ENOENT)
+			break;
+		for (__u32 i = 0; i < count; i++) {
+			struct sock_op op = { .op = SOCK_OP_DROP, .cookie = v[i].key, .st = v[i].st };
+
+			/* a busy slot is being written: not judged now */
+			if (!v[i].key || (v[i].key & EP_SOCK_BUSY) || !gone(s, v[i].key, &v[i].st))
+				continue;
+			/* removed only if the kernel has not changed it since */
+			removed += run_op(t, &op) == 1;
 		}
-		victims[n++] = key;
+		s->cursor = (s->cursor + SWEEP_BATCH) & (EP_SOCKS_MAX - 1);
 	}
-	/* Deleted after the walk: deleting during it would restart it. Looked
-	 * at again first: the kernel may have changed an entry since. */
-	for (size_t i = 0; i < n; i++)
-		if (!bpf_map_lookup_elem(socks_fd, &victims[i], &st) && gone(s, victims[i], &st))
-			removed += !bpf_map_delete_elem(socks_fd, &victims[i]);
-	free(victims);
-	ep_sweep_free(s);
+	free(v);
+	sweep_forget(s);
 	return removed;
 }
 
 void ep_sweep_free(struct ep_sweep *s)
 {
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i].cookies);
+	sweep_forget(s);
 	free(s->v);
 	memset(s, 0, sizeof(*s));
 }

@@ -118,6 +118,7 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o,
 	EP_SET_KNOBS(s, o, direct_loads);
 	l->direct_loads = direct_loads;
 	s->rodata->tw_timer_fn = tw_timer_fn;
+	ep_prepare_table_op(s->obj);
 	/* The test knob plays a kernel that refuses the direct loads. */
 	err = direct_loads && ep_refused_for_test("direct_loads") ? -EINVAL : tracepoint_bpf__load(s);
 	if (err && !direct_loads)
@@ -162,7 +163,7 @@ int ep_tracepoint_start(struct ep_loader *l, const struct ep_opts *o, const char
 				strerror(errno));
 	}
 	bpf_object__for_each_program(prog, s->obj)
-		n++;
+		n += ep_prog_is_hook(prog);
 	l->links = calloc(n, sizeof(*l->links));
 	progs = calloc(n, sizeof(*progs));
 	if (!l->links || !progs) {
@@ -179,6 +180,8 @@ int ep_tracepoint_start(struct ep_loader *l, const struct ep_opts *o, const char
 		bool tried = !on || *on;
 		struct bpf_link *link = NULL;
 
+		if (!ep_prog_is_hook(prog))
+			continue;
 		progs[l->nlinks] = prog;
 		if (tried)
 			link = attach(l, prog);

@@ -43,9 +43,12 @@ static bool has_func(const struct btf *btf, const char *name)
 	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0;
 }
 
+/* The kernel function a program attaches to; "" for sock_table_op. */
 static const char *target_of(struct bpf_program *prog)
 {
-	return strchr(bpf_program__section_name(prog), '/') + 1;
+	const char *slash = strchr(bpf_program__section_name(prog), '/');
+
+	return slash ? slash + 1 : "";
 }
 
 static bool is_sctp_prog(struct bpf_program *prog)
@@ -101,7 +104,7 @@ static bool choose_targets(struct ep_loader *l, struct trampoline_bpf *s, const 
 		const char *target = target_of(prog);
 		bool found = has_func(vmlinux, target);
 
-		if (is_sctp_prog(prog))
+		if (is_sctp_prog(prog) || !ep_prog_is_hook(prog))
 			continue;
 		for (size_t i = 0; !found && i < sizeof(renamed) / sizeof(renamed[0]); i++) {
 			if (strcmp(renamed[i].prog, name))
@@ -145,6 +148,7 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o, char *why
 	l->direct_loads = true;
 	if (!choose_targets(l, s, o, why, len))
 		return -1;
+	ep_prepare_table_op(s->obj);
 	err = trampoline_bpf__load(s);
 	if (err)
 		snprintf(why, len, "the kernel refused its fentry/fexit programs: %s (-v shows why)",
@@ -164,7 +168,7 @@ int ep_trampoline_start(struct ep_loader *l, const struct ep_opts *o, char *why,
 	if (open_and_load(l, o, why, len))
 		return -1;
 	bpf_object__for_each_program(prog, l->obj)
-		n += bpf_program__autoload(prog);
+		n += bpf_program__autoload(prog) && ep_prog_is_hook(prog);
 	l->links = calloc(n, sizeof(*l->links));
 	if (!l->links) {
 		snprintf(why, len, "out of memory");
@@ -173,7 +177,7 @@ int ep_trampoline_start(struct ep_loader *l, const struct ep_opts *o, char *why,
 	bpf_object__for_each_program(prog, l->obj) {
 		struct bpf_link *link;
 
-		if (!bpf_program__autoload(prog))
+		if (!bpf_program__autoload(prog) || !ep_prog_is_hook(prog))
 			continue;
 		link = bpf_program__attach(prog);
 		if (!link) {
