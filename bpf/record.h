@@ -102,18 +102,24 @@ enum sock_phase {
 
 #define EP_SOCKS_BITS 18
 #define EP_SOCKS_MAX (1u << EP_SOCKS_BITS) /* slots of the kernel table */
-/* A cookie's entry is in one of the EP_SOCK_PROBES slots from
- * ep_sock_slot(cookie, 0) on; with none free there, it is not tracked. */
-#define EP_SOCK_PROBES 8
+/* A cookie's entry is in one of two windows of EP_SOCK_WINDOW slots, each
+ * from a hash of the cookie on (ep_sock_slot(cookie, 0..EP_SOCK_PROBES-1));
+ * with none of them free, it is not tracked. */
+#define EP_SOCK_WINDOW 8
+#define EP_SOCK_PROBES (2 * EP_SOCK_WINDOW)
 #define EP_SOCK_BUSY (1ULL << 63) /* slot claimed, entry being written */
 
 /* Cookies are handed out in sequence (in batches per CPU): a block of
  * long-lived sockets would hold a block of slots that later cookies come
- * round to. A multiplicative hash spreads them over the table. */
+ * round to. A multiplicative hash spreads them over the table; its top bits
+ * place the first window, the next ones the second. */
 static inline __u32 ep_sock_slot(__u64 cookie, __u32 i)
 {
-	return ((__u32)((cookie * 0x9E3779B97F4A7C15ULL) >> (64 - EP_SOCKS_BITS)) + i) &
-	       (EP_SOCKS_MAX - 1);
+	__u64 h = cookie * 0x9E3779B97F4A7C15ULL;
+	__u32 base = i < EP_SOCK_WINDOW ? (__u32)(h >> (64 - EP_SOCKS_BITS))
+					: (__u32)(h >> (64 - 2 * EP_SOCKS_BITS));
+
+	return (base + i % EP_SOCK_WINDOW) & (EP_SOCKS_MAX - 1);
 }
 
 /* One per tracked socket, keyed by socket cookie (cookies are never reused,

@@ -17,9 +17,12 @@ static __always_inline struct sock_slot *slot_at(__u64 cookie, __u32 i)
 	return bpf_map_lookup_elem(&socks, &idx);
 }
 
-/* The entry of a cookie, NULL if it has none. */
+/* The entry of a cookie, NULL if it has none (cookie 0, no socket's, would
+ * match a free slot). */
 static __always_inline struct sock_state *sock_find(__u64 cookie)
 {
+	if (!cookie)
+		return NULL;
 	for (__u32 i = 0; i < EP_SOCK_PROBES; i++) {
 		struct sock_slot *s = slot_at(cookie, i);
 
@@ -46,7 +49,13 @@ static __always_inline void sock_publish(struct sock_slot *s, __u64 cookie)
 	__sync_lock_test_and_set(&s->key, cookie);
 }
 
-/* Remove an entry sock_find() gave: true for the one caller that did. */
+/* Remove an entry sock_find() gave: true for the one caller that did.
+ * A pointer sock_find() gave is written through without a lock: should the
+ * entry be removed meanwhile (by another hook of the same socket, or by
+ * userspace ending its TIME_WAIT) and the slot taken by a new cookie whose
+ * slots include it, all within those few instructions, the write would
+ * land on the new entry. Each hook of a socket runs under its lock or timer,
+ * so only TIME_WAIT's userspace end can race this, and rarely. */
 static __always_inline bool sock_drop(const struct sock_state *st, __u64 cookie)
 {
 	struct sock_slot *s = (struct sock_slot *)st;
@@ -54,12 +63,18 @@ static __always_inline bool sock_drop(const struct sock_state *st, __u64 cookie)
 	return __sync_val_compare_and_swap(&s->key, cookie, 0) == cookie;
 }
 
-/* A new entry for a cookie that has none (a socket just made); false (and
- * counted) when the slots it may use are all taken. */
-static __always_inline bool track_new(__u64 cookie, const struct sock_state *st)
+/* Add or replace the entry of a cookie; false (and counted) when the slots
+ * it may use are all taken. */
+static __always_inline bool track(__u64 cookie, const struct sock_state *st)
 {
-	struct sock_slot *s = sock_claim(cookie);
+	struct sock_state *cur = sock_find(cookie);
+	struct sock_slot *s;
 
+	if (cur) {
+		*cur = *st;
+		return true;
+	}
+	s = sock_claim(cookie);
 	if (!s) {
 		stat_inc(EP_STAT_SOCKS_FULL);
 		return false;
@@ -67,18 +82,6 @@ static __always_inline bool track_new(__u64 cookie, const struct sock_state *st)
 	s->st = *st;
 	sock_publish(s, cookie);
 	return true;
-}
-
-/* Add or replace the entry of a cookie. */
-static __always_inline bool track(__u64 cookie, const struct sock_state *st)
-{
-	struct sock_state *cur = sock_find(cookie);
-
-	if (cur) {
-		*cur = *st;
-		return true;
-	}
-	return track_new(cookie, st);
 }
 
 static __always_inline void set_assigned(__u64 cookie, struct sock_state *st, __u64 now,
@@ -93,15 +96,14 @@ static __always_inline void set_assigned(__u64 cookie, struct sock_state *st, __
 	st->sk = 0;
 }
 
-/* Report an assignment and remember its owner for the release. fresh: the
- * socket cannot have an entry yet (no lookup for one). */
+/* Report an assignment and remember its owner for the release. */
 static __always_inline void assigned(__u64 cookie, struct sock_state *st, __u64 now,
-				     __u64 latency, bool fresh)
+				     __u64 latency)
 {
 	set_assigned(cookie, st, now, latency);
 	/* In the table before the record is out, so that userspace never sees
 	 * an assignment the table does not hold. */
-	if (!(fresh ? track_new(cookie, st) : track(cookie, st)))
+	if (!track(cookie, st))
 		st->rec.flags |= EP_F_UNTRACKED;
 	emit(&st->rec);
 }

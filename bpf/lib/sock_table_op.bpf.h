@@ -9,11 +9,23 @@
 #include <bpf/bpf_helpers.h>
 #include "lib/sock_table.bpf.h"
 
+/* An entry of the cookie, published or being written by the kernel. */
+static __always_inline bool sock_known(__u64 cookie)
+{
+	for (__u32 i = 0; i < EP_SOCK_PROBES; i++) {
+		struct sock_slot *s = slot_at(cookie, i);
+
+		if (s && (s->key & ~EP_SOCK_BUSY) == cookie)
+			return true;
+	}
+	return false;
+}
+
 static __always_inline int op_add(struct sock_op *op)
 {
 	struct sock_slot *s;
 
-	if (sock_find(op->cookie))
+	if (sock_known(op->cookie))
 		return 0;
 	s = sock_claim(op->cookie);
 	if (!s)
@@ -45,6 +57,10 @@ static __always_inline int op_drop(struct sock_op *op)
 SEC("syscall")
 int sock_table_op(struct sock_op *op)
 {
+	if (!op->cookie) {
+		op->ret = -1;
+		return 0;
+	}
 	switch (op->op) {
 	case SOCK_OP_ADD:
 		op->ret = op_add(op);

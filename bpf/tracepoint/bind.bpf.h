@@ -88,8 +88,8 @@ static __always_inline int bind_done(struct bpf_sock *ctx, __u16 family)
 	 * holder for bind conflicts and range overlaps. */
 	if (fixed)
 		s.rec.flags |= EP_F_FIXED;
-	/* only a UDP socket has an entry before its bind (PH_UNBOUND) */
-	assigned(cookie, &s, now, latency, ctx->protocol == IPPROTO_TCP);
+	/* a UDP socket made while traced has its entry (PH_UNBOUND) */
+	assigned(cookie, &s, now, latency);
 	return 1;
 }
 

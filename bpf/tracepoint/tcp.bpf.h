@@ -99,8 +99,10 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 		/* A port was found, then connect failed before tcp_connect()
 		 * (route change): no end of bracket, so no latency. */
 		s.rec.lport = sport;
-		assigned(cookie, &s, now, EP_LATENCY_NONE, false);
-		released(cookie, &s, now, EP_REL_CLOSE, 0);
+		/* the pending entry's slot (st) takes the assignment; the release
+		 * removes it from there */
+		assigned(cookie, &s, now, EP_LATENCY_NONE);
+		released(cookie, st, now, EP_REL_CLOSE, 0);
 		return 0;
 	}
 	case PH_PENDING_LISTEN: {

@@ -67,7 +67,7 @@ static __always_inline void udp_assigned(struct sock_state *st, const struct soc
 	if (!fill_owner(&fresh.rec) || !fill_from_sk(&fresh.rec, sk))
 		return;
 	udp_peer(&fresh.rec, via, peer, peer_port);
-	assigned(cookie, &fresh, now, latency, false);
+	assigned(cookie, &fresh, now, latency);
 }
 
 /* UDP connect: the cgroup hook runs right before the autobind and opens the
@@ -140,7 +140,8 @@ static __always_inline void track_unbound(__u64 cookie, __u64 sk, bool fresh)
 		track(cookie, &st);
 		return;
 	}
-	/* every UDP socket made comes here: written in its slot, not copied */
+	/* every UDP socket made comes here, with no entry yet: written in
+	 * its slot, not copied there */
 	s = sock_claim(cookie);
 	if (!s) {
 		stat_inc(EP_STAT_SOCKS_FULL);

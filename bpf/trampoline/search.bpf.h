@@ -70,8 +70,10 @@ static __always_inline void search_assigned(struct ep_record *r, __u64 now, __u6
 	s.rec = *r;
 	if (fixed)
 		s.rec.flags |= EP_F_FIXED;
-	/* a search runs once per socket (UDP again only after its release) */
-	assigned(r->cookie, &s, now, fixed ? EP_LATENCY_NONE : latency, true);
+	/* looked for first: a socket searches again after its release (UDP
+	 * after a disconnect, TCP after a failed connect), whose hook run the
+	 * kernel may have skipped */
+	assigned(r->cookie, &s, now, fixed ? EP_LATENCY_NONE : latency);
 }
 
 #endif

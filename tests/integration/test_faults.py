@@ -296,13 +296,15 @@ def socks_map_id():
     return max(m["id"] for m in maps if m.get("name") == "socks")
 
 
-SOCKS_BITS, SOCK_PROBES = 18, 8  # bpf/record.h
+SOCKS_BITS, SOCK_WINDOW = 18, 8  # bpf/record.h
 SOCKS_MAX = 1 << SOCKS_BITS
 
 
-def socks_first_slot(cookie):
-    """ep_sock_slot(cookie, 0): bpf/record.h's hash of a cookie."""
-    return ((cookie * 0x9E3779B97F4A7C15) % (1 << 64)) >> (64 - SOCKS_BITS)
+def socks_probes(cookie):
+    """ep_sock_slot(cookie, 0..15): bpf/record.h's two windows of a cookie."""
+    h = (cookie * 0x9E3779B97F4A7C15) % (1 << 64)
+    bases = (h >> (64 - SOCKS_BITS), (h >> (64 - 2 * SOCKS_BITS)) % SOCKS_MAX)
+    return [(b + i) % SOCKS_MAX for b in bases for i in range(SOCK_WINDOW)]
 
 
 def socks_slot(map_id, idx):
@@ -314,9 +316,8 @@ def socks_slot(map_id, idx):
 
 
 def socks_has(map_id, cookie):
-    first = socks_first_slot(cookie)
-    return any(int.from_bytes(socks_slot(map_id, (first + i) % SOCKS_MAX)[160:168], "little")
-               == cookie for i in range(SOCK_PROBES))
+    return any(int.from_bytes(socks_slot(map_id, idx)[160:168], "little") == cookie
+               for idx in socks_probes(cookie))
 
 
 def test_entry_of_a_socket_gone_without_release_is_swept(netns, tracer_factory):
@@ -326,8 +327,8 @@ def test_entry_of_a_socket_gone_without_release_is_swept(netns, tracer_factory):
     map_id = socks_map_id()
     # a cookie no socket has, whose first slot is free
     cookie = next(c for c in range((1 << 62) + 1, (1 << 62) + 1000)
-                  if not any(socks_slot(map_id, socks_first_slot(c))[160:168]))
-    idx = socks_first_slot(cookie)
+                  if not any(socks_slot(map_id, socks_probes(c)[0])[160:168]))
+    idx = socks_probes(cookie)[0]
     value = bytearray(168)
     # assign_ns now (CLOCK_MONOTONIC, as the kernel's): the sweep leaves an
     # entry younger than a second alone, so the lookup below cannot race it

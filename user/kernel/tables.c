@@ -22,29 +22,28 @@ static int run_op(const struct ep_tables *t, struct sock_op *op)
 	return op->ret;
 }
 
-/* The slots a cookie's entry may be in, read in one call where they do not
+/* The slots a cookie's entry may be in, a window per call where it does not
  * wrap around the end of the table. */
 static bool read_probes(int fd, uint64_t cookie, struct sock_slot v[EP_SOCK_PROBES])
 {
-	uint32_t first = ep_sock_slot(cookie, 0), keys[EP_SOCK_PROBES], out;
-	__u32 count = EP_SOCK_PROBES;
-
-	if (first + EP_SOCK_PROBES <= EP_SOCKS_MAX) {
+	for (uint32_t w = 0; w < EP_SOCK_PROBES; w += EP_SOCK_WINDOW) {
+		uint32_t first = ep_sock_slot(cookie, w), keys[EP_SOCK_WINDOW], in, out;
+		__u32 count = EP_SOCK_WINDOW;
 		LIBBPF_OPTS(bpf_map_batch_opts, opts);
 
-		if (first == 0)
-			return !bpf_map_lookup_batch(fd, NULL, &out, keys, v, &count, &opts) &&
-			       count == EP_SOCK_PROBES;
-		uint32_t in = first - 1; /* the batch starts after in_batch's key */
+		if (first + EP_SOCK_WINDOW <= EP_SOCKS_MAX) {
+			in = first - 1; /* the batch starts after in_batch's key */
+			if (bpf_map_lookup_batch(fd, first ? &in : NULL, &out, keys, &v[w], &count,
+						 &opts) || count != EP_SOCK_WINDOW)
+				return false;
+			continue;
+		}
+		for (uint32_t i = w; i < w + EP_SOCK_WINDOW; i++) {
+			uint32_t idx = ep_sock_slot(cookie, i);
 
-		return !bpf_map_lookup_batch(fd, &in, &out, keys, v, &count, &opts) &&
-		       count == EP_SOCK_PROBES;
-	}
-	for (uint32_t i = 0; i < EP_SOCK_PROBES; i++) {
-		uint32_t idx = ep_sock_slot(cookie, i);
-
-		if (bpf_map_lookup_elem(fd, &idx, &v[i]))
-			return false;
+			if (bpf_map_lookup_elem(fd, &idx, &v[i]))
+				return false;
+		}
 	}
 	return true;
 }
@@ -54,7 +53,7 @@ static bool lookup(const struct ep_tables *t, uint64_t cookie, struct sock_state
 {
 	struct sock_slot v[EP_SOCK_PROBES];
 
-	if (!read_probes(t->socks_fd, cookie, v))
+	if (!cookie || !read_probes(t->socks_fd, cookie, v))
 		return false;
 	for (int i = 0; i < EP_SOCK_PROBES; i++)
 		if (v[i].key == cookie) {
@@ -72,7 +71,7 @@ static int run_op_here(const struct ep_tables *t, struct sock_op *op)
 	struct sock_slot v[EP_SOCK_PROBES], empty = { 0 };
 	int free_at = -1;
 
-	if (!read_probes(t->socks_fd, op->cookie, v))
+	if (!op->cookie || !read_probes(t->socks_fd, op->cookie, v))
 		return -1;
 	for (int i = 0; i < EP_SOCK_PROBES; i++) {
 		uint32_t idx = ep_sock_slot(op->cookie, i);

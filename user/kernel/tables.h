@@ -28,7 +28,8 @@
 #include "host/sockdiag.h"
 
 /* The table (map fd) and the program that changes it for userspace (fd, -1
- * where the kernel has no syscall programs: userspace then leaves it alone). */
+ * where the kernel has no syscall programs, before Linux 5.14: userspace then
+ * writes slots itself, which a program may race). */
 struct ep_tables {
 	int socks_fd;
 	int op_fd;
