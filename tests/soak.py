@@ -5,7 +5,6 @@ equal the workload's, and its memory and kernel tables stayed flat.
 
 usage: soak.py [--minutes M] [--slice SECS]"""
 import argparse
-import ctypes
 import json
 import os
 import signal
@@ -14,6 +13,8 @@ import sys
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from bpfmap import ArrayMap  # noqa: E402
 EPTRACE = os.environ.get("EPTRACE_BIN", os.path.join(ROOT, "build", "eptrace"))
 CHURN = os.path.join(ROOT, "build", "bench", "churn")
 NS = "eptrace-soak"
@@ -52,40 +53,10 @@ SOCK_SLOT = 168  # struct sock_slot (bpf/record.h): the cookie key at 160, 0 whe
 
 
 def socks_in_use(map_id, max_entries):
-    """Slots of the socket table holding an entry, read with the bpf syscall
-    in batches (bpftool's dump of 262,144 slots as JSON is far too slow)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    nr_bpf, get_fd_by_id, lookup_batch = 321, 14, 24  # x86-64
-
-    class Attr(ctypes.Structure):
-        _fields_ = [("in_batch", ctypes.c_uint64), ("out_batch", ctypes.c_uint64),
-                    ("keys", ctypes.c_uint64), ("values", ctypes.c_uint64),
-                    ("count", ctypes.c_uint32), ("map_fd", ctypes.c_uint32),
-                    ("elem_flags", ctypes.c_uint64), ("flags", ctypes.c_uint64)]
-    by_id = (ctypes.c_uint32 * 4)(map_id, 0, 0, 0)
-    fd = libc.syscall(nr_bpf, get_fd_by_id, by_id, ctypes.sizeof(by_id))
-    if fd < 0:
-        raise OSError(ctypes.get_errno(), "BPF_MAP_GET_FD_BY_ID")
-    chunk = 8192
-    keys = (ctypes.c_uint32 * chunk)()
-    values = ctypes.create_string_buffer(chunk * SOCK_SLOT)
-    prev, out, used, start = ctypes.c_uint32(0), ctypes.c_uint32(0), 0, True
-    try:
-        while True:
-            a = Attr(0 if start else ctypes.addressof(prev), ctypes.addressof(out),
-                     ctypes.addressof(keys), ctypes.addressof(values), chunk, fd, 0, 0)
-            rc = libc.syscall(nr_bpf, lookup_batch, ctypes.byref(a), ctypes.sizeof(a))
-            err = ctypes.get_errno() if rc else 0
-            raw = values.raw
-            used += sum(1 for i in range(a.count)
-                        if raw[i * SOCK_SLOT + 160:(i + 1) * SOCK_SLOT] != bytes(8))
-            if rc and err != 2:  # ENOENT: the end
-                raise OSError(err, "BPF_MAP_LOOKUP_BATCH")
-            if rc or a.count < chunk or out.value + 1 >= max_entries:
-                return used
-            prev.value, start = out.value, False
-    finally:
-        os.close(fd)
+    """Slots of the socket table holding an entry."""
+    with ArrayMap(map_id, SOCK_SLOT, max_entries) as m:
+        raw = m.values()
+    return sum(1 for at in range(160, len(raw), SOCK_SLOT) if raw[at:at + 8] != bytes(8))
 
 
 def map_entries(pid):

@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 
+from bpfmap import ArrayMap
 from conftest import (CHURN, EPTRACE, SCENARIO, Netns, Tracer, assert_no_sanitizer_report, facts,
                       free_port, preempting_kernel, read_until, readline, wait_until, wait_banner)
 
@@ -346,6 +347,37 @@ def test_entry_of_a_socket_gone_without_release_is_swept(netns, tracer_factory):
     # the sweep looks at a sixteenth of the table per refresh (0.2 s here)
     wait_until(lambda: not socks_has(map_id, cookie), 30, "the sweep to remove the dead entry")
     assert tr.stop() == 0
+
+
+BIND_ONE = ("import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); "
+            "print(s.getsockname()[1]); s.close()")
+
+
+def test_a_full_socket_table_is_counted_not_silent(netns, tracer_factory):
+    """Every slot of the kernel table taken: an assignment is still reported,
+    and the socket that could not be followed to its release is counted
+    (socks_full); slots free again, sockets are followed as before."""
+    tr = tracer_factory("--netns", netns.path)
+    map_id = socks_map_id()
+    slot = 168
+    filler = bytearray(slot * SOCKS_MAX)
+    for i in range(SOCKS_MAX):
+        filler[i * slot + 152:i * slot + 156] = (1).to_bytes(4, "little")  # PH_PENDING_CONNECT
+        filler[i * slot + 160:i * slot + 168] = ((1 << 61) + i).to_bytes(8, "little")
+    with ArrayMap(map_id, slot, SOCKS_MAX) as m:
+        m.write(0, bytes(filler))
+        try:
+            full = int(netns.run(PY, "-c", BIND_ONE).stdout)
+            wait_until(lambda: tr.of("alloc", lport=full), 15, "the untracked assignment")
+        finally:
+            m.write(0, bytes(slot * SOCKS_MAX))
+    again = int(netns.run(PY, "-c", BIND_ONE).stdout)
+    wait_until(lambda: tr.of("release", lport=again), 15, "the release of the next socket")
+    assert tr.stop() == 0
+    s = tr.summary()
+    assert s["socks_full"] >= 1, s
+    assert not tr.of("release", lport=full) or full == again
+    assert s["lost"] == 0
 
 
 CONCURRENT = """
