@@ -113,13 +113,17 @@ enum sock_phase {
  * long-lived sockets would hold a block of slots that later cookies come
  * round to. A multiplicative hash spreads them over the table; its top bits
  * place the first window, the next ones the second. */
-static inline __u32 ep_sock_slot(__u64 cookie, __u32 i)
+static inline __u32 ep_sock_window(__u64 cookie, __u32 w)
 {
 	__u64 h = cookie * 0x9E3779B97F4A7C15ULL;
-	__u32 base = i < EP_SOCK_WINDOW ? (__u32)(h >> (64 - EP_SOCKS_BITS))
-					: (__u32)(h >> (64 - 2 * EP_SOCKS_BITS));
 
-	return (base + i % EP_SOCK_WINDOW) & (EP_SOCKS_MAX - 1);
+	return (__u32)(h >> (64 - (w + 1) * EP_SOCKS_BITS)) & (EP_SOCKS_MAX - 1);
+}
+
+static inline __u32 ep_sock_slot(__u64 cookie, __u32 i)
+{
+	return (ep_sock_window(cookie, i / EP_SOCK_WINDOW) + i % EP_SOCK_WINDOW) &
+	       (EP_SOCKS_MAX - 1);
 }
 
 /* One per tracked socket, keyed by socket cookie (cookies are never reused,

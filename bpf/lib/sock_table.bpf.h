@@ -10,35 +10,52 @@
 #include "lib/kernel_defs.bpf.h"
 #include "lib/emit.bpf.h"
 
-static __always_inline struct sock_slot *slot_at(__u64 cookie, __u32 i)
+/* The slot of a cookie's entry, or NULL; with free, also the first free
+ * slot seen on the way (all sixteen are looked at when there is no entry).
+ * The windows' places are worked out once, not per probe. */
+static __always_inline struct sock_slot *sock_scan(__u64 cookie, struct sock_slot **free)
 {
-	__u32 idx = ep_sock_slot(cookie, i);
+	__u32 base[2] = { ep_sock_window(cookie, 0), ep_sock_window(cookie, 1) };
 
-	return bpf_map_lookup_elem(&socks, &idx);
+	for (__u32 i = 0; i < EP_SOCK_PROBES; i++) {
+		__u32 idx = (base[i / EP_SOCK_WINDOW] + i % EP_SOCK_WINDOW) & (EP_SOCKS_MAX - 1);
+		struct sock_slot *s = bpf_map_lookup_elem(&socks, &idx);
+
+		if (!s)
+			continue;
+		if (s->key == cookie)
+			return s;
+		if (free && !*free && !s->key)
+			*free = s;
+	}
+	return NULL;
 }
 
 /* The entry of a cookie, NULL if it has none (cookie 0, no socket's, would
  * match a free slot). */
 static __always_inline struct sock_state *sock_find(__u64 cookie)
 {
-	if (!cookie)
-		return NULL;
-	for (__u32 i = 0; i < EP_SOCK_PROBES; i++) {
-		struct sock_slot *s = slot_at(cookie, i);
+	struct sock_slot *s = cookie ? sock_scan(cookie, NULL) : NULL;
 
-		if (s && s->key == cookie)
-			return &s->st;
-	}
-	return NULL;
+	return s ? &s->st : NULL;
+}
+
+/* Take a free slot for a new entry, busy until sock_publish(). */
+static __always_inline bool sock_take(struct sock_slot *s, __u64 cookie)
+{
+	return !s->key && !__sync_val_compare_and_swap(&s->key, 0, cookie | EP_SOCK_BUSY);
 }
 
 /* A free slot for a new entry, claimed (busy) until sock_publish(). */
 static __always_inline struct sock_slot *sock_claim(__u64 cookie)
 {
-	for (__u32 i = 0; i < EP_SOCK_PROBES; i++) {
-		struct sock_slot *s = slot_at(cookie, i);
+	__u32 base[2] = { ep_sock_window(cookie, 0), ep_sock_window(cookie, 1) };
 
-		if (s && !s->key && !__sync_val_compare_and_swap(&s->key, 0, cookie | EP_SOCK_BUSY))
+	for (__u32 i = 0; i < EP_SOCK_PROBES; i++) {
+		__u32 idx = (base[i / EP_SOCK_WINDOW] + i % EP_SOCK_WINDOW) & (EP_SOCKS_MAX - 1);
+		struct sock_slot *s = bpf_map_lookup_elem(&socks, &idx);
+
+		if (s && sock_take(s, cookie))
 			return s;
 	}
 	return NULL;
@@ -67,14 +84,14 @@ static __always_inline bool sock_drop(const struct sock_state *st, __u64 cookie)
  * it may use are all taken. */
 static __always_inline bool track(__u64 cookie, const struct sock_state *st)
 {
-	struct sock_state *cur = sock_find(cookie);
-	struct sock_slot *s;
+	struct sock_slot *free = NULL, *s = cookie ? sock_scan(cookie, &free) : NULL;
 
-	if (cur) {
-		*cur = *st;
+	if (s) {
+		s->st = *st;
 		return true;
 	}
-	s = sock_claim(cookie);
+	/* the free slot seen, unless another CPU took it since */
+	s = free && sock_take(free, cookie) ? free : sock_claim(cookie);
 	if (!s) {
 		stat_inc(EP_STAT_SOCKS_FULL);
 		return false;

@@ -13,7 +13,8 @@
 static __always_inline bool sock_known(__u64 cookie)
 {
 	for (__u32 i = 0; i < EP_SOCK_PROBES; i++) {
-		struct sock_slot *s = slot_at(cookie, i);
+		__u32 idx = ep_sock_slot(cookie, i);
+		struct sock_slot *s = bpf_map_lookup_elem(&socks, &idx);
 
 		if (s && (s->key & ~EP_SOCK_BUSY) == cookie)
 			return true;

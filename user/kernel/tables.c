@@ -26,6 +26,9 @@ static int run_op(const struct ep_tables *t, struct sock_op *op)
  * wrap around the end of the table. */
 static bool read_probes(int fd, uint64_t cookie, struct sock_slot v[EP_SOCK_PROBES])
 {
+	/* written by the kernel; zeroed first for tools that do not know the
+	 * batch command (valgrind) */
+	memset(v, 0, EP_SOCK_PROBES * sizeof(*v));
 	for (uint32_t w = 0; w < EP_SOCK_PROBES; w += EP_SOCK_WINDOW) {
 		uint32_t first = ep_sock_slot(cookie, w), keys[EP_SOCK_WINDOW], in, out;
 		__u32 count = EP_SOCK_WINDOW;
@@ -263,7 +266,7 @@ size_t ep_sweep_run(struct ep_sweep *s, const struct ep_tables *t)
 
 	if (!s->n)
 		return 0;
-	v = malloc(SWEEP_BATCH * sizeof(*v));
+	v = calloc(SWEEP_BATCH, sizeof(*v)); /* zeroed: see read_probes() */
 	for (uint32_t done = 0; v && done < SWEEP_SLICE; done += SWEEP_BATCH) {
 		LIBBPF_OPTS(bpf_map_batch_opts, opts);
 		uint32_t in = s->cursor - 1, out;
