@@ -108,6 +108,7 @@ enum sock_phase {
 #define EP_SOCK_WINDOW 8
 #define EP_SOCK_PROBES (2 * EP_SOCK_WINDOW)
 #define EP_SOCK_BUSY (1ULL << 63) /* slot claimed, entry being written */
+#define EP_SOCK_FAR (1ULL << 62)  /* the entry is in its second window */
 
 /* Cookies are handed out in sequence (in batches per CPU): a block of
  * long-lived sockets would hold a block of slots that later cookies come
@@ -138,8 +139,9 @@ struct sock_state {
 };
 
 /* The kernel table is an array of these (no lock, nothing allocated per
- * socket). key: the cookie of the entry, 0 when free, EP_SOCK_BUSY|cookie
- * while it is written; taken and given back with compare-and-swap only. */
+ * socket). key: the cookie of the entry (with EP_SOCK_FAR in its second
+ * window), 0 when free, with EP_SOCK_BUSY while it is written; taken and
+ * given back with compare-and-swap only. */
 struct sock_slot {
 	struct sock_state st;
 	__u64 key;

@@ -34,6 +34,10 @@ volatile bool sockops_on = false;
  * connect bracket would never close, so none is opened. */
 volatile bool syscalls_on = false;
 
+/* Entries in their second window (EP_SOCK_FAR): while there are none, a
+ * cookie missing from its first window is missing from the table. */
+volatile __u64 socks_far = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 * 1024 * 1024);

@@ -10,22 +10,37 @@
 #include "lib/kernel_defs.bpf.h"
 #include "lib/emit.bpf.h"
 
+static __always_inline struct sock_slot *probe(const __u32 *base, __u32 i)
+{
+	__u32 idx = (base[i / EP_SOCK_WINDOW] + i % EP_SOCK_WINDOW) & (EP_SOCKS_MAX - 1);
+
+	return bpf_map_lookup_elem(&socks, &idx);
+}
+
+/* The key of a cookie's entry in the window of probe i. */
+static __always_inline __u64 key_at(__u64 cookie, __u32 i)
+{
+	return i < EP_SOCK_WINDOW ? cookie : cookie | EP_SOCK_FAR;
+}
+
 /* The slot of a cookie's entry, or NULL; with free, also the first free
- * slot seen on the way (all sixteen are looked at when there is no entry).
- * The windows' places are worked out once, not per probe. */
+ * slot of its first window. The second window is looked at only while some
+ * entry lives in one. */
 static __always_inline struct sock_slot *sock_scan(__u64 cookie, struct sock_slot **free)
 {
 	__u32 base[2] = { ep_sock_window(cookie, 0), ep_sock_window(cookie, 1) };
 
 	for (__u32 i = 0; i < EP_SOCK_PROBES; i++) {
-		__u32 idx = (base[i / EP_SOCK_WINDOW] + i % EP_SOCK_WINDOW) & (EP_SOCKS_MAX - 1);
-		struct sock_slot *s = bpf_map_lookup_elem(&socks, &idx);
+		struct sock_slot *s;
 
+		if (i == EP_SOCK_WINDOW && !socks_far)
+			break;
+		s = probe(base, i);
 		if (!s)
 			continue;
-		if (s->key == cookie)
+		if (s->key == key_at(cookie, i))
 			return s;
-		if (free && !*free && !s->key)
+		if (free && !*free && !s->key && i < EP_SOCK_WINDOW)
 			*free = s;
 	}
 	return NULL;
@@ -40,10 +55,15 @@ static __always_inline struct sock_state *sock_find(__u64 cookie)
 	return s ? &s->st : NULL;
 }
 
-/* Take a free slot for a new entry, busy until sock_publish(). */
-static __always_inline bool sock_take(struct sock_slot *s, __u64 cookie)
+/* Take a free slot (busy until sock_publish()); one in a second window is
+ * counted before anyone can find it. */
+static __always_inline bool sock_take(struct sock_slot *s, __u64 key)
 {
-	return !s->key && !__sync_val_compare_and_swap(&s->key, 0, cookie | EP_SOCK_BUSY);
+	if (s->key || __sync_val_compare_and_swap(&s->key, 0, key | EP_SOCK_BUSY))
+		return false;
+	if (key & EP_SOCK_FAR)
+		__sync_fetch_and_add(&socks_far, 1);
+	return true;
 }
 
 /* A free slot for a new entry, claimed (busy) until sock_publish(). */
@@ -52,18 +72,17 @@ static __always_inline struct sock_slot *sock_claim(__u64 cookie)
 	__u32 base[2] = { ep_sock_window(cookie, 0), ep_sock_window(cookie, 1) };
 
 	for (__u32 i = 0; i < EP_SOCK_PROBES; i++) {
-		__u32 idx = (base[i / EP_SOCK_WINDOW] + i % EP_SOCK_WINDOW) & (EP_SOCKS_MAX - 1);
-		struct sock_slot *s = bpf_map_lookup_elem(&socks, &idx);
+		struct sock_slot *s = probe(base, i);
 
-		if (s && sock_take(s, cookie))
+		if (s && sock_take(s, key_at(cookie, i)))
 			return s;
 	}
 	return NULL;
 }
 
-static __always_inline void sock_publish(struct sock_slot *s, __u64 cookie)
+static __always_inline void sock_publish(struct sock_slot *s)
 {
-	__sync_lock_test_and_set(&s->key, cookie);
+	__sync_lock_test_and_set(&s->key, s->key & ~EP_SOCK_BUSY);
 }
 
 /* Remove an entry sock_find() gave: true for the one caller that did.
@@ -76,8 +95,13 @@ static __always_inline void sock_publish(struct sock_slot *s, __u64 cookie)
 static __always_inline bool sock_drop(const struct sock_state *st, __u64 cookie)
 {
 	struct sock_slot *s = (struct sock_slot *)st;
+	__u64 key = s->key;
 
-	return __sync_val_compare_and_swap(&s->key, cookie, 0) == cookie;
+	if ((key & ~EP_SOCK_FAR) != cookie || __sync_val_compare_and_swap(&s->key, key, 0) != key)
+		return false;
+	if (key & EP_SOCK_FAR)
+		__sync_fetch_and_sub(&socks_far, 1);
+	return true;
 }
 
 /* Add or replace the entry of a cookie; false (and counted) when the slots
@@ -97,7 +121,7 @@ static __always_inline bool track(__u64 cookie, const struct sock_state *st)
 		return false;
 	}
 	s->st = *st;
-	sock_publish(s, cookie);
+	sock_publish(s);
 	return true;
 }
 

@@ -16,7 +16,7 @@ static __always_inline bool sock_known(__u64 cookie)
 		__u32 idx = ep_sock_slot(cookie, i);
 		struct sock_slot *s = bpf_map_lookup_elem(&socks, &idx);
 
-		if (s && (s->key & ~EP_SOCK_BUSY) == cookie)
+		if (s && (s->key & ~(EP_SOCK_BUSY | EP_SOCK_FAR)) == cookie)
 			return true;
 	}
 	return false;
@@ -32,7 +32,7 @@ static __always_inline int op_add(struct sock_op *op)
 	if (!s)
 		return -1;
 	s->st = op->st;
-	sock_publish(s, op->cookie);
+	sock_publish(s);
 	return 1;
 }
 

@@ -151,7 +151,7 @@ static __always_inline void track_unbound(__u64 cookie, __u64 sk, bool fresh)
 	s->st.phase = PH_UNBOUND;
 	s->st.sk = sk;
 	s->st.rec.cookie = cookie;
-	sock_publish(s, cookie);
+	sock_publish(s);
 }
 
 /* connect(AF_UNSPEC) gives a UDP port back unless bind() fixed it; the

@@ -317,8 +317,11 @@ def socks_slot(map_id, idx):
 
 
 def socks_has(map_id, cookie):
-    return any(int.from_bytes(socks_slot(map_id, idx)[160:168], "little") == cookie
-               for idx in socks_probes(cookie))
+    """An entry of cookie in either window (a second window's key has bit 62
+    set, EP_SOCK_FAR)."""
+    return any(int.from_bytes(socks_slot(map_id, idx)[160:168], "little")
+               == (cookie if i < SOCK_WINDOW else cookie | 1 << 62)
+               for i, idx in enumerate(socks_probes(cookie)))
 
 
 def test_entry_of_a_socket_gone_without_release_is_swept(netns, tracer_factory):
@@ -327,7 +330,7 @@ def test_entry_of_a_socket_gone_without_release_is_swept(netns, tracer_factory):
     tr = tracer_factory("--netns", netns.path, "--interval", "0.2")
     map_id = socks_map_id()
     # a cookie no socket has, whose first slot is free
-    cookie = next(c for c in range((1 << 62) + 1, (1 << 62) + 1000)
+    cookie = next(c for c in range((1 << 60) + 1, (1 << 60) + 1000)
                   if not any(socks_slot(map_id, socks_probes(c)[0])[160:168]))
     idx = socks_probes(cookie)[0]
     value = bytearray(168)
@@ -363,7 +366,7 @@ def test_a_full_socket_table_is_counted_not_silent(netns, tracer_factory):
     filler = bytearray(slot * SOCKS_MAX)
     for i in range(SOCKS_MAX):
         filler[i * slot + 152:i * slot + 156] = (1).to_bytes(4, "little")  # PH_PENDING_CONNECT
-        filler[i * slot + 160:i * slot + 168] = ((1 << 61) + i).to_bytes(8, "little")
+        filler[i * slot + 160:i * slot + 168] = ((1 << 60) + i).to_bytes(8, "little")
     with ArrayMap(map_id, slot, SOCKS_MAX) as m:
         m.write(0, bytes(filler))
         try:

@@ -22,6 +22,12 @@ static int run_op(const struct ep_tables *t, struct sock_op *op)
 	return op->ret;
 }
 
+/* The key of a cookie's entry in the window of probe i (bpf/record.h). */
+static uint64_t key_at(uint64_t cookie, int i)
+{
+	return i < EP_SOCK_WINDOW ? cookie : cookie | EP_SOCK_FAR;
+}
+
 /* The slots a cookie's entry may be in, a window per call where it does not
  * wrap around the end of the table. */
 static bool read_probes(int fd, uint64_t cookie, struct sock_slot v[EP_SOCK_PROBES])
@@ -59,7 +65,7 @@ static bool lookup(const struct ep_tables *t, uint64_t cookie, struct sock_state
 	if (!cookie || !read_probes(t->socks_fd, cookie, v))
 		return false;
 	for (int i = 0; i < EP_SOCK_PROBES; i++)
-		if (v[i].key == cookie) {
+		if (v[i].key == key_at(cookie, i)) {
 			*st = v[i].st;
 			return true;
 		}
@@ -68,7 +74,9 @@ static bool lookup(const struct ep_tables *t, uint64_t cookie, struct sock_state
 
 /* The same without the kernel's help (before Linux 5.14, which has no
  * syscall programs): a slot is read, judged and written in separate calls,
- * so a program may change it in between; the window is a few microseconds. */
+ * so a program may change it in between; the window is a few microseconds.
+ * Only first windows are used: the kernel's count of entries in second
+ * windows (socks_far) cannot be kept from here. */
 static int run_op_here(const struct ep_tables *t, struct sock_op *op)
 {
 	struct sock_slot v[EP_SOCK_PROBES], empty = { 0 };
@@ -80,11 +88,11 @@ static int run_op_here(const struct ep_tables *t, struct sock_op *op)
 		uint32_t idx = ep_sock_slot(op->cookie, i);
 		const struct sock_state *st = &v[i].st;
 
-		if (!v[i].key && free_at < 0)
+		if (!v[i].key && free_at < 0 && i < EP_SOCK_WINDOW)
 			free_at = i;
-		if (v[i].key != op->cookie)
+		if ((v[i].key & ~EP_SOCK_BUSY) != key_at(op->cookie, i))
 			continue;
-		if (op->op == SOCK_OP_ADD)
+		if (op->op == SOCK_OP_ADD || i >= EP_SOCK_WINDOW)
 			return 0;
 		if (op->op == SOCK_OP_TW_TAKE &&
 		    (st->phase != PH_TIMEWAIT || st->cancel_ns != op->cancel_ns))
@@ -276,10 +284,11 @@ size_t ep_sweep_run(struct ep_sweep *s, const struct ep_tables *t)
 					 &opts) && errno != ENOENT)
 			break;
 		for (__u32 i = 0; i < count; i++) {
-			struct sock_op op = { .op = SOCK_OP_DROP, .cookie = v[i].key, .st = v[i].st };
+			uint64_t cookie = v[i].key & ~EP_SOCK_FAR;
+			struct sock_op op = { .op = SOCK_OP_DROP, .cookie = cookie, .st = v[i].st };
 
 			/* a busy slot is being written: not judged now */
-			if (!v[i].key || (v[i].key & EP_SOCK_BUSY) || !gone(s, v[i].key, &v[i].st))
+			if (!cookie || (cookie & EP_SOCK_BUSY) || !gone(s, cookie, &v[i].st))
 				continue;
 			/* removed only if the kernel has not changed it since */
 			removed += run_op(t, &op) == 1;
