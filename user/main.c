@@ -40,6 +40,9 @@ struct ep_run {
 	struct ep_pipeline pipe;
 	struct ep_probe *probe;
 	struct ep_namer namer;
+	struct ep_tables tables; /* the loaded backend's */
+	uint64_t last_excluded;  /* the last cgroup entered in cg_excluded */
+	bool excluded_full;      /* cg_excluded refused one: judged here only */
 	struct ep_sweep sweep; /* dumps of this probe round, for the table sweep */
 	struct ep_recorder *recorder;
 	struct ep_exporter *exp;
@@ -116,10 +119,19 @@ static void tw_confirm(const struct ep_tw_pending *p, void *ctx)
 	struct ep_run *run = ctx;
 	struct ep_record rel;
 
-	struct ep_tables t = ep_tables_of(&run->loader);
-
-	if (ep_tables_tw_take(&t, p->cookie, p->cancel_ns, &rel))
+	if (ep_tables_tw_take(&run->tables, p->cookie, p->cancel_ns, &rel))
 		ep_pipe_event(&run->pipe, &rel);
+}
+
+/* Records from a cgroup still in the ring buffer ask again: asked once. */
+static void exclude_cgroup(void *ctx, uint64_t cgroup_id)
+{
+	struct ep_run *run = ctx;
+
+	if (run->excluded_full || cgroup_id == run->last_excluded)
+		return;
+	run->last_excluded = cgroup_id;
+	run->excluded_full = !ep_tables_exclude_cgroup(&run->tables, cgroup_id);
 }
 
 static int on_record(void *ctx, void *data, size_t len)
@@ -152,9 +164,7 @@ static bool kernel_tracks(uint64_t cookie, void *ctx)
 {
 	struct ep_run *run = ctx;
 
-	struct ep_tables t = ep_tables_of(&run->loader);
-
-	return ep_tables_tracks(&t, cookie);
+	return ep_tables_tracks(&run->tables, cookie);
 }
 
 static void follow_prestart(void *ctx, uint32_t netns, const struct ep_diag_sock *s,
@@ -165,9 +175,7 @@ static void follow_prestart(void *ctx, uint32_t netns, const struct ep_diag_sock
 	/* Without the release hook nothing would ever take a UDP entry out. */
 	if (s->proto == EP_UDP && !run->loader.sock_hooks)
 		return;
-	struct ep_tables t = ep_tables_of(&run->loader);
-
-	ep_tables_follow_prestart(&t, &run->opts, netns, s, owner, fixed);
+	ep_tables_follow_prestart(&run->tables, &run->opts, netns, s, owner, fixed);
 }
 
 static void collect_dump(void *ctx, uint32_t netns, const struct ep_diag_sock *v, size_t n,
@@ -203,10 +211,8 @@ static void housekeeping(struct ep_run *run, uint64_t now)
 	/* Sockets from before the trace go away unseen: re-read them; holders
 	 * whose release was lost are dropped. */
 	if (now - run->last_refresh >= run->refresh_every) {
-		struct ep_tables tables = ep_tables_of(&run->loader);
-
 		ep_probe_refresh(run->probe, now);
-		ep_sweep_run(&run->sweep, &tables);
+		ep_sweep_run(&run->sweep, &run->tables);
 		ep_pipe_reconcile_live(&run->pipe, now, kernel_tracks, run);
 		run->last_refresh = now;
 	}
@@ -221,6 +227,7 @@ static void housekeeping(struct ep_run *run, uint64_t now)
 /* Privileges, mounts and the userspace state: nothing to undo on failure. */
 static int prepare(struct ep_run *run)
 {
+	run->namer.cg_fd = -1; /* opened once loaded */
 	if (ep_check_privileges())
 		return 1;
 	if (ep_tw_init(&run->tw, TW_PENDING_MAX) ||
@@ -229,8 +236,8 @@ static int prepare(struct ep_run *run)
 		fprintf(stderr, "eptrace: out of memory\n");
 		return 1;
 	}
-	ep_namer_init(&run->namer);
-	ep_pipe_set_enrich(&run->pipe, &(struct ep_enrich){ learn_names, learn_netns, run });
+	ep_pipe_set_enrich(&run->pipe, &(struct ep_enrich){ learn_names, learn_netns,
+							     exclude_cgroup, run });
 	/* Before any thread starts, so that they do not take the signals. */
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -241,6 +248,9 @@ static int load(struct ep_run *run)
 {
 	if (ep_load(&run->loader, &run->opts))
 		return 1;
+	run->tables = ep_tables_of(&run->loader);
+	/* After the loader mounted a cgroup v2 hierarchy where the host has none */
+	ep_namer_init(&run->namer);
 	run->rb = ring_buffer__new(ep_events_fd(&run->loader), on_record, run, NULL);
 	if (!run->rb) {
 		fprintf(stderr, "eptrace: cannot open the ring buffer: %s\n", strerror(errno));
@@ -274,8 +284,6 @@ static int start_consumers(struct ep_run *run)
 
 static void begin(struct ep_run *run)
 {
-	struct ep_tables tables;
-
 	run->start = run->last_report = run->last_refresh = mono_now();
 	print_start(run, run->start);
 	if (run->exp) /* a page from the start on */
@@ -285,8 +293,7 @@ static void begin(struct ep_run *run)
 	ep_probe_on_found(run->probe, follow_prestart, run);
 	ep_probe_on_dumped(run->probe, collect_dump, run);
 	ep_probe_all(run->probe, mono_now());
-	tables = ep_tables_of(&run->loader);
-	ep_sweep_run(&run->sweep, &tables);
+	ep_sweep_run(&run->sweep, &run->tables);
 	run->refresh_every = REFRESH_EVERY;
 	if (run->pipe.report_every && run->pipe.report_every < run->refresh_every)
 		run->refresh_every = run->pipe.report_every;

@@ -129,8 +129,12 @@ void ep_pipe_event(struct ep_pipeline *p, const struct ep_record *rec)
 		p->enrich.before(p->enrich.ctx, rec);
 	owner_names(p, rec, &ev);
 	if ((p->opts->unit && !ep_identity_under(ev.ident, p->opts->unit)) ||
-	    (p->opts->container && !ep_identity_container_is(ev.ident, p->opts->container)))
+	    (p->opts->container && !ep_identity_container_is(ev.ident, p->opts->container))) {
+		/* Judged by the cgroup's own path, not a process's (hybrid hosts) */
+		if (p->enrich.exclude && ev.ident && ev.owner_key == rec->cgroup_id)
+			p->enrich.exclude(p->enrich.ctx, rec->cgroup_id);
 		return;
+	}
 	ep_agg_event(&p->agg, &ev, &info);
 	for (int i = 0; i < p->nconsumers; i++)
 		if (p->consumers[i].input)

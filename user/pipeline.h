@@ -26,10 +26,12 @@ struct ep_consumer {
 
 /* Live only: called before an event is aggregated. learn: the names of an
  * owner (cgroup, namespace) other than the last record's; before: every
- * record (probe its namespace). */
+ * record (probe its namespace); exclude: --unit/--container rejected a
+ * cgroup by its path (which never changes), for all its events to come. */
 struct ep_enrich {
 	void (*learn)(void *ctx, const struct ep_record *rec);
 	void (*before)(void *ctx, const struct ep_record *rec);
+	void (*exclude)(void *ctx, uint64_t cgroup_id);
 	void *ctx;
 };
 

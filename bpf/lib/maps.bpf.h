@@ -23,6 +23,9 @@ const volatile bool trace_ipv6 = true;
 const volatile bool direct_loads = false;
 /* Address of tw_timer_handler, from kallsyms; 0 disables TIME_WAIT tracking. */
 const volatile __u64 tw_timer_fn = 0;
+/* --unit/--container: userspace judges a cgroup's first event and enters
+ * the cgroups it rejects in cg_excluded, whose later events go no further. */
+const volatile bool cgroup_exclusions = false;
 /* Wake the reader only once this much data is waiting. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 
@@ -49,6 +52,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sock_slot);
 } socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EP_EXCLUDED_CGROUPS_MAX);
+	__type(key, __u64);
+	__type(value, __u8);
+} cg_excluded SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

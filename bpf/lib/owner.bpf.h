@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* The filters userspace set before load (protocol, family, process, comm,
- * cgroup) and the owner of a record: the current task. */
+ * cgroup) or since (cgroups --unit/--container excluded), and the owner of a
+ * record: the current task. */
 #ifndef EPTRACE_OWNER_BPF_H
 #define EPTRACE_OWNER_BPF_H
 
@@ -50,6 +51,8 @@ static __always_inline bool fill_owner(struct ep_record *r)
 	}
 	r->cgroup_id = bpf_get_current_cgroup_id();
 	if (targ_cgroup && r->cgroup_id != targ_cgroup)
+		return false;
+	if (cgroup_exclusions && bpf_map_lookup_elem(&cg_excluded, &r->cgroup_id))
 		return false;
 	return true;
 }

@@ -81,6 +81,7 @@ def test_exhausting_a_range(netns, tracer_factory):
 
     warn = tr.of("warning", netns=netns.inode, proto="tcp")
     assert len(warn) == 1 and warn[0]["fraction"] >= 0.8
+    assert warn[0]["netns_name"] == netns.name
 
     # The search scans more occupied ports as the range fills up.
     by_order = [e["latency_ns"] for e in sorted(got, key=lambda e: e["ts_ns"])]

@@ -69,6 +69,10 @@ def cgroups():
             return subprocess.Popen(self.argv(path, netns, code), stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, text=True)
 
+        def id(self, path):
+            """The cgroup's id: its directory's inode."""
+            return os.stat(root + path).st_ino
+
         def remove(self, path):
             for dirpath, dirs, _ in sorted(os.walk(root + path), key=lambda w: -len(w[0])):
                 os.rmdir(dirpath)
@@ -161,6 +165,45 @@ def test_filters_select_the_subtree(netns, cgroups):
     assert by_unit.stop() == 0 and by_ctr.stop() == 0
     assert {e["lport"] for e in by_unit.of("alloc")} == {ports["svc"], ports["sub"]}
     assert {e["lport"] for e in by_ctr.of("alloc")} == {ports["ctr"]}
+
+
+def excluded_cgroups():
+    """The cgroup ids in the newest tracer's cg_excluded map (empty: none)."""
+    maps = json.loads(subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True,
+                                     text=True, check=True).stdout)
+    ids = [m["id"] for m in maps if m.get("name") == "cg_excluded"]
+    if not ids:
+        return set()
+    dump = json.loads(subprocess.run(["bpftool", "-j", "map", "dump", "id", str(max(ids))],
+                                     capture_output=True, text=True, check=True).stdout)
+    return {int.from_bytes(bytes(int(b, 16) for b in e["key"]), "little") for e in dump}
+
+
+@pytest.mark.parametrize("flag,value,picked", [
+    ("--unit", "pick.service", "/demo.slice/pick.service"),
+    ("--container", CID[:12], f"/system.slice/docker-{CID}.scope")])
+def test_filters_leave_other_cgroups_in_the_kernel(netns, cgroups, flag, value, picked):
+    """A cgroup the filter rejects is judged once, by its first event; the
+    kernel drops its later events before the ring buffer."""
+    pick = cgroups.make(picked)
+    noisy = cgroups.make("/demo.slice/noisy.service")
+    tr = Tracer("--netns", netns.path, "-u", flag, value)
+    cgroups.run(noisy, netns, UDP_CONNECT)
+    wait_until(lambda: cgroups.id(noisy) in excluded_cgroups(), 20,
+               "the rejected cgroup entered in the kernel's list")
+    loop = ("import socket\n"
+            "for _ in range(40):\n"
+            "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "    s.connect(('127.0.0.1', 53)); s.close()\n")
+    cgroups.run(noisy, netns, loop)
+    mine = int(cgroups.run(pick, netns, UDP_CONNECT))
+    wait_until(lambda: tr.of("release", lport=mine), 20, "the selected cgroup's release")
+    assert cgroups.id(pick) not in excluded_cgroups()
+    assert tr.stop() == 0
+    assert [e["lport"] for e in tr.of("alloc")] == [mine]
+    # the rejected cgroup's first socket (its assignment and release) and the
+    # selected one's: none of the 40 after the judgement reached userspace
+    assert tr.summary()["records_submitted"] == 4, tr.summary()
 
 
 def test_removed_cgroup_names_its_timewait_release(netns, cgroups):

@@ -123,6 +123,7 @@ struct ep_collision {
 
 struct ep_warning {
 	uint32_t netns;
+	const char *netns_name; /* NULL: unknown */
 	int proto;
 	double fraction, threshold;
 	uint32_t in_use, capacity;

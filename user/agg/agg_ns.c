@@ -95,7 +95,9 @@ static void check_threshold(struct ep_agg *a, struct ep_ns *ns, int proto)
 	double f = cap ? (double)p->in_use / cap : 0;
 
 	if (!p->warned && cap && f >= a->o.threshold) {
-		struct ep_warning w = { .netns = ns->netns, .proto = proto, .fraction = f,
+		struct ep_warning w = { .netns = ns->netns,
+					.netns_name = ep_names_netns(&a->names, ns->netns),
+					.proto = proto, .fraction = f,
 					.threshold = a->o.threshold, .in_use = p->in_use,
 					.capacity = cap, .ts_ns = a->now };
 
@@ -485,6 +487,7 @@ static void ns_forget(struct ep_agg *a, struct ep_ns *ns)
 	a->nns--;
 	if (a->last_ns == ns)
 		a->last_ns = NULL;
+	ep_names_forget_netns(&a->names, ns->netns);
 	ns_free(ns);
 }
 

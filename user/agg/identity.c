@@ -256,6 +256,8 @@ void ep_names_free(struct ep_names *n)
 		free(*(char **)v);
 	ep_hash_free(&n->cgroups);
 	ep_hash_free(&n->netns);
+	free(n->forgotten_netns_name);
+	n->forgotten_netns_name = NULL;
 	forget_last(n);
 	n->last_netns_known = false;
 }
@@ -422,4 +424,17 @@ const char *ep_names_netns(const struct ep_names *n, uint32_t netns)
 	const char *name = NULL;
 
 	return netns_find(n, netns, &name) ? name : NULL;
+}
+
+void ep_names_forget_netns(struct ep_names *n, uint32_t netns)
+{
+	char **v = ep_hash_get(&n->netns, &netns);
+
+	if (!v)
+		return;
+	free(n->forgotten_netns_name);
+	n->forgotten_netns_name = *v;
+	ep_hash_del(&n->netns, &netns);
+	n->last_netns_known = false;
+	n->gen++;
 }

@@ -55,6 +55,9 @@ struct ep_names {
 	uint32_t last_netns;
 	bool last_netns_known;
 	const char *last_netns_name;
+	/* The last name forgotten, freed at the next forget: the event whose
+	 * release let its namespace go still prints it. */
+	char *forgotten_netns_name;
 	unsigned gen; /* changes whenever an answer of the table may change */
 };
 
@@ -80,5 +83,7 @@ uint32_t ep_names_pins(const struct ep_names *n, uint64_t id);
 bool ep_names_knows_netns(const struct ep_names *n, uint32_t netns);
 void ep_names_set_netns(struct ep_names *n, uint32_t netns, const char *name);
 const char *ep_names_netns(const struct ep_names *n, uint32_t netns);
+/* The namespace is gone: its inode may number a new one, to be named again. */
+void ep_names_forget_netns(struct ep_names *n, uint32_t netns);
 
 #endif

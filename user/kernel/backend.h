@@ -16,6 +16,7 @@
 	(skel)->rodata->targ_netns = (o)->netns;                               \
 	(skel)->rodata->targ_cgroup = (o)->cgroup;                             \
 	(skel)->rodata->targ_comm_set = (o)->comm_set;                         \
+	(skel)->rodata->cgroup_exclusions = (o)->unit || (o)->container;       \
 	memcpy((char *)(skel)->rodata->targ_comm, (o)->comm, EP_COMM_LEN);     \
 	(skel)->rodata->trace_tcp = (o)->tcp;                                  \
 	(skel)->rodata->trace_udp = (o)->udp;                                  \

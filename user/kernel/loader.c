@@ -335,6 +335,7 @@ struct ep_tables ep_tables_of(const struct ep_loader *l)
 	return (struct ep_tables){
 		.socks_fd = bpf_object__find_map_fd_by_name(l->obj, "socks"),
 		.op_fd = op && bpf_program__autoload(op) ? bpf_program__fd(op) : -1,
+		.excluded_fd = bpf_object__find_map_fd_by_name(l->obj, "cg_excluded"),
 	};
 }
 

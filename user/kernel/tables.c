@@ -171,6 +171,13 @@ bool ep_tables_tracks(const struct ep_tables *t, uint64_t cookie)
 	return lookup(t, cookie, &st);
 }
 
+bool ep_tables_exclude_cgroup(const struct ep_tables *t, uint64_t cgroup_id)
+{
+	uint8_t one = 1;
+
+	return !bpf_map_update_elem(t->excluded_fd, &cgroup_id, &one, BPF_ANY);
+}
+
 /* A socket assigned this long before a dump that does not list it is gone. */
 #define SETTLE_NS 1000000000ULL
 /* Slots read per sweep, 4096 at a time: the table is walked in 16 sweeps. */

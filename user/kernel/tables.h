@@ -33,6 +33,7 @@
 struct ep_tables {
 	int socks_fd;
 	int op_fd;
+	int excluded_fd; /* cg_excluded */
 };
 
 /* A socket from before the trace, handed to the kernel table so that its
@@ -47,6 +48,11 @@ int ep_tables_follow_prestart(const struct ep_tables *t, const struct ep_opts *o
  * (the port is free since the cancel) and returns true. */
 bool ep_tables_tw_take(const struct ep_tables *t, uint64_t cookie, uint64_t cancel_ns,
 		       struct ep_record *release);
+
+/* --unit/--container rejected this cgroup (its path, which cannot change,
+ * says so): the kernel drops its later events (cg_excluded). false when the
+ * kernel's list is full: userspace goes on judging its events alone. */
+bool ep_tables_exclude_cgroup(const struct ep_tables *t, uint64_t cgroup_id);
 
 /* Whether the kernel still follows the socket. */
 bool ep_tables_tracks(const struct ep_tables *t, uint64_t cookie);

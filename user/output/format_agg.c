@@ -189,16 +189,21 @@ static void json_proto_occ(FILE *f, const char *name, const struct ep_proto_occ 
 	fputs("]}", f);
 }
 
-static void json_occ_body(FILE *f, const struct ep_occupancy *o)
+static void json_netns_name(FILE *f, const char *name)
 {
-	fprintf(f, "\"netns\":%u", o->netns);
-	if (o->netns_name) {
+	if (name) {
 		fputs(",\"netns_name\":\"", f);
-		ep_json_escape(f, o->netns_name, strlen(o->netns_name));
+		ep_json_escape(f, name, strlen(name));
 		fputc('"', f);
 	} else {
 		fputs(",\"netns_name\":null", f);
 	}
+}
+
+static void json_occ_body(FILE *f, const struct ep_occupancy *o)
+{
+	fprintf(f, "\"netns\":%u", o->netns);
+	json_netns_name(f, o->netns_name);
 	if (o->range_known)
 		fprintf(f, ",\"range\":[%u,%u]", o->lo, o->hi);
 	else
@@ -334,18 +339,22 @@ void ep_table_collision(FILE *f, const struct ep_collision *c, int64_t mono_to_u
 
 void ep_table_warning(FILE *f, const struct ep_warning *w)
 {
-	fprintf(f, "WARNING: netns %u %s: %u of %u ephemeral ports in use (%.1f%%, threshold %.0f%%)\n",
-		w->netns, ep_proto_name(w->proto), w->in_use, w->capacity, w->fraction * 100,
-		w->threshold * 100);
+	char ns[256];
+
+	fprintf(f, "WARNING: netns %s %s: %u of %u ephemeral ports in use (%.1f%%, threshold %.0f%%)\n",
+		netns_text(ns, sizeof(ns), w->netns, w->netns_name), ep_proto_name(w->proto),
+		w->in_use, w->capacity, w->fraction * 100, w->threshold * 100);
 }
 
 void ep_json_warning(FILE *f, const struct ep_warning *w, int64_t mono_to_unix)
 {
 	fprintf(f, "{\"event\":\"warning\",\"type\":\"occupancy\",\"ts_ns\":%" PRIu64
-		   ",\"netns\":%u,\"proto\":\"%s\",\"in_use\":%u,\"capacity\":%u,\"fraction\":%.4f,"
+		   ",\"netns\":%u",
+		ep_mono_to_unix(w->ts_ns, mono_to_unix), w->netns);
+	json_netns_name(f, w->netns_name);
+	fprintf(f, ",\"proto\":\"%s\",\"in_use\":%u,\"capacity\":%u,\"fraction\":%.4f,"
 		   "\"threshold\":%.4f}\n",
-		ep_mono_to_unix(w->ts_ns, mono_to_unix), w->netns, ep_proto_name(w->proto),
-		w->in_use, w->capacity, w->fraction, w->threshold);
+		ep_proto_name(w->proto), w->in_use, w->capacity, w->fraction, w->threshold);
 }
 
 void ep_table_occupancy_header(FILE *f)
