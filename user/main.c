@@ -79,16 +79,14 @@ static void learn_names(void *ctx, const struct ep_record *rec)
 	struct ep_names *names = &run->pipe.agg.names;
 	char path[EP_CGROUP_PATH_MAX], name[256];
 	uint64_t key;
-	bool found;
-	int named;
+	int found, named;
 
-	if (rec->cgroup_id && !ep_names_knows_cgroup(names, rec->cgroup_id)) {
-		found = ep_namer_cgroup(&run->namer, rec->cgroup_id, path, sizeof(path));
+	if (rec->cgroup_id && !ep_names_knows_cgroup(names, rec->cgroup_id) &&
+	    (found = ep_namer_cgroup(&run->namer, rec->cgroup_id, path, sizeof(path))) >= 0)
 		/* the v2 root of a hybrid host: its processes are told apart in v1 */
 		ep_pipe_cgroup(&run->pipe, rec->ts_ns, rec->cgroup_id, found ? path : NULL,
 			       found && run->namer.hybrid && !strcmp(path, "/")
 				       ? EP_NAMES_PER_PROCESS : 0);
-	}
 	key = ep_names_key(names, rec->cgroup_id, rec->pid, rec->comm);
 	if (key != rec->cgroup_id && !ep_names_knows_cgroup(names, key))
 		ep_pipe_cgroup(&run->pipe, rec->ts_ns, key,

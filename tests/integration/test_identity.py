@@ -206,6 +206,17 @@ def test_filters_leave_other_cgroups_in_the_kernel(netns, cgroups, flag, value, 
     assert tr.summary()["records_submitted"] == 4, tr.summary()
 
 
+def test_a_live_cgroup_named_like_a_removed_one_keeps_its_name(netns, cgroups):
+    """The kernel marks a removed directory's path " (deleted)"; a cgroup may
+    be named so and still be there."""
+    odd = cgroups.make("/demo.slice/odd (deleted)")
+    tr = Tracer("--netns", netns.path, "-u")
+    port = int(cgroups.run(odd, netns, UDP_CONNECT))
+    wait_until(lambda: tr.of("release", lport=port), 20, "the release")
+    assert tr.stop() == 0
+    assert tr.of("alloc", lport=port)[0]["cgroup"] == odd
+
+
 def test_removed_cgroup_names_its_timewait_release(netns, cgroups):
     gone = cgroups.make("/demo.slice/shortlived.service")
     tr = Tracer("--netns", netns.path, "-t")

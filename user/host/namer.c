@@ -75,18 +75,20 @@ void ep_namer_free(struct ep_namer *nm)
 	nm->cg_fd = -1;
 }
 
-bool ep_namer_cgroup(struct ep_namer *nm, uint64_t id, char *buf, size_t len)
+int ep_namer_cgroup(struct ep_namer *nm, uint64_t id, char *buf, size_t len)
 {
 	struct {
 		struct file_handle fh;
 		uint64_t id;
 	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = FILEID_KERNFS } };
 	char link[64], path[PATH_MAX];
+	const char *rel;
+	struct stat st;
 	ssize_t n;
 	int fd;
 
 	if (nm->cg_fd < 0 || !id)
-		return false;
+		return 0;
 	if (id == nm->cg_root_id) {
 		snprintf(buf, len, "/");
 		return len > 1;
@@ -94,19 +96,21 @@ bool ep_namer_cgroup(struct ep_namer *nm, uint64_t id, char *buf, size_t len)
 	memcpy(h.fh.f_handle, &id, sizeof(id));
 	fd = open_by_handle_at(nm->cg_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return false; /* ESTALE: gone */
+		return errno == EMFILE || errno == ENFILE || errno == ENOMEM ? -1 : 0;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, path, sizeof(path) - 1);
 	close(fd);
-	if (n <= 0 || (size_t)n < nm->cg_mount_len)
-		return false;
+	if (n <= 0 || (size_t)n <= nm->cg_mount_len)
+		return 0;
 	path[n] = 0;
-	/* removed between the open and the read: the link says so */
-	if ((size_t)n > strlen(" (deleted)") && !strcmp(path + n - strlen(" (deleted)"), " (deleted)"))
-		return false;
-	/* the hierarchy's root itself: "/" */
-	snprintf(buf, len, "%s", path[nm->cg_mount_len] ? path + nm->cg_mount_len : "/");
-	return buf[0] == '/' && strlen(path + nm->cg_mount_len) < len;
+	rel = path + nm->cg_mount_len;
+	/* Removed between the open and the read, the link ends in " (deleted)",
+	 * and a live cgroup may have such a name: the path must lead to the id
+	 * (a cgroup v2 id is its kernfs inode). */
+	if (fstatat(nm->cg_fd, rel + 1, &st, 0) || st.st_ino != id)
+		return 0;
+	snprintf(buf, len, "%s", rel);
+	return rel[0] == '/' && strlen(rel) < len;
 }
 
 /* The next line of f without its newline: 1; 0 at the end; -1 for a line

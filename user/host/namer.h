@@ -21,9 +21,10 @@ struct ep_namer {
 
 void ep_namer_init(struct ep_namer *nm);
 void ep_namer_free(struct ep_namer *nm);
-/* The path of cgroup id relative to the hierarchy's root into buf; false
- * when there is none (the cgroup is gone, or no cgroup v2 is mounted). */
-bool ep_namer_cgroup(struct ep_namer *nm, uint64_t id, char *buf, size_t len);
+/* The path of cgroup id relative to the hierarchy's root into buf: 1; 0
+ * when there is none (the cgroup is gone, or no cgroup v2 is mounted); -1
+ * when it could not be looked up now (out of descriptors, say): ask later. */
+int ep_namer_cgroup(struct ep_namer *nm, uint64_t id, char *buf, size_t len);
 /* On a hybrid host, the path of a process in the v1 hierarchy that has one
  * (name=systemd first, else the first controller's that is not the root);
  * "/" when none has; false when the process is gone. */
