@@ -73,24 +73,45 @@ static uint64_t mono_now(void)
 
 /* Who the owner's cgroup and the namespace are, once each (the pipeline
  * remembers, and tells the recording). */
+static void learn_owner(struct ep_run *run, uint64_t mono, uint64_t cgroup_id, uint32_t pid,
+			const char comm[EP_COMM_LEN])
+{
+	struct ep_names *names = &run->pipe.agg.names;
+	char path[EP_CGROUP_PATH_MAX];
+	uint64_t key;
+	int found;
+
+	if (cgroup_id && !ep_names_knows_cgroup(names, cgroup_id) &&
+	    (found = ep_namer_cgroup(&run->namer, cgroup_id, path, sizeof(path))) >= 0)
+		/* the v2 root of a hybrid host: its processes are told apart in v1 */
+		ep_pipe_cgroup(&run->pipe, mono, cgroup_id, found ? path : NULL,
+			       found && run->namer.hybrid && !strcmp(path, "/")
+				       ? EP_NAMES_PER_PROCESS : 0);
+	key = ep_names_key(names, cgroup_id, pid, comm);
+	if (key != cgroup_id && !ep_names_knows_cgroup(names, key))
+		ep_pipe_cgroup(&run->pipe, mono, key,
+			       ep_namer_v1_path(pid, path, sizeof(path)) ? path : NULL, 0);
+}
+
+/* A process found owning a socket from before the start: its cgroup, named
+ * as an event's owner is. */
+static void name_found_owner(void *ctx, struct ep_owner *o, uint64_t mono)
+{
+	struct ep_run *run = ctx;
+
+	o->cgroup_id = ep_namer_cgroup_of(&run->namer, o->pid);
+	if (o->cgroup_id)
+		learn_owner(run, mono, o->cgroup_id, o->pid, o->comm);
+}
+
 static void learn_names(void *ctx, const struct ep_record *rec)
 {
 	struct ep_run *run = ctx;
 	struct ep_names *names = &run->pipe.agg.names;
-	char path[EP_CGROUP_PATH_MAX], name[256];
-	uint64_t key;
-	int found, named;
+	char name[256];
+	int named;
 
-	if (rec->cgroup_id && !ep_names_knows_cgroup(names, rec->cgroup_id) &&
-	    (found = ep_namer_cgroup(&run->namer, rec->cgroup_id, path, sizeof(path))) >= 0)
-		/* the v2 root of a hybrid host: its processes are told apart in v1 */
-		ep_pipe_cgroup(&run->pipe, rec->ts_ns, rec->cgroup_id, found ? path : NULL,
-			       found && run->namer.hybrid && !strcmp(path, "/")
-				       ? EP_NAMES_PER_PROCESS : 0);
-	key = ep_names_key(names, rec->cgroup_id, rec->pid, rec->comm);
-	if (key != rec->cgroup_id && !ep_names_knows_cgroup(names, key))
-		ep_pipe_cgroup(&run->pipe, rec->ts_ns, key,
-			       ep_namer_v1_path(rec->pid, path, sizeof(path)) ? path : NULL, 0);
+	learn_owner(run, rec->ts_ns, rec->cgroup_id, rec->pid, rec->comm);
 	if (rec->netns && !ep_names_knows_netns(names, rec->netns) &&
 	    (named = ep_namer_netns(&run->namer, rec->netns, rec->pid, rec->ts_ns, name,
 				    sizeof(name))) >= 0)
@@ -288,6 +309,7 @@ static void begin(struct ep_run *run)
 		ep_exporter_publish(run->exp, &run->pipe.agg, &run->pipe.sum, 0);
 	/* Sockets that exist already count from the first second, and the
 	 * kernel side follows them to their release. */
+	ep_probe_on_owner(run->probe, name_found_owner, run);
 	ep_probe_on_found(run->probe, follow_prestart, run);
 	ep_probe_on_dumped(run->probe, collect_dump, run);
 	ep_probe_all(run->probe, mono_now());

@@ -193,7 +193,7 @@ void ep_pipe_snapshot(struct ep_pipeline *p, uint64_t mono, uint32_t netns,
 	ep_agg_snapshot_begin(&p->agg, netns);
 	for (size_t i = 0; i < n; i++)
 		ep_agg_snapshot_add(&p->agg, netns, v[i].proto, v[i].port, v[i].timewait,
-				    v[i].cookie, v[i].pid, v[i].comm);
+				    v[i].cookie, v[i].pid, v[i].comm, v[i].owner_key);
 	ep_agg_snapshot_end(&p->agg, netns);
 }
 

@@ -32,7 +32,16 @@ struct ep_probe {
 	void (*on_dumped)(void *ctx, uint32_t netns, const struct ep_diag_sock *v, size_t n,
 			  uint64_t mono);
 	void *on_dumped_ctx;
+	void (*on_owner)(void *ctx, struct ep_owner *o, uint64_t mono);
+	void *on_owner_ctx;
 };
+
+void ep_probe_on_owner(struct ep_probe *p,
+		       void (*fn)(void *ctx, struct ep_owner *o, uint64_t mono), void *ctx)
+{
+	p->on_owner = fn;
+	p->on_owner_ctx = ctx;
+}
 
 void ep_probe_on_dumped(struct ep_probe *p,
 			void (*fn)(void *ctx, uint32_t netns, const struct ep_diag_sock *v,
@@ -126,7 +135,7 @@ static int cmp_u32(const void *a, const void *b)
 
 /* Owners of the sockets of several dumps not seen before: one pass over
  * /proc serves them all. */
-static void learn_owners(struct ep_probe *p, struct dump *const *ds, size_t nd)
+static void learn_owners(struct ep_probe *p, struct dump *const *ds, size_t nd, uint64_t now)
 {
 	size_t total = 0, n = 0;
 	struct ep_owner *found;
@@ -149,6 +158,8 @@ static void learn_owners(struct ep_probe *p, struct dump *const *ds, size_t nd)
 
 			if (!found[i].pid)
 				continue;
+			if (p->on_owner)
+				p->on_owner(p->on_owner_ctx, &found[i], now);
 			o = ep_hash_put(&p->owners, &want[i], NULL);
 			if (o)
 				*o = found[i];
@@ -245,6 +256,9 @@ static void apply(struct ep_probe *p, uint32_t netns, const struct dump *d, uint
 		if (o) {
 			snap[n].pid = o->pid;
 			memcpy(snap[n].comm, o->comm, EP_COMM_LEN);
+			if (o->cgroup_id)
+				snap[n].owner_key = ep_names_key(&p->pipe->agg.names, o->cgroup_id,
+								 o->pid, o->comm);
 		}
 		n++;
 	}
@@ -283,7 +297,7 @@ static size_t probe_set(struct ep_probe *p, const uint32_t *v, size_t n, uint64_
 			ni->owners_ns = now;
 		}
 	}
-	learn_owners(p, scan, nscan);
+	learn_owners(p, scan, nscan, now);
 	for (size_t i = 0; i < n; i++) {
 		if (ds[i])
 			apply(p, v[i], ds[i], now);

@@ -25,6 +25,10 @@ void ep_probe_on_found(struct ep_probe *p,
 		       void (*fn)(void *ctx, uint32_t netns, const struct ep_diag_sock *s,
 				  const struct ep_owner *owner, bool fixed),
 		       void *ctx);
+/* Called for each process found owning a socket, before its sockets are
+ * handed on: fills in what the probe cannot know (o->cgroup_id). */
+void ep_probe_on_owner(struct ep_probe *p,
+		       void (*fn)(void *ctx, struct ep_owner *o, uint64_t mono), void *ctx);
 void ep_probe_free(struct ep_probe *p);
 /* Every namespace on the host (or the one selected), at startup. */
 void ep_probe_all(struct ep_probe *p, uint64_t now);

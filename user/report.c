@@ -16,7 +16,32 @@ struct replay {
 	struct ep_pipeline pipe;
 	uint64_t last_mono, next_tick;
 	bool final_seen;
+	int schema; /* the file's EP_SCHEMA_VERSION */
 };
+
+/* A snapshot as today's entries: version 3 and older have no owner key. */
+static int replay_snapshot(struct replay *r, uint64_t mono, uint32_t netns, const void *data,
+			   size_t len)
+{
+	size_t size = r->schema < 4 ? EP_SNAP_ENTRY_V3 : sizeof(struct ep_snap_entry);
+	size_t n = len / size;
+	struct ep_snap_entry *v;
+
+	if (len % size)
+		return -1;
+	if (size == sizeof(*v)) {
+		ep_pipe_snapshot(&r->pipe, mono, netns, data, n);
+		return 0;
+	}
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		memcpy(&v[i], (const char *)data + i * size, size);
+	ep_pipe_snapshot(&r->pipe, mono, netns, v, n);
+	free(v);
+	return 0;
+}
 
 static int bad(const struct replay *r, const char *what)
 {
@@ -133,6 +158,7 @@ static int open_checked(struct replay *r, int64_t *mono_to_unix)
 			 buf, EP_SCHEMA_OLDEST, EP_SCHEMA_VERSION);
 		return bad(r, msg);
 	}
+	r->schema = atoi(buf);
 	if (atoi(buf) < 3 && (r->o->unit || r->o->container))
 		fprintf(stderr, "eptrace: %s was recorded before owners were named (schema %s): "
 				"--unit and --container match nothing in it\n", r->o->file, buf);
@@ -260,9 +286,8 @@ static int replay_control(struct replay *r, sqlite3_stmt *st)
 		break;
 	}
 	case EP_CTL_SNAPSHOT:
-		if (len % sizeof(struct ep_snap_entry))
+		if (replay_snapshot(r, mono, netns, data, len))
 			return bad(r, msg);
-		ep_pipe_snapshot(&r->pipe, mono, netns, data, len / sizeof(struct ep_snap_entry));
 		break;
 	case EP_CTL_GONE:
 		ep_pipe_gone(&r->pipe, mono, netns);

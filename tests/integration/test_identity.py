@@ -217,6 +217,30 @@ def test_a_live_cgroup_named_like_a_removed_one_keeps_its_name(netns, cgroups):
     assert tr.of("alloc", lport=port)[0]["cgroup"] == odd
 
 
+def test_sockets_from_before_the_start_are_named(netns, cgroups):
+    """A port held when the tracer starts is named by its process's cgroup:
+    as a holder in the occupancy report and on its release."""
+    pre = cgroups.make("/demo.slice/early.service")
+    holder = cgroups.spawn(pre, netns, UDP_HOLD)
+    port = int(holder.stdout.readline())
+    try:
+        tr = Tracer("--netns", netns.path, "-u", "-i", "0.3")
+        by_unit = Tracer("--netns", netns.path, "-u", "--unit", "early.service")
+
+        def named_holder():
+            return any(h["unit"] == "early.service" and h["cgroup"] == pre
+                       for o in tr.of("occupancy") for h in o["udp"]["top_holders"])
+        wait_until(named_holder, 20, "the holder named in an occupancy report")
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    wait_until(lambda: tr.of("release", lport=port) and by_unit.of("release", lport=port), 20,
+               "the release")
+    assert tr.stop() == 0 and by_unit.stop() == 0
+    (rel,) = tr.of("release", lport=port)
+    assert rel["unit"] == "early.service" and rel["cgroup"] == pre and rel["pid"] == holder.pid
+
+
 def test_removed_cgroup_names_its_timewait_release(netns, cgroups):
     gone = cgroups.make("/demo.slice/shortlived.service")
     tr = Tracer("--netns", netns.path, "-t")

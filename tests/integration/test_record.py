@@ -59,7 +59,7 @@ def test_report_prints_what_the_live_run_printed(netns, tracer_factory, tmp_path
     (h,) = [e for e in live if e["event"] == "hist" and e["metric"] == "latency"
             and e["via"] == "connect" and e["proto"] == "tcp" and e["family"] == 4]
     assert n == h["count"]
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
+    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("4",)
     # which backend made it: in the meta table, and in the replayed start event above
     assert con.execute("SELECT value FROM meta WHERE key='backend'").fetchone() == (tr.backend,)
     # The readable table was filled from the chunks replay reads, all of them.
@@ -167,8 +167,8 @@ def damage(db, how, tmp_path):
     ("zeroed", "truncated or corrupted"),
     ("text", "not an SQLite database"),
     ("empty", "empty file, not a recording"),
-    ("schema", "schema version 99; this eptrace reads versions 2 to 3"),
-    ("schema1", "schema version 1; this eptrace reads versions 2 to 3"),
+    ("schema", "schema version 99; this eptrace reads versions 2 to 4"),
+    ("schema1", "schema version 1; this eptrace reads versions 2 to 4"),
     ("badname", "corrupted control row at seq"),
     ("foreign", "not an eptrace recording"),
     ("nulltype", "corrupted control row at seq"),
@@ -187,15 +187,66 @@ def test_damaged_files_get_a_clear_error(good_db, tmp_path, how, needle):
     assert "Traceback" not in r.stderr and "Segmentation" not in r.stderr
 
 
-def test_version_2_files_still_replay(good_db, tmp_path):
-    # what schema 2 wrote: no cgroup or netns_name controls; names are null
-    old = str(tmp_path / "v2.db")
+SNAP_ENTRY, SNAP_ENTRY_V3 = 40, 32  # user/recording/layout.h
+
+
+def downgrade(good_db, tmp_path, version):
+    """A copy of the recording as an older eptrace wrote it: snapshot entries
+    without the owner key (3 and older), no cgroup or netns_name rows (2)."""
+    old = str(tmp_path / f"v{version}.db")
     shutil.copy(good_db, old)
     con = sqlite3.connect(old)
-    con.executescript("UPDATE meta SET value='2' WHERE key='schema_version';"
-                      "DELETE FROM controls WHERE type IN ('cgroup', 'netns_name');")
+    snaps = con.execute("SELECT seq, data FROM controls WHERE type='snapshot' "
+                        "AND length(data) > 0").fetchall()
+    assert all(len(d) % SNAP_ENTRY == 0 for _, d in snaps)
+    for seq, data in snaps:
+        short = b"".join(data[i:i + SNAP_ENTRY_V3] for i in range(0, len(data), SNAP_ENTRY))
+        con.execute("UPDATE controls SET data=? WHERE seq=?", (short, seq))
+    con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
+    if version < 3:
+        con.execute("DELETE FROM controls WHERE type IN ('cgroup', 'netns_name')")
+    con.commit()
     con.close()
-    r = report(old, "--json")
+    return old
+
+
+def test_version_3_files_still_replay(netns, tracer_factory, tmp_path):
+    # what schema 3 wrote: snapshot holders without their cgroup
+    holder = subprocess.Popen(["ip", "netns", "exec", netns.name, PY, "-c",
+                               "import socket, sys\n"
+                               "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                               "s.connect(('127.0.0.1', 53)); print(s.getsockname()[1])\n"
+                               "sys.stdout.flush(); sys.stdin.read()\n"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    port = int(holder.stdout.readline())
+    db = str(tmp_path / "held.db")
+    tr = tracer_factory("record", "-o", db, "--netns", netns.path)
+
+    def snapshots():
+        with sqlite3.connect(db, timeout=5) as con:
+            return con.execute("SELECT count(*) FROM controls WHERE type='snapshot' "
+                               "AND length(data) > 0").fetchone()[0]
+    wait_until(snapshots, 20, "the held port in a stored snapshot")
+    holder.stdin.close()
+    holder.wait(timeout=30)
+    wait_until(lambda: tr.of("release", lport=port), 20, "the release")
+    assert tr.stop() == 0
+    old, new = (report(f, "--json", "--occupancy", "-i", "0.001")
+                for f in (downgrade(db, tmp_path, 3), db))
+    assert old.returncode == 0, old.stderr
+
+    def held(out):
+        return [h["pid"] for e in facts(out) if e["event"] == "occupancy"
+                for h in e["udp"]["top_holders"]]
+    assert held(old.stdout) == held(new.stdout) and holder.pid in held(old.stdout)
+    events = report(downgrade(db, tmp_path, 3), "--json").stdout
+    rels = [e for e in facts(events) if e["event"] == "release" and e["lport"] == port]
+    assert len(rels) == 1 and rels[0]["pid"] == holder.pid
+
+
+def test_version_2_files_still_replay(good_db, tmp_path):
+    # what schema 2 wrote: no cgroup or netns_name controls; names are null
+    r = report(downgrade(good_db, tmp_path, 2), "--json")
     assert r.returncode == 0, r.stderr
     allocs = [e for e in facts(r.stdout) if e["event"] == "alloc"]
     assert allocs and all(e["cgroup"] is None and e["netns_name"] is None for e in allocs)

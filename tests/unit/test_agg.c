@@ -204,12 +204,25 @@ static void occupancy(void)
 	CHECK(o.tcp.in_use == 2 && o.tcp.timewait == 0);
 	/* untracked sockets from a snapshot count until the next snapshot */
 	ep_agg_snapshot_begin(&a, NS_A);
-	ep_agg_snapshot_add(&a, NS_A, EP_TCP, 110, false, 555, 99, "old");
-	ep_agg_snapshot_add(&a, NS_A, EP_TCP, 111, true, 556, 0, NULL);
-	ep_agg_snapshot_add(&a, NS_A, EP_TCP, 101, false, 11, 7, "client"); /* tracked */
+	ep_names_set_cgroup(&a.names, 0x42, "/system.slice/old.service", 0);
+	ep_agg_snapshot_add(&a, NS_A, EP_TCP, 110, false, 555, 99, "old", 0x42);
+	ep_agg_snapshot_add(&a, NS_A, EP_TCP, 111, true, 556, 0, NULL, 0);
+	ep_agg_snapshot_add(&a, NS_A, EP_TCP, 101, false, 11, 7, "client", 0); /* tracked */
 	ep_agg_snapshot_end(&a, NS_A);
 	ep_agg_occupancy(&a, 0, &o);
 	CHECK(o.tcp.in_use == 4 && o.tcp.timewait == 1);
+	{
+		struct ep_holder h;
+		bool named = false;
+
+		/* a holder from before the trace is named by its process's cgroup */
+		CHECK(ep_agg_holder(&a, NS_A, EP_TCP, 110, &h) && h.untracked && h.pid == 99 &&
+		      h.ident && !strcmp(h.ident->unit, "old.service"));
+		for (int i = 0; i < o.tcp.ntop; i++)
+			named |= o.tcp.top[i].pid == 99 && o.tcp.top[i].ident &&
+				 !strcmp(o.tcp.top[i].ident->unit, "old.service");
+		CHECK(named);
+	}
 	/* the kernel followed the one from before the trace to its release */
 	r = rec(EP_RELEASE, 6 * S + 1, 555, 110);
 	r.flags |= EP_F_PRESTART;

@@ -424,6 +424,7 @@ bool ep_agg_holder(struct ep_agg *a, uint32_t netns, int proto, uint16_t port,
 	}
 	if (e->snap) {
 		out->pid = e->snap_pid;
+		out->ident = e->snap_key ? ep_names_cgroup(&a->names, e->snap_key) : NULL;
 		memcpy(out->comm, e->snap_comm, EP_COMM_LEN);
 		out->ports = 1;
 		out->untracked = true;

@@ -199,7 +199,8 @@ bool ep_agg_has_range(const struct ep_agg *a, uint32_t netns);
  * next snapshot of that namespace replaces them. */
 void ep_agg_snapshot_begin(struct ep_agg *a, uint32_t netns);
 void ep_agg_snapshot_add(struct ep_agg *a, uint32_t netns, int proto, uint16_t port,
-			 bool timewait, uint64_t cookie, uint32_t pid, const char *comm);
+			 bool timewait, uint64_t cookie, uint32_t pid, const char *comm,
+			 uint64_t owner_key);
 void ep_agg_snapshot_end(struct ep_agg *a, uint32_t netns);
 
 /* The namespace no longer exists: forgotten once it holds no traced socket

@@ -18,6 +18,7 @@ struct ep_port {
 	uint32_t snap, snap_tw;   /* untracked sockets in the last snapshot */
 	uint32_t snap_pid;
 	char snap_comm[EP_COMM_LEN];
+	uint64_t snap_key;        /* snap_pid's key in the names table, 0: none */
 };
 
 /* A tracked socket, keyed by cookie; holders of a port form a list. */

@@ -187,12 +187,14 @@ void ep_agg_snapshot_begin(struct ep_agg *a, uint32_t netns)
 
 				e->snap = e->snap_tw = 0;
 				e->snap_pid = 0;
+				e->snap_key = 0;
 				e->snap_comm[0] = 0;
 			}
 }
 
 void ep_agg_snapshot_add(struct ep_agg *a, uint32_t netns, int proto, uint16_t port,
-			 bool timewait, uint64_t cookie, uint32_t pid, const char *comm)
+			 bool timewait, uint64_t cookie, uint32_t pid, const char *comm,
+			 uint64_t owner_key)
 {
 	struct ep_ns *ns;
 	struct ep_port *e;
@@ -210,6 +212,7 @@ void ep_agg_snapshot_add(struct ep_agg *a, uint32_t netns, int proto, uint16_t p
 		e->snap_tw++;
 	if (pid && !e->snap_pid) {
 		e->snap_pid = pid;
+		e->snap_key = owner_key;
 		strncpy(e->snap_comm, comm ? comm : "", EP_COMM_LEN - 1);
 	}
 }
@@ -228,6 +231,7 @@ bool ep_ns_snapshot_release(struct ep_agg *a, const struct ep_record *r)
 	e->snap--;
 	if (!e->snap) {
 		e->snap_pid = 0;
+		e->snap_key = 0;
 		e->snap_comm[0] = 0;
 	}
 	if (!e->snap && !e->holders && !(r->flags & EP_F_FIXED))
@@ -349,11 +353,13 @@ static void count_port(struct ep_agg *a, struct ep_hash *m, const struct ep_port
 	}
 	if (!e->snap)
 		return;
-	holder_key_of(a, e->snap_pid, 0, &k);
+	holder_key_of(a, e->snap_pid, e->snap_key, &k);
 	c = ep_hash_put(m, &k, NULL);
 	if (c && c->last != port + 1u) {
 		c->ports++;
 		c->last = port + 1u;
+		if (!c->cgroup_id)
+			c->cgroup_id = e->snap_key;
 		if (e->snap_pid)
 			memcpy(c->comm, e->snap_comm, EP_COMM_LEN);
 		else
@@ -394,7 +400,7 @@ static int top_holders(struct ep_agg *a, struct ep_ns *ns, int pi, struct ep_hol
 		}
 		memset(&top[j], 0, sizeof(top[j]));
 		top[j].pid = k->pid;
-		top[j].ident = c->tracked ? ep_names_cgroup(&a->names, c->cgroup_id) : NULL;
+		top[j].ident = c->cgroup_id ? ep_names_cgroup(&a->names, c->cgroup_id) : NULL;
 		top[j].ports = c->ports;
 		if (by_group(a))
 			memcpy(top[j].group, k->group, EP_BY_KEY_LEN);

@@ -174,6 +174,18 @@ bool ep_namer_v1_path(uint32_t pid, char *buf, size_t len)
 	return proc_cgroup(pid, NULL, buf, len);
 }
 
+uint64_t ep_namer_cgroup_of(struct ep_namer *nm, uint32_t pid)
+{
+	char path[EP_CGROUP_PATH_MAX];
+	struct stat st;
+
+	if (nm->cg_fd < 0 || !proc_cgroup(pid, path, NULL, sizeof(path)) || path[0] != '/')
+		return 0;
+	if (!path[1])
+		return nm->cg_root_id;
+	return fstatat(nm->cg_fd, path + 1, &st, AT_SYMLINK_NOFOLLOW) ? 0 : st.st_ino;
+}
+
 /* What a process living in the namespace says of it: its pod, else its
  * container, else its unit. */
 static bool name_by_pid(uint32_t pid, char *buf, size_t len)

@@ -29,6 +29,9 @@ int ep_namer_cgroup(struct ep_namer *nm, uint64_t id, char *buf, size_t len);
  * (name=systemd first, else the first controller's that is not the root);
  * "/" when none has; false when the process is gone. */
 bool ep_namer_v1_path(uint32_t pid, char *buf, size_t len);
+/* The cgroup v2 id of a process (what the kernel's programs read for the
+ * current task), for sockets found open at the start; 0 when unknown. */
+uint64_t ep_namer_cgroup_of(struct ep_namer *nm, uint32_t pid);
 
 /* The name of a network namespace into buf: 1; 0 when nothing names it; -1
  * when it would take a walk of /proc and one was made less than a second ago

@@ -8,6 +8,7 @@
 struct ep_owner {
 	uint32_t pid;
 	char comm[16];
+	uint64_t cgroup_id; /* cgroup v2 id, 0: unknown (not looked up here) */
 };
 
 /* Scans /proc/<pid>/fd/<fd> for links "socket:[N]"; for each inode in `want` (sorted

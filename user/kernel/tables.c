@@ -138,9 +138,10 @@ int ep_tables_follow_prestart(const struct ep_tables *t, const struct ep_opts *o
 	if (owner) {
 		r->pid = r->tid = owner->pid;
 		memcpy(r->comm, owner->comm, sizeof(r->comm));
+		r->cgroup_id = owner->cgroup_id;
 	}
-	/* Without an owner, a pid or comm filter leaves it out; with a cgroup
-	 * filter everything (its owner's cgroup is not looked up: id 0). */
+	/* Without an owner (or its cgroup), a pid, comm or cgroup filter leaves
+	 * it out. */
 	if (!ep_opts_want(o, r))
 		return 0;
 	/* assign_ns stays 0: when the port was taken is not known. A socket the

@@ -6,13 +6,17 @@
 #ifndef EPTRACE_LAYOUT_H
 #define EPTRACE_LAYOUT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "record.h"
 #include "agg/sizes.h"
 
-#define EP_SCHEMA_VERSION 3
-/* Still read: version 2 has no cgroup and netns_name controls. */
+#define EP_SCHEMA_VERSION 4
+/* Still read: version 3's snapshot entries have no owner key (the first
+ * EP_SNAP_ENTRY_V3 bytes of today's); version 2 has no cgroup and
+ * netns_name controls either. */
 #define EP_SCHEMA_OLDEST 2
+#define EP_SNAP_ENTRY_V3 32
 #define EP_CHUNK_MAX 8192 /* entries in one event_chunks row */
 
 /* The pipeline's inputs other than events, stored by name in controls rows. */
@@ -49,6 +53,7 @@ struct ep_snap_entry {
 	uint8_t proto;
 	uint8_t timewait;
 	char comm[EP_COMM_LEN];
+	uint64_t owner_key; /* the owner's key in the names table, 0: none */
 };
 
 /* One event in an event_chunks blob, host byte order: what replay needs (the
@@ -63,7 +68,8 @@ struct ep_chunk_entry {
 
 _Static_assert(sizeof(struct ep_record) == 128, "stored in chunks: bump EP_SCHEMA_VERSION");
 _Static_assert(sizeof(struct ep_chunk_entry) == 168, "chunk entry layout");
-_Static_assert(sizeof(struct ep_snap_entry) == 32, "stored in snapshots: bump EP_SCHEMA_VERSION");
+_Static_assert(sizeof(struct ep_snap_entry) == 40, "stored in snapshots: bump EP_SCHEMA_VERSION");
+_Static_assert(offsetof(struct ep_snap_entry, owner_key) == EP_SNAP_ENTRY_V3, "version 3 entries");
 _Static_assert(sizeof(struct ep_range_data) == 8 + EP_PORT_BITMAP_BYTES, "range layout");
 _Static_assert(EP_STAT_MAX == 5, "stats rows store EP_STAT_MAX counters: bump EP_SCHEMA_VERSION");
 
