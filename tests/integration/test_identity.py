@@ -69,6 +69,14 @@ def cgroups():
             return subprocess.Popen(self.argv(path, netns, code), stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, text=True)
 
+        def exec_argv(self, path, argv):
+            """argv run inside cgroup path, in the caller's namespaces."""
+            return ["sh", "-c", f'echo $$ > "{root}{path}/cgroup.procs" && exec "$@"', "sh",
+                    *argv]
+
+        def procs(self, path):
+            return f"{root}{path}/cgroup.procs"
+
         def id(self, path):
             """The cgroup's id: its directory's inode."""
             return os.stat(root + path).st_ino
@@ -239,6 +247,44 @@ def test_sockets_from_before_the_start_are_named(netns, cgroups):
     assert tr.stop() == 0 and by_unit.stop() == 0
     (rel,) = tr.of("release", lport=port)
     assert rel["unit"] == "early.service" and rel["cgroup"] == pre and rel["pid"] == holder.pid
+
+
+def test_unnamed_namespaces_are_named_by_who_lives_in_them(cgroups):
+    """No /run/netns name: the initial namespace is "host", another one is
+    named by the container (or pod, or unit) of a process living in it."""
+    ctr = cgroups.make(f"/system.slice/docker-{CID}.scope")
+    svc = cgroups.make("/demo.slice/hostside.service")
+    plain = cgroups.make("/plain")
+    tr = Tracer("-u")
+    # the process taking the port is in a cgroup that names nothing; its
+    # parent, in the same namespace, is the container's
+    hold = (f"import os; open({cgroups.procs(plain)!r}, 'w').write(str(os.getpid()))\n"
+            + UDP_HOLD)
+    inside = ["unshare", "-n", "sh", "-c", f'ip link set lo up && {PY} -c "$1"; :', "sh",
+              hold]
+    procs = [subprocess.Popen(cgroups.exec_argv(path, argv), stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+             for path, argv in ((ctr, inside), (svc, [PY, "-c", UDP_HOLD]))]
+    try:
+        ports = [int(p.stdout.readline()) for p in procs]
+        wait_until(lambda: tr.of("alloc", lport=ports[0], cgroup=plain)
+                   and tr.of("alloc", lport=ports[1], pid=procs[1].pid), 20, "both assignments")
+    finally:
+        for p in procs:
+            p.stdin.close()
+            p.wait(timeout=30)
+    assert tr.stop() == 0
+    (a,) = tr.of("alloc", lport=ports[0], cgroup=plain)
+    (b,) = tr.of("alloc", lport=ports[1], pid=procs[1].pid)
+    assert a["netns_name"] == f"docker:{CID[:12]}" and a["netns"] != b["netns"]
+    # "host" is pid 1's namespace; a sandbox may run the tests in another, or
+    # hide pid 1's
+    try:
+        initial = os.stat("/proc/1/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino
+    except PermissionError:
+        initial = False
+    assert b["netns_name"] == ("host" if initial else "unit:hostside.service")
+    assert b["unit"] == "hostside.service"
 
 
 def test_removed_cgroup_names_its_timewait_release(netns, cgroups):

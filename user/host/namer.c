@@ -236,33 +236,31 @@ static bool by_run_netns(uint32_t netns, char *buf, size_t len)
 	return ok;
 }
 
-/* A process of the namespace, by walking /proc; 0: none. */
-static uint32_t scan_for(uint32_t netns)
+/* The name the first process of the namespace that names it gives, by
+ * walking /proc. */
+static bool name_by_scan(uint32_t netns, char *buf, size_t len)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
-	uint32_t found = 0;
+	bool named = false;
 
 	if (!d)
-		return 0;
-	while (!found && (e = readdir(d))) {
+		return false;
+	while (!named && (e = readdir(d))) {
 		char *end;
 		unsigned long pid = strtoul(e->d_name, &end, 10);
 
 		if (*end || !pid || pid > UINT32_MAX)
 			continue;
-		if (pid_in((uint32_t)pid, netns))
-			found = (uint32_t)pid;
+		named = pid_in((uint32_t)pid, netns) && name_by_pid((uint32_t)pid, buf, len);
 	}
 	closedir(d);
-	return found;
+	return named;
 }
 
 int ep_namer_netns(struct ep_namer *nm, uint32_t netns, uint32_t hint_pid, uint64_t now,
 		   char *buf, size_t len)
 {
-	uint32_t pid;
-
 	if (!netns)
 		return 0;
 	if (by_run_netns(netns, buf, len))
@@ -271,11 +269,11 @@ int ep_namer_netns(struct ep_namer *nm, uint32_t netns, uint32_t hint_pid, uint6
 		snprintf(buf, len, "host");
 		return len > 4;
 	}
-	if (pid_in(hint_pid, netns))
-		return name_by_pid(hint_pid, buf, len);
+	if (pid_in(hint_pid, netns) && name_by_pid(hint_pid, buf, len))
+		return 1;
+	/* the hint is gone or names nothing: another process of it may */
 	if (nm->last_scan && now - nm->last_scan < SCAN_GAP_NS)
 		return -1;
 	nm->last_scan = now;
-	pid = scan_for(netns);
-	return pid && name_by_pid(pid, buf, len);
+	return name_by_scan(netns, buf, len);
 }
