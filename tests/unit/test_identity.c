@@ -43,6 +43,14 @@ static const struct row rows[] = {
 	{ "/kubepods.slice/kubepods-pod" UID_ ".slice/crio-conmon-" ID64 ".scope",
 	  "crio-conmon-" ID64 ".scope", "", "", UID, "guaranteed" },
 	/* kubernetes, cgroupfs driver */
+	/* under a kubelet --cgroup-root (kind): both drivers */
+	{ "/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/"
+	  "kubelet-kubepods-besteffort-pod" UID_ ".slice/cri-containerd-" ID64 ".scope",
+	  "cri-containerd-" ID64 ".scope", ID64, "containerd", UID, "besteffort" },
+	{ "/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-pod" UID_ ".slice/crio-" ID64
+	  ".scope", "crio-" ID64 ".scope", ID64, "cri-o", UID, "guaranteed" },
+	{ "/kubelet/kubepods/burstable/pod" UID "/" ID64, "", ID64, "cri", UID, "burstable" },
+	{ "/system.slice/kubelet-kubepods-weird-pod" UID_ ".slice", "", "", "", "", "" },
 	{ "/kubepods/burstable/pod" UID "/" ID64, "", ID64, "cri", UID, "burstable" },
 	{ "/kubepods/besteffort/pod" UID "/" ID64, "", ID64, "cri", UID, "besteffort" },
 	{ "/kubepods/pod" UID "/" ID64, "", ID64, "cri", UID, "guaranteed" },

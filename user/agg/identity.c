@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,12 +82,21 @@ static const char *qos_of(const char *s, size_t n)
 	return NULL;
 }
 
-/* "kubepods-burstable-pod<uid_>.slice", "kubepods-pod<uid_>.slice". */
+/* "kubepods-burstable-pod<uid_>.slice", "kubepods-pod<uid_>.slice"; under a
+ * kubelet --cgroup-root (kind, say) systemd prefixes them: "kubelet-kubepods-...". */
 static bool pod_slice(const char *c, size_t n, struct ep_identity *out)
 {
 	const char *pod;
 
-	if (!starts_with(c, n, "kubepods-") || !ends_with(c, n, ".slice"))
+	if (!starts_with(c, n, "kubepods-")) {
+		const char *at = memmem(c, n, "-kubepods-", strlen("-kubepods-"));
+
+		if (!at)
+			return false;
+		n -= (size_t)(at + 1 - c);
+		c = at + 1;
+	}
+	if (!ends_with(c, n, ".slice"))
 		return false;
 	n -= strlen(".slice");
 	if (n < EP_POD_UID_LEN + strlen("-pod"))
@@ -163,7 +173,8 @@ int ep_identity_parse(const char *path, struct ep_identity *out)
 			}
 			break;
 		}
-		if ((n == 8 && !memcmp(c, "kubepods", 8)) || starts_with(c, n, "kubepods.slice"))
+		if ((n == 8 && !memcmp(c, "kubepods", 8)) || starts_with(c, n, "kubepods.slice") ||
+		    ends_with(c, n, "-kubepods.slice"))
 			kubepods = true;
 		component(out, c, n, parent, pn, kubepods);
 		parent = c;
