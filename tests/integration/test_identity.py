@@ -233,12 +233,14 @@ def test_sockets_from_before_the_start_are_named(netns, cgroups):
     port = int(holder.stdout.readline())
     try:
         tr = Tracer("--netns", netns.path, "-u", "-i", "0.3")
-        by_unit = Tracer("--netns", netns.path, "-u", "--unit", "early.service")
+        by_unit = Tracer("--netns", netns.path, "-u", "-i", "0.3", "--unit", "early.service")
 
-        def named_holder():
+        def named_holder(t):
             return any(h["unit"] == "early.service" and h["cgroup"] == pre
-                       for o in tr.of("occupancy") for h in o["udp"]["top_holders"])
-        wait_until(named_holder, 20, "the holder named in an occupancy report")
+                       for o in t.of("occupancy") for h in o["udp"]["top_holders"])
+        # each has found the socket at its start once it reports it
+        wait_until(lambda: named_holder(tr) and named_holder(by_unit), 20,
+                   "the holder named in an occupancy report")
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
