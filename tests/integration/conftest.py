@@ -118,7 +118,7 @@ class Netns:
 class Tracer:
     """eptrace --json in the background; events collected as they arrive."""
 
-    def __init__(self, *args, env=None):
+    def __init__(self, *args, env=None, wrap=()):
         # a subcommand (record) goes first
         sub = [args[0]] if args and args[0] == "record" else []
         # The trampoline backend is asked by name: auto passes it over on a
@@ -126,7 +126,8 @@ class Tracer:
         if BACKEND == "trampoline" and not (env and "EPTRACE_REFUSE" in env) \
                 and "--backend" not in args:
             args = (*args, "--backend", "trampoline")
-        self.proc = subprocess.Popen([EPTRACE, *sub, "--json", *args[len(sub):]],
+        # wrap: a command that ends by exec'ing its arguments (eptrace)
+        self.proc = subprocess.Popen([*wrap, EPTRACE, *sub, "--json", *args[len(sub):]],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env={**os.environ, **env} if env else None)
         self.events = []

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import EPTRACE, Tracer, free_port, readline, wait_banner, wait_until
+from conftest import BACKEND, EPTRACE, Tracer, free_port, readline, wait_banner, wait_until
 
 PY = "/usr/bin/python3"
 CID = "c0ffee" + "0123456789abcdef" * 3 + "0123456789"  # 64 hex digits
@@ -45,10 +45,12 @@ def cgroups():
     """Makes cgroups under a test-owned top (its path: relative to the
     hierarchy's root, as eptrace reports it) and removes them after."""
     root, mounted = cgroup2_root()
+    mounted_at = root
     top = "/eptest-" + uuid.uuid4().hex[:8]
     made = []
 
     class Cgroups:
+        root = mounted_at
         def make(self, rel):
             path = top + rel
             os.makedirs(root + path, exist_ok=True)
@@ -411,11 +413,10 @@ def test_top_holders_by_unit_add_up_its_processes(netns, cgroups):
     assert t["pid"] == 0 and t["unit"] == "pool.service"
 
 
-def test_hybrid_host_names_processes_of_the_v2_root_by_their_v1_path(netns, cgroups):
-    # The development machine's layout: every process in the v2 root, the
-    # paths that tell them apart in a v1 hierarchy (systemd's named one).
-    if "0::/\n" not in open("/proc/self/cgroup").read():
-        pytest.skip("this test runs in a v2 cgroup of its own, not in the v2 root")
+@pytest.fixture
+def v1_service():
+    """A cgroup v1 directory in systemd's named hierarchy (mounted for the
+    test where the host has none): its path below the mount, the mount."""
     v1, mounted = None, False
     for line in open("/proc/self/mountinfo"):
         f = line.split()
@@ -428,27 +429,52 @@ def test_hybrid_host_names_processes_of_the_v2_root_by_their_v1_path(netns, cgro
                        check=True)
     rel = "/eptest-" + uuid.uuid4().hex[:8] + "/legacy.service"
     os.makedirs(v1 + rel)
+    yield rel, v1
+    os.rmdir(v1 + rel)
+    os.rmdir(v1 + os.path.dirname(rel))
+    if mounted:
+        subprocess.run(["umount", v1], check=False)
+        os.rmdir(v1)
+
+
+def v1_named(tr, netns, v1, rel, v2_root=None):
+    """A port taken by a process in the v1 cgroup rel (and, given v2_root,
+    moved into the cgroup v2 root first): both its events name it by rel."""
+    into_v2 = f'echo $$ > "{v2_root}/cgroup.procs" && ' if v2_root else ""
+    # alive until its port is seen: a process is named by its /proc entry
+    holder = subprocess.Popen(
+        ["sh", "-c", into_v2 + f'echo $$ > "{v1}{rel}/cgroup.procs" && '
+         f'exec ip netns exec {netns.name} {PY} -c "$0"', UDP_HOLD],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    port = int(holder.stdout.readline())
     try:
-        tr = Tracer("--netns", netns.path, "-u")
-        # alive until its port is seen: a process is named by its /proc entry
-        holder = subprocess.Popen(
-            ["sh", "-c", f'echo $$ > "{v1}{rel}/cgroup.procs" && '
-             f'exec ip netns exec {netns.name} {PY} -c "$0"', UDP_HOLD],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        port = int(holder.stdout.readline())
-        try:
-            wait_until(lambda: tr.of("alloc", lport=port), 20, "the assignment")
-        finally:
-            holder.stdin.close()
-            holder.wait(timeout=30)
-        wait_until(lambda: tr.of("release", lport=port), 20, "the release")
-        assert tr.stop() == 0
-        for kind in ("alloc", "release"):
-            (e,) = tr.of(kind, lport=port)
-            assert e["cgroup"] == rel and e["unit"] == "legacy.service", e
+        wait_until(lambda: tr.of("alloc", lport=port), 20, "the assignment")
     finally:
-        os.rmdir(v1 + rel)
-        os.rmdir(v1 + os.path.dirname(rel))
-        if mounted:
-            subprocess.run(["umount", v1], check=False)
-            os.rmdir(v1)
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    wait_until(lambda: tr.of("release", lport=port), 20, "the release")
+    assert tr.stop() == 0
+    for kind in ("alloc", "release"):
+        (e,) = tr.of(kind, lport=port)
+        assert e["cgroup"] == rel and e["unit"] == "legacy.service", e
+
+
+def test_hybrid_host_names_processes_of_the_v2_root_by_their_v1_path(netns, v1_service):
+    # The development machine's layout: every process in the v2 root, the
+    # paths that tell them apart in a v1 hierarchy (systemd's named one).
+    if "0::/\n" not in open("/proc/self/cgroup").read():
+        pytest.skip("this test runs in a v2 cgroup of its own, not in the v2 root")
+    rel, v1 = v1_service
+    v1_named(Tracer("--netns", netns.path, "-u"), netns, v1, rel)
+
+
+@pytest.mark.skipif(BACKEND != "trampoline", reason="the tracepoint backend mounts cgroup v2")
+def test_v1_only_host_names_processes_by_their_v1_path(netns, cgroups, v1_service):
+    # Amazon Linux 2's layout: no cgroup v2 mounted, every process in its
+    # root; eptrace runs where it sees no cgroup2 mount
+    rel, v1 = v1_service
+    no_v2 = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+             "for m in $(grep ' - cgroup2 ' /proc/self/mountinfo | cut -d' ' -f5); do "
+             'umount -l "$m"; done; exec "$@"', "sh"]
+    tr = Tracer("--netns", netns.path, "-u", wrap=no_v2)
+    v1_named(tr, netns, v1, rel, v2_root=cgroups.root)

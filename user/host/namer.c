@@ -64,6 +64,11 @@ void ep_namer_init(struct ep_namer *nm)
 		nm->cg_mount_len = strcmp(point, "/") ? strlen(point) : 0;
 		if (nm->cg_fd >= 0 && !fstat(nm->cg_fd, &st))
 			nm->cg_root_id = st.st_ino;
+	} else if (nm->hybrid) {
+		/* cgroup v1 only (the trampoline backend mounts no v2): processes
+		 * sit in the v2 root, whose id is its kernfs inode, 1 on 64-bit
+		 * kernels; their v1 paths tell them apart. */
+		nm->cg_root_id = 1;
 	}
 	nm->host_netns = inode_of("/proc/1/ns/net");
 }
@@ -87,12 +92,14 @@ int ep_namer_cgroup(struct ep_namer *nm, uint64_t id, char *buf, size_t len)
 	ssize_t n;
 	int fd;
 
-	if (nm->cg_fd < 0 || !id)
+	if (!id)
 		return 0;
 	if (id == nm->cg_root_id) {
 		snprintf(buf, len, "/");
 		return len > 1;
 	}
+	if (nm->cg_fd < 0)
+		return 0;
 	memcpy(h.fh.f_handle, &id, sizeof(id));
 	fd = open_by_handle_at(nm->cg_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
