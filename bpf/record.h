@@ -96,7 +96,7 @@ enum sock_phase {
 	PH_PENDING_LISTEN = 2,  /* listen() on an unbound socket */
 	PH_ASSIGNED = 3,        /* port held by this socket */
 	PH_TIMEWAIT = 4,        /* port handed to a TIME_WAIT socket */
-	PH_RELEASED = 5,        /* released, entry not removable then: userspace removes it */
+	/* 5: no longer used */
 	PH_UNBOUND = 6,         /* UDP socket made while traced, no port yet (tracepoint backend) */
 };
 

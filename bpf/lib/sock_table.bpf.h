@@ -30,6 +30,8 @@ static __always_inline struct sock_slot *sock_scan(__u64 cookie, struct sock_slo
 {
 	__u32 base[2] = { ep_sock_window(cookie, 0), ep_sock_window(cookie, 1) };
 
+	/* Unrolled: each probe's slot index is then a constant from a base. */
+#pragma unroll
 	for (__u32 i = 0; i < EP_SOCK_PROBES; i++) {
 		struct sock_slot *s;
 

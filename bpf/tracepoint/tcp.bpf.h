@@ -27,7 +27,7 @@ static __always_inline void connected_without_sockops(const struct sock *sk, __u
 	__u64 cookie = btf_sk_cookie(sk);
 	struct sock_state *st;
 
-	st = cookie ? sock_find(cookie) : NULL;
+	st = sock_find(cookie);
 	if (!st || st->phase != PH_PENDING_CONNECT)
 		return;
 	fill_from_btf_sk(&st->rec, sk);

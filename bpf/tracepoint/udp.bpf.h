@@ -52,9 +52,9 @@ static __always_inline void udp_assigned(struct sock_state *st, const struct soc
 	struct sock_state fresh = {};
 
 	/* reported already, by another thread's send or connect on it */
-	if (st && st->phase != PH_UNBOUND && st->phase != PH_RELEASED)
+	if (st && st->phase != PH_UNBOUND)
 		return;
-	if (st && st->phase == PH_UNBOUND) {
+	if (st) {
 		if (!fill_owner(&st->rec) || !fill_from_sk(&st->rec, sk)) {
 			/* filtered out: not worth a look at its next send */
 			sock_drop(st, cookie);
@@ -170,7 +170,7 @@ static __always_inline void udp_disconnected(void)
 	if (!sk || SK_FIELD(sk, __sk_common.skc_num))
 		return;
 	cookie = sk_cookie(sk);
-	st = cookie ? sock_find(cookie) : NULL;
+	st = sock_find(cookie);
 	if (st && st->phase == PH_ASSIGNED) {
 		released(cookie, st, bpf_ktime_get_ns(), EP_REL_DISCONNECT, 0);
 		track_unbound(cookie, (__u64)sk, false);
@@ -284,7 +284,7 @@ static __always_inline void send_done(long ret)
 		return;
 	if (SK_FIELD(sk, __sk_common.skc_num)) {
 		cookie = sk_cookie(sk);
-		st = cookie ? sock_find(cookie) : NULL;
+		st = sock_find(cookie);
 		if (st && st->phase == PH_UNBOUND)
 			udp_assigned(st, sk, cookie, EP_VIA_SENDMSG, bpf_ktime_get_ns(),
 				     EP_LATENCY_NONE, NULL, 0);

@@ -108,7 +108,7 @@ int BPF_PROG(on_sctp_put_port, struct sock *sk)
 	__u64 cookie = sk->__sk_common.skc_cookie.counter;
 	struct sock_state *st;
 
-	st = cookie ? sock_find(cookie) : NULL;
+	st = sock_find(cookie);
 	if (st && st->phase == PH_ASSIGNED)
 		released(cookie, st, bpf_ktime_get_ns(), EP_REL_CLOSE, 0);
 	return 0;

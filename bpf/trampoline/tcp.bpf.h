@@ -94,7 +94,7 @@ int BPF_PROG(on_put_port, struct sock *sk)
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	cookie = sk->__sk_common.skc_cookie.counter;
-	st = cookie ? sock_find(cookie) : NULL;
+	st = sock_find(cookie);
 	if (st && st->phase == PH_ASSIGNED)
 		released(cookie, st, bpf_ktime_get_ns(),
 			 sk->__sk_common.skc_state == TCP_CLOSE ? EP_REL_DESTROY : EP_REL_CLOSE, 0);

@@ -22,7 +22,7 @@ int BPF_PROG(on_tw_handover, struct inet_timewait_sock *tw, struct sock *sk)
 	__u64 cookie = sk->__sk_common.skc_cookie.counter;
 	struct sock_state *st;
 
-	st = cookie ? sock_find(cookie) : NULL;
+	st = sock_find(cookie);
 	if (st && st->phase == PH_ASSIGNED)
 		timewait_started(st);
 	return 0;
@@ -32,7 +32,7 @@ static __always_inline void tw_ended(__u64 cookie, __u8 reason)
 {
 	struct sock_state *st;
 
-	st = cookie ? sock_find(cookie) : NULL;
+	st = sock_find(cookie);
 	if (st && st->phase == PH_TIMEWAIT)
 		released(cookie, st, bpf_ktime_get_ns(), reason, EP_F_TIMEWAIT);
 }

@@ -268,7 +268,7 @@ int BPF_PROG(on_udp_unhash, struct sock *sk)
 	if (!is_udp(sk))
 		return 0;
 	cookie = sk->__sk_common.skc_cookie.counter;
-	st = cookie ? sock_find(cookie) : NULL;
+	st = sock_find(cookie);
 	if (!st || st->phase != PH_ASSIGNED)
 		return 0;
 	c = call_of(sk);

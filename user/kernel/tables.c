@@ -253,7 +253,7 @@ static bool gone(const struct ep_sweep *s, uint64_t cookie, const struct sock_st
 {
 	const struct ep_sweep_ns *ns = find_ns(s, st->rec.netns);
 
-	if (!ns || (st->phase != PH_ASSIGNED && st->phase != PH_RELEASED))
+	if (!ns || st->phase != PH_ASSIGNED)
 		return false;
 	/* A pending entry the kernel is turning into an assignment in place:
 	 * its time may not be written yet. */
