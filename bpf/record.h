@@ -102,8 +102,8 @@ enum sock_phase {
 
 #define EP_SOCKS_BITS 18
 #define EP_SOCKS_MAX (1u << EP_SOCKS_BITS) /* slots of the kernel table */
-/* cgroups whose events --unit/--container rejected; more are judged in
- * userspace only. */
+/* cgroups whose events --unit/--container rejected, the most recently
+ * used kept. */
 #define EP_EXCLUDED_CGROUPS_MAX 16384
 /* A cookie's entry is in one of two windows of EP_SOCK_WINDOW slots, each
  * from a hash of the cookie on (ep_sock_slot(cookie, 0..EP_SOCK_PROBES-1));

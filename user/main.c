@@ -42,7 +42,6 @@ struct ep_run {
 	struct ep_namer namer;
 	struct ep_tables tables; /* the loaded backend's */
 	uint64_t last_excluded;  /* the last cgroup entered in cg_excluded */
-	bool excluded_full;      /* cg_excluded refused one: judged here only */
 	struct ep_sweep sweep; /* dumps of this probe round, for the table sweep */
 	struct ep_recorder *recorder;
 	struct ep_exporter *exp;
@@ -147,10 +146,10 @@ static void exclude_cgroup(void *ctx, uint64_t cgroup_id)
 {
 	struct ep_run *run = ctx;
 
-	if (run->excluded_full || cgroup_id == run->last_excluded)
+	if (cgroup_id == run->last_excluded)
 		return;
 	run->last_excluded = cgroup_id;
-	run->excluded_full = !ep_tables_exclude_cgroup(&run->tables, cgroup_id);
+	ep_tables_exclude_cgroup(&run->tables, cgroup_id);
 }
 
 static int on_record(void *ctx, void *data, size_t len)

@@ -153,17 +153,29 @@ static void learn_owners(struct ep_probe *p, struct dump *const *ds, size_t nd, 
 	qsort(want, n, sizeof(*want), cmp_u32);
 	found = n ? calloc(n, sizeof(*found)) : NULL;
 	if (found && ep_owners_find(want, n, found) > 0) {
+		/* on_owner once per process, not per socket */
+		struct ep_hash by_pid; /* pid -> its struct ep_owner as completed */
+		bool memo = !ep_hash_init(&by_pid, sizeof(uint32_t), sizeof(struct ep_owner), n);
+
 		for (size_t i = 0; i < n; i++) {
-			struct ep_owner *o;
+			struct ep_owner *o, *done;
 
 			if (!found[i].pid)
 				continue;
-			if (p->on_owner)
+			done = memo ? ep_hash_get(&by_pid, &found[i].pid) : NULL;
+			if (done) {
+				found[i] = *done;
+			} else if (p->on_owner) {
 				p->on_owner(p->on_owner_ctx, &found[i], now);
+				if (memo && (done = ep_hash_put(&by_pid, &found[i].pid, NULL)))
+					*done = found[i];
+			}
 			o = ep_hash_put(&p->owners, &want[i], NULL);
 			if (o)
 				*o = found[i];
 		}
+		if (memo)
+			ep_hash_free(&by_pid);
 	}
 	free(found);
 	free(want);

@@ -53,8 +53,10 @@ struct {
 	__type(value, struct sock_slot);
 } socks SEC(".maps");
 
+/* Least recently used first out: a cgroup forgotten is judged again in
+ * userspace at its next event, and entered again. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, EP_EXCLUDED_CGROUPS_MAX);
 	__type(key, __u64);
 	__type(value, __u8);

@@ -222,6 +222,8 @@ static void occupancy(void)
 			named |= o.tcp.top[i].pid == 99 && o.tcp.top[i].ident &&
 				 !strcmp(o.tcp.top[i].ident->unit, "old.service");
 		CHECK(named);
+		/* its name stays while it holds the port */
+		CHECK(ep_names_pins(&a.names, 0x42) == 1);
 	}
 	/* the kernel followed the one from before the trace to its release */
 	r = rec(EP_RELEASE, 6 * S + 1, 555, 110);
@@ -230,6 +232,7 @@ static void occupancy(void)
 	feed(&a, &r);
 	ep_agg_occupancy(&a, 0, &o);
 	CHECK(o.tcp.in_use == 3 && a.untracked_releases == 0);
+	CHECK(ep_names_pins(&a.names, 0x42) == 0);
 	feed(&a, &r); /* a second one for the same port finds nothing to release */
 	CHECK(a.untracked_releases == 1);
 	ep_agg_snapshot_begin(&a, NS_A);

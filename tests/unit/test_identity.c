@@ -42,7 +42,6 @@ static const struct row rows[] = {
 	/* cri-o's monitor is not the container */
 	{ "/kubepods.slice/kubepods-pod" UID_ ".slice/crio-conmon-" ID64 ".scope",
 	  "crio-conmon-" ID64 ".scope", "", "", UID, "guaranteed" },
-	/* kubernetes, cgroupfs driver */
 	/* under a kubelet --cgroup-root (kind): both drivers */
 	{ "/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/"
 	  "kubelet-kubepods-besteffort-pod" UID_ ".slice/cri-containerd-" ID64 ".scope",
@@ -51,6 +50,9 @@ static const struct row rows[] = {
 	  ".scope", "crio-" ID64 ".scope", ID64, "cri-o", UID, "guaranteed" },
 	{ "/kubelet/kubepods/burstable/pod" UID "/" ID64, "", ID64, "cri", UID, "burstable" },
 	{ "/system.slice/kubelet-kubepods-weird-pod" UID_ ".slice", "", "", "", "", "" },
+	/* a prefixed pod slice names a pod only below a kubepods slice */
+	{ "/system.slice/x-kubepods-besteffort-pod" UID_ ".slice", "", "", "", "", "" },
+	/* kubernetes, cgroupfs driver */
 	{ "/kubepods/burstable/pod" UID "/" ID64, "", ID64, "cri", UID, "burstable" },
 	{ "/kubepods/besteffort/pod" UID "/" ID64, "", ID64, "cri", UID, "besteffort" },
 	{ "/kubepods/pod" UID "/" ID64, "", ID64, "cri", UID, "guaranteed" },

@@ -174,22 +174,38 @@ bool ep_agg_has_range(const struct ep_agg *a, uint32_t netns)
 	return idx && a->ns[*idx]->range_known;
 }
 
-void ep_agg_snapshot_begin(struct ep_agg *a, uint32_t netns)
+/* A port's snapshot owner: its name is pinned while it holds the port. */
+static void snap_owner_set(struct ep_agg *a, struct ep_port *e, uint32_t pid, const char *comm,
+			   uint64_t key)
 {
-	struct ep_ns *ns = ep_ns_get(a, netns, true);
+	if (e->snap_key)
+		ep_names_pin(&a->names, e->snap_key, -1);
+	if (key)
+		ep_names_pin(&a->names, key, 1);
+	e->snap_pid = pid;
+	e->snap_key = key;
+	memset(e->snap_comm, 0, EP_COMM_LEN);
+	strncpy(e->snap_comm, comm ? comm : "", EP_COMM_LEN - 1);
+}
 
-	if (!ns)
-		return;
+static void snap_reset(struct ep_agg *a, struct ep_ns *ns)
+{
 	for (int pi = 0; pi < EP_NPROTO; pi++)
 		for (unsigned pg = 0; pg < EP_NPAGES; pg++)
 			for (unsigned i = 0; ns->pages[pi][pg] && i < EP_PAGE; i++) {
 				struct ep_port *e = &ns->pages[pi][pg][i];
 
 				e->snap = e->snap_tw = 0;
-				e->snap_pid = 0;
-				e->snap_key = 0;
-				e->snap_comm[0] = 0;
+				snap_owner_set(a, e, 0, NULL, 0);
 			}
+}
+
+void ep_agg_snapshot_begin(struct ep_agg *a, uint32_t netns)
+{
+	struct ep_ns *ns = ep_ns_get(a, netns, true);
+
+	if (ns)
+		snap_reset(a, ns);
 }
 
 void ep_agg_snapshot_add(struct ep_agg *a, uint32_t netns, int proto, uint16_t port,
@@ -210,11 +226,8 @@ void ep_agg_snapshot_add(struct ep_agg *a, uint32_t netns, int proto, uint16_t p
 	e->snap++;
 	if (timewait)
 		e->snap_tw++;
-	if (pid && !e->snap_pid) {
-		e->snap_pid = pid;
-		e->snap_key = owner_key;
-		strncpy(e->snap_comm, comm ? comm : "", EP_COMM_LEN - 1);
-	}
+	if (pid && !e->snap_pid)
+		snap_owner_set(a, e, pid, comm, owner_key);
 }
 
 /* The release of a socket the last snapshot counted (it was there before
@@ -229,11 +242,8 @@ bool ep_ns_snapshot_release(struct ep_agg *a, const struct ep_record *r)
 		return false;
 	before = ep_port_state(ns, r->lport, e);
 	e->snap--;
-	if (!e->snap) {
-		e->snap_pid = 0;
-		e->snap_key = 0;
-		e->snap_comm[0] = 0;
-	}
+	if (!e->snap)
+		snap_owner_set(a, e, 0, NULL, 0);
 	if (!e->snap && !e->holders && !(r->flags & EP_F_FIXED))
 		e->last_release_ns = r->ts_ns;
 	ep_port_changed(a, ns, r->proto, r->lport, before, e);
@@ -494,6 +504,7 @@ static void ns_forget(struct ep_agg *a, struct ep_ns *ns)
 	if (a->last_ns == ns)
 		a->last_ns = NULL;
 	ep_names_forget_netns(&a->names, ns->netns);
+	snap_reset(a, ns); /* gives back the names' pins */
 	ns_free(ns);
 }
 
@@ -501,8 +512,10 @@ void ep_agg_netns_gone(struct ep_agg *a, uint32_t netns)
 {
 	struct ep_ns *ns = ep_ns_get(a, netns, false);
 
-	if (!ns)
+	if (!ns) {
+		ep_names_forget_netns(&a->names, netns);
 		return;
+	}
 	ns->gone = true;
 	if (!ns->tracked)
 		ns_forget(a, ns);

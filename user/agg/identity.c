@@ -84,12 +84,12 @@ static const char *qos_of(const char *s, size_t n)
 
 /* "kubepods-burstable-pod<uid_>.slice", "kubepods-pod<uid_>.slice"; under a
  * kubelet --cgroup-root (kind, say) systemd prefixes them: "kubelet-kubepods-...". */
-static bool pod_slice(const char *c, size_t n, struct ep_identity *out)
+static bool pod_slice(const char *c, size_t n, bool kubepods, struct ep_identity *out)
 {
 	const char *pod;
 
 	if (!starts_with(c, n, "kubepods-")) {
-		const char *at = memmem(c, n, "-kubepods-", strlen("-kubepods-"));
+		const char *at = kubepods ? memmem(c, n, "-kubepods-", strlen("-kubepods-")) : NULL;
 
 		if (!at)
 			return false;
@@ -123,7 +123,7 @@ static void component(struct ep_identity *out, const char *c, size_t n, const ch
 		free(out->unit);
 		out->unit = strndup(c, n);
 	}
-	if (pod_slice(c, n, out))
+	if (pod_slice(c, n, kubepods, out))
 		return;
 	if (kubepods && starts_with(c, n, "pod") && pod_uid(c + 3, n - 3, '-', out->pod_uid)) {
 		/* cgroupfs driver: /kubepods[/burstable|/besteffort]/pod<uid> */

@@ -62,8 +62,10 @@ void ep_namer_init(struct ep_namer *nm)
 
 		nm->cg_fd = open(point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		nm->cg_mount_len = strcmp(point, "/") ? strlen(point) : 0;
-		if (nm->cg_fd >= 0 && !fstat(nm->cg_fd, &st))
+		if (nm->cg_fd >= 0 && !fstat(nm->cg_fd, &st)) {
 			nm->cg_root_id = st.st_ino;
+			nm->cg_dev = st.st_dev;
+		}
 	} else if (nm->hybrid) {
 		/* cgroup v1 only (the trampoline backend mounts no v2): processes
 		 * sit in the v2 root, whose id is its kernfs inode, 1 on 64-bit
@@ -78,6 +80,15 @@ void ep_namer_free(struct ep_namer *nm)
 	if (nm->cg_fd >= 0)
 		close(nm->cg_fd);
 	nm->cg_fd = -1;
+}
+
+/* A path relative to the hierarchy's root that leads to a directory of it:
+ * a process outside eptrace's cgroup namespace shows "/../..", which must not
+ * lead anywhere else. */
+static bool in_hierarchy(const struct ep_namer *nm, const char *rel, struct stat *st)
+{
+	return !fstatat(nm->cg_fd, rel, st, AT_SYMLINK_NOFOLLOW) && st->st_dev == nm->cg_dev &&
+	       S_ISDIR(st->st_mode);
 }
 
 int ep_namer_cgroup(struct ep_namer *nm, uint64_t id, char *buf, size_t len)
@@ -114,7 +125,7 @@ int ep_namer_cgroup(struct ep_namer *nm, uint64_t id, char *buf, size_t len)
 	/* Removed between the open and the read, the link ends in " (deleted)",
 	 * and a live cgroup may have such a name: the path must lead to the id
 	 * (a cgroup v2 id is its kernfs inode). */
-	if (fstatat(nm->cg_fd, rel + 1, &st, 0) || st.st_ino != id)
+	if (!in_hierarchy(nm, rel + 1, &st) || st.st_ino != id)
 		return 0;
 	snprintf(buf, len, "%s", rel);
 	return rel[0] == '/' && strlen(rel) < len;
@@ -186,11 +197,13 @@ uint64_t ep_namer_cgroup_of(struct ep_namer *nm, uint32_t pid)
 	char path[EP_CGROUP_PATH_MAX];
 	struct stat st;
 
-	if (nm->cg_fd < 0 || !proc_cgroup(pid, path, NULL, sizeof(path)) || path[0] != '/')
+	if (nm->cg_fd < 0) /* cgroup v1 alone: every process in the v2 root */
+		return nm->hybrid ? nm->cg_root_id : 0;
+	if (!proc_cgroup(pid, path, NULL, sizeof(path)) || path[0] != '/')
 		return 0;
 	if (!path[1])
 		return nm->cg_root_id;
-	return fstatat(nm->cg_fd, path + 1, &st, AT_SYMLINK_NOFOLLOW) ? 0 : st.st_ino;
+	return in_hierarchy(nm, path + 1, &st) ? st.st_ino : 0;
 }
 
 /* What a process living in the namespace says of it: its pod, else its

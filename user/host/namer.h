@@ -14,6 +14,7 @@ struct ep_namer {
 	int cg_fd;           /* the cgroup v2 hierarchy's root, -1: none mounted */
 	size_t cg_mount_len; /* its mount point's length, cut from paths */
 	uint64_t cg_root_id; /* the root's id (its inode), which no handle opens */
+	uint64_t cg_dev;     /* its device: paths must not lead out of it */
 	uint32_t host_netns; /* the initial namespace's inode, 0: unknown */
 	bool hybrid;         /* cgroup v1 hierarchies are mounted (beside v2, or alone) */
 	uint64_t last_scan;  /* last walk of /proc for a namespace's process */

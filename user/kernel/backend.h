@@ -17,6 +17,8 @@
 	(skel)->rodata->targ_cgroup = (o)->cgroup;                             \
 	(skel)->rodata->targ_comm_set = (o)->comm_set;                         \
 	(skel)->rodata->cgroup_exclusions = (o)->unit || (o)->container;       \
+	if (!(o)->unit && !(o)->container) /* its room unused */               \
+		bpf_map__set_max_entries((skel)->maps.cg_excluded, 1);         \
 	memcpy((char *)(skel)->rodata->targ_comm, (o)->comm, EP_COMM_LEN);     \
 	(skel)->rodata->trace_tcp = (o)->tcp;                                  \
 	(skel)->rodata->trace_udp = (o)->udp;                                  \
