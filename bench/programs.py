@@ -23,13 +23,20 @@ def programs(ids):
             if p["id"] in ids}
 
 
+def switches(pid):
+    """The tracer's voluntary (it waited) and involuntary context switches."""
+    st = dict(line.split(":\t") for line in open(f"/proc/{pid}/status").read().splitlines()
+              if ":\t" in line)
+    return int(st["voluntary_ctxt_switches"]), int(st["nonvoluntary_ctxt_switches"])
+
+
 def one(workload, mode, base, tmp):
     tr = R.Tracer(mode, tmp, None)
     try:
         ids = R.prog_ids(tr.proc.pid)
-        st0, c0 = R.kernel_stats(), R.cpu_seconds(tr.proc.pid)
+        st0, c0, w0 = R.kernel_stats(), R.cpu_split(tr.proc.pid), switches(tr.proc.pid)
         out = R.churn(workload, SECONDS, 1, None)
-        st1, c1 = R.kernel_stats(), R.cpu_seconds(tr.proc.pid)
+        st1, c1, w1 = R.kernel_stats(), R.cpu_split(tr.proc.pid), switches(tr.proc.pid)
         R.sh("sysctl", "-qw", "kernel.bpf_stats_enabled=1")
         try:
             p0 = programs(ids)
@@ -43,7 +50,10 @@ def one(workload, mode, base, tmp):
     print(json.dumps({"workload": workload, "mode": mode,
                       "ratio": round(out["ops_per_s"] / base, 3),
                       "records_per_op": round(recs / max(out["ops"], 1), 2),
-                      "tracer_ns_per_record": round((c1 - c0) * 1e9 / max(recs, 1))}))
+                      "tracer_ns_per_record": round((sum(c1) - sum(c0)) * 1e9 / max(recs, 1)),
+                      "of_which_sys": round((c1[1] - c0[1]) * 1e9 / max(recs, 1)),
+                      "records_per_wakeup": round(recs / max(w1[0] - w0[0], 1)),
+                      "records_per_preemption": round(recs / max(w1[1] - w0[1], 1))}))
     rows = []
     for i, p in p1.items():
         runs = p.get("run_cnt", 0) - p0[i].get("run_cnt", 0)

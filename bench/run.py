@@ -52,9 +52,14 @@ def sh(*argv, **kw):
     return subprocess.run(argv, check=True, capture_output=True, text=True, **kw)
 
 
-def cpu_seconds(pid):
+def cpu_split(pid):
+    """The process's user and system CPU seconds."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ
+    return int(fields[11]) / HZ, int(fields[12]) / HZ
+
+
+def cpu_seconds(pid):
+    return sum(cpu_split(pid))
 
 
 def peak_rss_mb(pid):

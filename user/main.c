@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 #include <linux/types.h>
 #include <bpf/libbpf.h>
@@ -28,6 +29,7 @@
 
 #define SECOND 1000000000ULL
 #define REFRESH_EVERY (5 * SECOND)
+#define WAIT_MS 50 /* the longest a record waits for the reader */
 /* TIME_WAIT cancels waiting for their restart; a full queue confirms early. */
 #define TW_PENDING_MAX 65536
 
@@ -46,6 +48,7 @@ struct ep_run {
 	struct ep_recorder *recorder;
 	struct ep_exporter *exp;
 	struct ring_buffer *rb;
+	int wake_fd; /* epoll, edge-triggered on the ring's wakeups */
 	uint64_t start, last_stats, last_report, last_refresh; /* CLOCK_MONOTONIC ns */
 	uint64_t refresh_every;
 };
@@ -274,6 +277,17 @@ static int load(struct ep_run *run)
 		fprintf(stderr, "eptrace: cannot open the ring buffer: %s\n", strerror(errno));
 		return 1;
 	}
+	/* The ring's poll is level-triggered: it reports data as soon as one
+	 * record is in, and a reader woken by it wakes for every few records.
+	 * Edge-triggered, only the kernel's wakeups (a quarter of the ring
+	 * filled) and the timeout wake us. */
+	run->wake_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (run->wake_fd < 0 ||
+	    epoll_ctl(run->wake_fd, EPOLL_CTL_ADD, ep_events_fd(&run->loader),
+		      &(struct epoll_event){ .events = EPOLLIN | EPOLLET })) {
+		fprintf(stderr, "eptrace: cannot wait for the ring buffer: %s\n", strerror(errno));
+		return 1;
+	}
 	return 0;
 }
 
@@ -326,15 +340,21 @@ static int loop(struct ep_run *run)
 	if (run->opts.duration_s > 0)
 		deadline = run->start + (uint64_t)(run->opts.duration_s * 1e9);
 	while (!exiting) {
-		int n = ring_buffer__poll(run->rb, 50);
+		struct epoll_event ev;
 		uint64_t now;
+		int n;
 
+		if (epoll_wait(run->wake_fd, &ev, 1, WAIT_MS) < 0 && errno != EINTR) {
+			fprintf(stderr, "eptrace: waiting for the ring buffer failed: %s\n",
+				strerror(errno));
+			return 1;
+		}
+		/* Woken or not: records submitted without a wakeup wait for us here. */
+		n = ring_buffer__consume(run->rb);
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "eptrace: reading the ring buffer failed: %s\n", strerror(-n));
 			return 1;
 		}
-		/* Records submitted without a wakeup wait for us here. */
-		ring_buffer__consume(run->rb);
 		now = mono_now();
 		housekeeping(run, now);
 		fflush(stdout);
@@ -373,6 +393,8 @@ static void teardown(struct ep_run *run)
 	fflush(stdout);
 	ep_exporter_stop(run->exp);
 	ring_buffer__free(run->rb);
+	if (run->wake_fd > 0)
+		close(run->wake_fd);
 	ep_unload(&run->loader);
 	ep_tw_free(&run->tw);
 	ep_probe_free(run->probe);

@@ -257,6 +257,48 @@ static void occupancy(void)
 	ep_agg_free(&a);
 }
 
+/* The warning comes at the first count whose fraction reaches the
+ * threshold, and again after a fall below threshold - 0.05, for any range
+ * size and threshold (the counts are precomputed, the fraction is not). */
+static void thresholds(void)
+{
+	static const double thr[] = { 0.8, 0.5, 0.9, 0.95, 1.0 / 3, 0.7, 1.0, 0.06, 0.01 };
+	static const unsigned caps[] = { 1, 3, 7, 10, 15, 100, 999 };
+
+	for (size_t t = 0; t < sizeof(thr) / sizeof(thr[0]); t++) {
+		for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+			struct ep_agg_opts o = { .threshold = thr[t] };
+			struct ep_sink sink = { on_coll, on_warn, NULL };
+			unsigned cap = caps[c], want = 0, got = 0, rearmed = 0;
+			struct ep_agg a;
+			struct ep_record r;
+
+			while ((double)want / cap < thr[t])
+				want++;
+			CHECK(ep_agg_init(&a, &o, &sink) == 0);
+			nwarn = 0;
+			ep_agg_set_range(&a, NS_A, 1000, (uint16_t)(1000 + cap - 1), NULL);
+			for (int round = 0; round < 2; round++) {
+				for (unsigned n = 1; n <= cap; n++) {
+					r = rec(EP_ALLOC, (round * 2 + 1) * S, n, (uint16_t)(999 + n));
+					feed(&a, &r);
+					if (nwarn > (int)got) {
+						CHECK(n == want && last_warn.in_use == want);
+						got = nwarn;
+					}
+				}
+				for (unsigned n = cap; n >= 1; n--) {
+					r = rec(EP_RELEASE, (round * 2 + 2) * S, n, (uint16_t)(999 + n));
+					feed(&a, &r);
+				}
+				rearmed += (double)0 / cap < thr[t] - 0.05;
+			}
+			CHECK(nwarn == 1 + (rearmed > 0) && got == (unsigned)nwarn);
+			ep_agg_free(&a);
+		}
+	}
+}
+
 static void collisions(void)
 {
 	static uint8_t reserved[8192];
@@ -501,6 +543,7 @@ int main(void)
 	port_reuse_and_hold();
 	tuple_and_timewait();
 	occupancy();
+	thresholds();
 	collisions();
 	top_n_series();
 	names_and_units();

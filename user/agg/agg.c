@@ -306,7 +306,7 @@ static void on_release(struct ep_agg *a, const struct ep_event *ev)
 
 	if (!(r->flags & EP_F_FIXED)) {
 		if (r->assign_ns && r->ts_ns >= r->assign_ns)
-			ep_series_add(a, EP_M_HOLD, ev, ev->held_ns);
+			series_add(a, EP_M_HOLD, ev, ev->held_ns);
 		if (has_tuple(r))
 			tuple_released(a, r);
 	}
@@ -353,6 +353,7 @@ void ep_agg_event(struct ep_agg *a, const struct ep_event *ev, struct ep_alloc_i
 	info->timewait_reuse = false;
 	if (r->ts_ns > a->now)
 		a->now = r->ts_ns;
+	ep_series_row(a, r);
 
 	switch (r->kind) {
 	case EP_ALLOC:
@@ -360,13 +361,13 @@ void ep_agg_event(struct ep_agg *a, const struct ep_event *ev, struct ep_alloc_i
 		if (r->flags & EP_F_FIXED)
 			break;
 		if (ev->has_latency)
-			ep_series_add(a, EP_M_LATENCY, ev, r->latency_ns);
+			series_add(a, EP_M_LATENCY, ev, r->latency_ns);
 		if (info->reuse_ns != EP_NONE)
-			ep_series_add(a, EP_M_REUSE, ev, info->reuse_ns);
+			series_add(a, EP_M_REUSE, ev, info->reuse_ns);
 		if (info->reassign_ns != EP_NONE)
-			ep_series_add(a, EP_M_REASSIGN, ev, info->reassign_ns);
+			series_add(a, EP_M_REASSIGN, ev, info->reassign_ns);
 		if (info->tuple_reuse_ns != EP_NONE)
-			ep_series_add(a, EP_M_TUPLE_REUSE, ev, info->tuple_reuse_ns);
+			series_add(a, EP_M_TUPLE_REUSE, ev, info->tuple_reuse_ns);
 		break;
 	case EP_TW_START:
 		on_timewait(a, ev);

@@ -163,9 +163,10 @@ struct ep_agg {
 	struct ep_hash bykeys;  /* by-key -> events, bounded by 4 * top_n */
 	struct ep_series *sv;
 	size_t nseries, capseries;
-	/* Without --by, a series found once by (metric, proto, family, via):
+	/* Without --by, a series found once by (proto, family, via, metric):
 	 * no hashing per record. Series live until the aggregate is freed. */
-	struct ep_hist *plain[EP_M_MAX][EP_NPROTO][2][EP_VIA_SENDMSG + 1];
+	struct ep_hist *plain[EP_NPROTO][2][EP_VIA_SENDMSG + 1][EP_M_MAX];
+	struct ep_hist **row;   /* the event in hand's plain series, NULL: none */
 	struct ep_ns **ns;
 	size_t nns;
 	struct ep_hash nsidx;   /* netns -> index in ns */

@@ -54,6 +54,7 @@ struct ep_ns {
 	uint16_t lo, hi;
 	uint8_t *reserved;        /* 65536-bit map, NULL: none */
 	uint32_t reserved_in_range;
+	uint32_t warn_at, rearm_below; /* in_use counts ep_ns_check_threshold acts at */
 	struct ep_port *pages[EP_NPROTO][EP_NPAGES];
 	struct ep_ns_proto p[EP_NPROTO];
 	uint64_t prev_report_ns;
@@ -69,14 +70,11 @@ static inline int proto_idx(int proto)
 	return i < 0 ? 0 : i;
 }
 
-/* agg_ns.c */
-struct ep_ns *ep_ns_get(struct ep_agg *a, uint32_t netns, bool create);
-struct ep_port *ep_ns_port(struct ep_ns *ns, int proto, uint16_t port, bool create);
-/* Bits of a port's contribution to the occupancy counters. */
-int ep_port_state(const struct ep_ns *ns, uint16_t port, const struct ep_port *e);
+/* agg_ns.c; what every record asks is inline below */
+struct ep_ns *ep_ns_lookup(struct ep_agg *a, uint32_t netns, bool create);
+struct ep_port *ep_ns_port_page(struct ep_ns *ns, int proto, uint16_t port, bool create);
+void ep_ns_check_threshold(struct ep_agg *a, struct ep_ns *ns, int proto);
 bool ep_ns_snapshot_release(struct ep_agg *a, const struct ep_record *r);
-void ep_port_changed(struct ep_agg *a, struct ep_ns *ns, int proto, uint16_t port, int before,
-		     const struct ep_port *e);
 void ep_ns_free_all(struct ep_agg *a);
 /* One tracked socket fewer; a namespace that is gone goes with its last. */
 void ep_ns_untrack(struct ep_agg *a, struct ep_ns *ns);
@@ -85,8 +83,82 @@ void ep_ns_diagnose(struct ep_agg *a, struct ep_ns *ns, const struct ep_event *e
 void ep_ns_exhausted(struct ep_agg *a, struct ep_ns *ns, const struct ep_event *ev);
 void ep_ns_range_conflict(struct ep_agg *a, struct ep_ns *ns, const struct ep_event *ev);
 
+static inline struct ep_ns *ep_ns_get(struct ep_agg *a, uint32_t netns, bool create)
+{
+	struct ep_ns *ns = a->last_ns;
+
+	/* most records in a row belong to one namespace */
+	if (ns && ns->netns == netns) {
+		if (create)
+			ns->gone = false;
+		return ns;
+	}
+	return ep_ns_lookup(a, netns, create);
+}
+
+static inline struct ep_port *ep_ns_port(struct ep_ns *ns, int proto, uint16_t port, bool create)
+{
+	struct ep_port *page = ns->pages[proto_idx(proto)][port >> EP_PAGE_BITS];
+
+	return page ? &page[port & (EP_PAGE - 1)] : ep_ns_port_page(ns, proto, port, create);
+}
+
+static inline bool ep_port_reserved(const struct ep_ns *ns, uint16_t port)
+{
+	return ns->reserved && (ns->reserved[port >> 3] & (1u << (port & 7)));
+}
+
+static inline bool ep_port_in_range(const struct ep_ns *ns, uint16_t port)
+{
+	return ns->range_known && port >= ns->lo && port <= ns->hi;
+}
+
+/* Bits of a port's contribution to the occupancy counters. */
+#define ST_USED 1
+#define ST_TW 2
+static inline int ep_port_state(const struct ep_ns *ns, uint16_t port, const struct ep_port *e)
+{
+	int st = 0;
+
+	if (!ep_port_in_range(ns, port) || ep_port_reserved(ns, port))
+		return 0;
+	if (e->holders || e->snap)
+		st |= ST_USED;
+	if (e->tw || e->snap_tw)
+		st |= ST_TW;
+	return st;
+}
+
+static inline void ep_port_changed(struct ep_agg *a, struct ep_ns *ns, int proto, uint16_t port,
+				   int before, const struct ep_port *e)
+{
+	struct ep_ns_proto *p = &ns->p[proto_idx(proto)];
+	int after = ep_port_state(ns, port, e);
+
+	if (before == after)
+		return;
+	p->in_use += ((after & ST_USED) != 0) - ((before & ST_USED) != 0);
+	p->tw += ((after & ST_TW) != 0) - ((before & ST_TW) != 0);
+	if (p->warned ? p->in_use < ns->rearm_below : p->in_use >= ns->warn_at)
+		ep_ns_check_threshold(a, ns, proto);
+}
+
 /* agg_series.c */
+/* Which plain series the record's values go to (before any series_add). */
+void ep_series_row(struct ep_agg *a, const struct ep_record *r);
 void ep_series_add(struct ep_agg *a, int metric, const struct ep_event *ev, uint64_t v);
+
+/* A series found before takes the value without a call. */
+static inline void series_add(struct ep_agg *a, int metric, const struct ep_event *ev,
+			      uint64_t v)
+{
+	struct ep_hist *h = a->row ? a->row[metric] : NULL;
+
+	if (h)
+		ep_hist_add(h, v);
+	else
+		ep_series_add(a, metric, ev, v);
+}
 void ep_series_free_all(struct ep_agg *a);
 
 /* Bytes of a histogram series' key (agg_series.c): all of them hashed. */

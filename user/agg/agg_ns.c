@@ -6,21 +6,13 @@
 #include "agg_internal.h"
 #include "sizes.h"
 
-#define ST_USED 1
-#define ST_TW 2
 #define EXHAUSTED_EVERY_NS 1000000000ULL
 
-struct ep_ns *ep_ns_get(struct ep_agg *a, uint32_t netns, bool create)
+struct ep_ns *ep_ns_lookup(struct ep_agg *a, uint32_t netns, bool create)
 {
-	struct ep_ns **grown, *ns = a->last_ns;
+	struct ep_ns **grown, *ns;
 	uint32_t *idx;
 
-	/* most records in a row belong to one namespace */
-	if (ns && ns->netns == netns) {
-		if (create)
-			ns->gone = false;
-		return ns;
-	}
 	idx = ep_hash_get(&a->nsidx, &netns);
 	if (idx) {
 		if (create)
@@ -41,12 +33,13 @@ struct ep_ns *ep_ns_get(struct ep_agg *a, uint32_t netns, bool create)
 	a->ns = grown;
 	ns->netns = netns;
 	ns->prev_report_ns = a->now;
+	ns->warn_at = ns->rearm_below = UINT32_MAX; /* no range yet */
 	*idx = (uint32_t)a->nns;
 	a->ns[a->nns++] = ns;
 	return ns;
 }
 
-struct ep_port *ep_ns_port(struct ep_ns *ns, int proto, uint16_t port, bool create)
+struct ep_port *ep_ns_port_page(struct ep_ns *ns, int proto, uint16_t port, bool create)
 {
 	struct ep_port **page = &ns->pages[proto_idx(proto)][port >> EP_PAGE_BITS];
 
@@ -60,35 +53,12 @@ struct ep_port *ep_ns_port(struct ep_ns *ns, int proto, uint16_t port, bool crea
 	return &(*page)[port & (EP_PAGE - 1)];
 }
 
-static bool reserved(const struct ep_ns *ns, uint16_t port)
-{
-	return ns->reserved && (ns->reserved[port >> 3] & (1u << (port & 7)));
-}
-
-static bool in_range(const struct ep_ns *ns, uint16_t port)
-{
-	return ns->range_known && port >= ns->lo && port <= ns->hi;
-}
-
-int ep_port_state(const struct ep_ns *ns, uint16_t port, const struct ep_port *e)
-{
-	int st = 0;
-
-	if (!in_range(ns, port) || reserved(ns, port))
-		return 0;
-	if (e->holders || e->snap)
-		st |= ST_USED;
-	if (e->tw || e->snap_tw)
-		st |= ST_TW;
-	return st;
-}
-
 static uint32_t capacity(const struct ep_ns *ns)
 {
 	return ns->range_known ? (uint32_t)(ns->hi - ns->lo + 1) - ns->reserved_in_range : 0;
 }
 
-static void check_threshold(struct ep_agg *a, struct ep_ns *ns, int proto)
+void ep_ns_check_threshold(struct ep_agg *a, struct ep_ns *ns, int proto)
 {
 	struct ep_ns_proto *p = &ns->p[proto_idx(proto)];
 	uint32_t cap = capacity(ns);
@@ -109,17 +79,26 @@ static void check_threshold(struct ep_agg *a, struct ep_ns *ns, int proto)
 	}
 }
 
-void ep_port_changed(struct ep_agg *a, struct ep_ns *ns, int proto, uint16_t port, int before,
-		     const struct ep_port *e)
+/* The in_use counts at which check_threshold may act: below warn_at it
+ * cannot warn, from rearm_below on it cannot re-arm. Found with its own
+ * arithmetic, so that the counts agree with it exactly. */
+static uint32_t first_at_or_above(uint32_t cap, double f)
 {
-	struct ep_ns_proto *p = &ns->p[proto_idx(proto)];
-	int after = ep_port_state(ns, port, e);
+	uint32_t n = f <= 0 ? 0 : f >= 1 ? cap : (uint32_t)(f * cap);
 
-	if (before == after)
-		return;
-	p->in_use += ((after & ST_USED) != 0) - ((before & ST_USED) != 0);
-	p->tw += ((after & ST_TW) != 0) - ((before & ST_TW) != 0);
-	check_threshold(a, ns, proto);
+	while (n > 0 && (double)(n - 1) / cap >= f)
+		n--;
+	while (n <= cap && (double)n / cap < f)
+		n++;
+	return n <= cap ? n : UINT32_MAX;
+}
+
+static void set_threshold_counts(struct ep_agg *a, struct ep_ns *ns)
+{
+	uint32_t cap = capacity(ns);
+
+	ns->warn_at = cap ? first_at_or_above(cap, a->o.threshold) : UINT32_MAX;
+	ns->rearm_below = cap ? first_at_or_above(cap, a->o.threshold - 0.05) : UINT32_MAX;
 }
 
 static void recount(struct ep_agg *a, struct ep_ns *ns)
@@ -137,7 +116,7 @@ static void recount(struct ep_agg *a, struct ep_ns *ns)
 				ns->p[pi].tw += (st & ST_TW) != 0;
 			}
 		}
-		check_threshold(a, ns, pi ? EP_UDP : EP_TCP);
+		ep_ns_check_threshold(a, ns, ep_proto_of_index(pi));
 	}
 }
 
@@ -162,8 +141,9 @@ void ep_agg_set_range(struct ep_agg *a, uint32_t netns, uint16_t lo, uint16_t hi
 		if (ns->reserved)
 			memcpy(ns->reserved, res, EP_PORT_BITMAP_BYTES);
 		for (uint32_t port = lo; port <= hi; port++)
-			ns->reserved_in_range += reserved(ns, (uint16_t)port);
+			ns->reserved_in_range += ep_port_reserved(ns, (uint16_t)port);
 	}
+	set_threshold_counts(a, ns);
 	recount(a, ns);
 }
 
@@ -277,7 +257,7 @@ void ep_ns_diagnose(struct ep_agg *a, struct ep_ns *ns, const struct ep_event *e
 	}
 	if (!e->last_assign_ns)
 		p->distinct++;
-	if (in_range(ns, r->lport)) {
+	if (ep_port_in_range(ns, r->lport)) {
 		unsigned span = ns->hi - ns->lo + 1;
 
 		p->deciles[(unsigned)(r->lport - ns->lo) * 10 / span]++;
@@ -393,7 +373,7 @@ static int top_holders(struct ep_agg *a, struct ep_ns *ns, int pi, struct ep_hol
 		for (unsigned i = 0; ns->pages[pi][pg] && i < EP_PAGE; i++) {
 			uint16_t port = (uint16_t)(pg * EP_PAGE + i);
 
-			if (!ns->range_known || (in_range(ns, port) && !reserved(ns, port)))
+			if (!ns->range_known || (ep_port_in_range(ns, port) && !ep_port_reserved(ns, port)))
 				count_port(a, &m, &ns->pages[pi][pg][i], port);
 		}
 	}
@@ -589,10 +569,10 @@ void ep_ns_range_conflict(struct ep_agg *a, struct ep_ns *ns, const struct ep_ev
 
 	if (!ns->range_known)
 		return;
-	c.reserved = reserved(ns, port);
+	c.reserved = ep_port_reserved(ns, port);
 	/* Inside the range unreserved, the port competes with assignments;
 	 * reserved outside the range, the reservation does nothing for it. */
-	if (in_range(ns, port) == c.reserved)
+	if (ep_port_in_range(ns, port) == c.reserved)
 		return;
 	if (a->sink.collision)
 		a->sink.collision(a->sink.ctx, &c);

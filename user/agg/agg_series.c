@@ -94,6 +94,14 @@ static struct ep_hist *series_hist(struct ep_agg *a, const struct series_key *k)
 	return s->h;
 }
 
+void ep_series_row(struct ep_agg *a, const struct ep_record *r)
+{
+	int pi = ep_proto_index(r->proto);
+
+	a->row = a->o.by == EP_BY_NONE && pi >= 0 && r->via <= EP_VIA_SENDMSG
+			 ? a->plain[pi][r->family == 6][r->via] : NULL;
+}
+
 void ep_series_add(struct ep_agg *a, int metric, const struct ep_event *ev, uint64_t v)
 {
 	const struct ep_record *r = ev->rec;
@@ -101,13 +109,9 @@ void ep_series_add(struct ep_agg *a, int metric, const struct ep_event *ev, uint
 	struct series_key k;
 	struct ep_hist *h;
 
-	if (a->o.by == EP_BY_NONE) {
-		/* the common case: one of a few series, found without a key */
-		int pi = ep_proto_index(r->proto);
-
-		if (pi >= 0 && r->via <= EP_VIA_SENDMSG && metric < EP_M_MAX)
-			slot = &a->plain[metric][pi][r->family == 6][r->via];
-		if (slot && *slot) {
+	if (a->row && metric < EP_M_MAX) {
+		slot = &a->row[metric];
+		if (*slot) {
 			ep_hist_add(*slot, v);
 			return;
 		}

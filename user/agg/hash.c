@@ -104,7 +104,10 @@ static uint32_t stored_hash(const uint8_t *s)
 	return h;
 }
 
-static size_t find_hashed(const struct ep_hash *m, const void *key, uint32_t h, bool *found)
+/* The key's slot, or the empty slot where it would go (*found false).
+ * Inline: every lookup is one call, not two. */
+static inline __attribute__((always_inline)) uint8_t *
+find_hashed(const struct ep_hash *m, const void *key, uint32_t h, bool *found)
 {
 	size_t mask = m->cap - 1, i = h & mask;
 
@@ -113,29 +116,27 @@ static size_t find_hashed(const struct ep_hash *m, const void *key, uint32_t h, 
 
 		if (!s[0]) {
 			*found = false;
-			return i;
+			return s;
 		}
 		if (stored_hash(s) == h && same_key(s + key_off(), key, m->key_size)) {
 			*found = true;
-			return i;
+			return s;
 		}
 		i = (i + 1) & mask;
 	}
 }
 
-static size_t find(const struct ep_hash *m, const void *key, bool *found, uint32_t *h)
+static uint8_t *value_of(const struct ep_hash *m, uint8_t *s)
 {
-	*h = (uint32_t)hash(key, m->key_size);
-	return find_hashed(m, key, *h, found);
+	return s + key_off() + pad8(m->key_size);
 }
 
 void *ep_hash_get(const struct ep_hash *m, const void *key)
 {
 	bool found;
-	uint32_t h;
-	size_t i = find(m, key, &found, &h);
+	uint8_t *s = find_hashed(m, key, (uint32_t)hash(key, m->key_size), &found);
 
-	return found ? slot(m, i) + key_off() + pad8(m->key_size) : NULL;
+	return found ? value_of(m, s) : NULL;
 }
 
 static int grow(struct ep_hash *m)
@@ -154,8 +155,7 @@ static int grow(struct ep_hash *m)
 
 		if (!s[0])
 			continue;
-		memcpy(slot(m, find_hashed(m, s + key_off(), stored_hash(s), &found)), s,
-		       m->slot_size);
+		memcpy(find_hashed(m, s + key_off(), stored_hash(s), &found), s, m->slot_size);
 		m->count++;
 	}
 	free(old.slots);
@@ -164,29 +164,27 @@ static int grow(struct ep_hash *m)
 
 void *ep_hash_put(struct ep_hash *m, const void *key, bool *created)
 {
+	uint32_t h = (uint32_t)hash(key, m->key_size);
 	bool found;
-	uint32_t h;
-	size_t i = find(m, key, &found, &h);
-	uint8_t *s;
+	uint8_t *s = find_hashed(m, key, h, &found);
 
 	if (created)
 		*created = !found;
 	if (found)
-		return slot(m, i) + key_off() + pad8(m->key_size);
+		return value_of(m, s);
 	if (m->count >= m->max_entries)
 		return NULL;
 	if ((m->count + 1) * 4 > m->cap * 3) {
 		if (grow(m))
 			return NULL;
-		i = find_hashed(m, key, h, &found);
+		s = find_hashed(m, key, h, &found);
 	}
-	s = slot(m, i);
 	memset(s, 0, m->slot_size);
 	s[0] = 1;
 	memcpy(s + 4, &h, sizeof(h));
 	memcpy(s + key_off(), key, m->key_size);
 	m->count++;
-	return s + key_off() + pad8(m->key_size);
+	return value_of(m, s);
 }
 
 /* Linear probing without tombstones: shift later members of the cluster back. */
@@ -211,11 +209,10 @@ static void del_at(struct ep_hash *m, size_t i)
 bool ep_hash_del(struct ep_hash *m, const void *key)
 {
 	bool found;
-	uint32_t h;
-	size_t i = find(m, key, &found, &h);
+	uint8_t *s = find_hashed(m, key, (uint32_t)hash(key, m->key_size), &found);
 
 	if (found)
-		del_at(m, i);
+		del_at(m, (size_t)(s - m->slots) / m->slot_size);
 	return found;
 }
 

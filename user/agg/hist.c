@@ -7,20 +7,6 @@ void ep_hist_init(struct ep_hist *h)
 	memset(h, 0, sizeof(*h));
 }
 
-unsigned ep_hist_index(uint64_t v)
-{
-	unsigned e, shift, i;
-
-	if (v < 2 * EP_HIST_SUB)
-		return (unsigned)v;
-	e = 63 - __builtin_clzll(v);
-	if (e >= EP_HIST_TOP_EXP)
-		return EP_HIST_BUCKETS - 1;
-	shift = e - EP_HIST_SUB_BITS;
-	i = (shift + 1) * EP_HIST_SUB + (unsigned)((v >> shift) - EP_HIST_SUB);
-	return i;
-}
-
 static unsigned bucket_shift(unsigned i)
 {
 	return i < 2 * EP_HIST_SUB ? 0 : i / EP_HIST_SUB - 1;
@@ -36,17 +22,6 @@ uint64_t ep_hist_bucket_lo(unsigned i)
 uint64_t ep_hist_bucket_width(unsigned i)
 {
 	return 1ULL << bucket_shift(i);
-}
-
-void ep_hist_add(struct ep_hist *h, uint64_t v)
-{
-	if (!h->count || v < h->min)
-		h->min = v;
-	if (v > h->max)
-		h->max = v;
-	h->count++;
-	h->sum += v;
-	h->b[ep_hist_index(v)]++;
 }
 
 void ep_hist_merge(struct ep_hist *dst, const struct ep_hist *src)

@@ -20,10 +20,33 @@ struct ep_hist {
 };
 
 void ep_hist_init(struct ep_hist *h);
-void ep_hist_add(struct ep_hist *h, uint64_t v);
 void ep_hist_merge(struct ep_hist *dst, const struct ep_hist *src);
 
-unsigned ep_hist_index(uint64_t v);
+/* Inline: several adds per record. */
+static inline unsigned ep_hist_index(uint64_t v)
+{
+	unsigned e, shift;
+
+	if (v < 2 * EP_HIST_SUB)
+		return (unsigned)v;
+	e = 63 - __builtin_clzll(v);
+	if (e >= EP_HIST_TOP_EXP)
+		return EP_HIST_BUCKETS - 1;
+	shift = e - EP_HIST_SUB_BITS;
+	return (shift + 1) * EP_HIST_SUB + (unsigned)((v >> shift) - EP_HIST_SUB);
+}
+
+static inline void ep_hist_add(struct ep_hist *h, uint64_t v)
+{
+	if (!h->count || v < h->min)
+		h->min = v;
+	if (v > h->max)
+		h->max = v;
+	h->count++;
+	h->sum += v;
+	h->b[ep_hist_index(v)]++;
+}
+
 /* Values in bucket i: [lo, lo + width). */
 uint64_t ep_hist_bucket_lo(unsigned i);
 uint64_t ep_hist_bucket_width(unsigned i);
