@@ -155,7 +155,8 @@ static void learn_owners(struct ep_probe *p, struct dump *const *ds, size_t nd, 
 	if (found && ep_owners_find(want, n, found) > 0) {
 		/* on_owner once per process, not per socket */
 		struct ep_hash by_pid; /* pid -> its struct ep_owner as completed */
-		bool memo = !ep_hash_init(&by_pid, sizeof(uint32_t), sizeof(struct ep_owner), n);
+		bool memo = p->on_owner &&
+			    !ep_hash_init(&by_pid, sizeof(uint32_t), sizeof(struct ep_owner), n);
 
 		for (size_t i = 0; i < n; i++) {
 			struct ep_owner *o, *done;

@@ -30,6 +30,24 @@ static __always_inline bool family_wanted(__u16 family)
 	return false;
 }
 
+/* The rest of the filters, once comm and cgroup_id are in. */
+static __always_inline bool owner_wanted(const struct ep_record *r)
+{
+	if (targ_comm_set) {
+		for (int i = 0; i < EP_COMM_LEN; i++) {
+			if (r->comm[i] != targ_comm[i])
+				return false;
+			if (!r->comm[i])
+				break;
+		}
+	}
+	if (targ_cgroup && r->cgroup_id != targ_cgroup)
+		return false;
+	if (cgroup_exclusions && bpf_map_lookup_elem(&cg_excluded, &r->cgroup_id))
+		return false;
+	return true;
+}
+
 /* The current task as owner; false when a filter rejects it. Only called in
  * the task context of the syscall that asked for the port. */
 static __always_inline bool fill_owner(struct ep_record *r)
@@ -41,20 +59,32 @@ static __always_inline bool fill_owner(struct ep_record *r)
 	if (targ_tgid && r->pid != targ_tgid)
 		return false;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
-	if (targ_comm_set) {
-		for (int i = 0; i < EP_COMM_LEN; i++) {
-			if (r->comm[i] != targ_comm[i])
-				return false;
-			if (!r->comm[i])
-				break;
-		}
-	}
 	r->cgroup_id = bpf_get_current_cgroup_id();
-	if (targ_cgroup && r->cgroup_id != targ_cgroup)
+	return owner_wanted(r);
+}
+
+/* The same in programs that may have the task as a typed pointer (fentry,
+ * fexit, tp_btf): plain loads instead of three helper calls, the same
+ * values (comm is always NUL-terminated in the task; the cgroup is the
+ * default hierarchy's, as bpf_get_current_cgroup_id() reads it). */
+static __always_inline bool fill_owner_btf(struct ep_record *r)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	r->pid = t->tgid;
+	r->tid = t->pid;
+	if (targ_tgid && r->pid != targ_tgid)
 		return false;
-	if (cgroup_exclusions && bpf_map_lookup_elem(&cg_excluded, &r->cgroup_id))
-		return false;
-	return true;
+	__builtin_memcpy(r->comm, t->comm, sizeof(r->comm));
+	r->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
+	return owner_wanted(r);
+}
+
+/* Either, for code inlined into both kinds of program: typed (a constant at
+ * each call) leaves the other out of the program. */
+static __always_inline bool fill_owner_as(struct ep_record *r, bool typed)
+{
+	return typed ? fill_owner_btf(r) : fill_owner(r);
 }
 
 #endif

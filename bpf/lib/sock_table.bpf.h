@@ -107,10 +107,10 @@ static __always_inline bool sock_drop(const struct sock_state *st, __u64 cookie)
 }
 
 /* Add or replace the entry of a cookie; false (and counted) when the slots
- * it may use are all taken. */
-static __always_inline bool track(__u64 cookie, const struct sock_state *st)
+ * it may use are all taken. fresh: the cookie is known to have no entry. */
+static __always_inline bool track_as(__u64 cookie, const struct sock_state *st, bool fresh)
 {
-	struct sock_slot *free = NULL, *s = cookie ? sock_scan(cookie, &free) : NULL;
+	struct sock_slot *free = NULL, *s = cookie && !fresh ? sock_scan(cookie, &free) : NULL;
 
 	if (s) {
 		s->st = *st;
@@ -127,6 +127,11 @@ static __always_inline bool track(__u64 cookie, const struct sock_state *st)
 	return true;
 }
 
+static __always_inline bool track(__u64 cookie, const struct sock_state *st)
+{
+	return track_as(cookie, st, false);
+}
+
 static __always_inline void set_assigned(__u64 cookie, struct sock_state *st, __u64 now,
 					 __u64 latency)
 {
@@ -139,14 +144,15 @@ static __always_inline void set_assigned(__u64 cookie, struct sock_state *st, __
 	st->sk = 0;
 }
 
-/* Report an assignment and remember its owner for the release. */
+/* Report an assignment and remember its owner for the release (fresh: as
+ * for track_as). */
 static __always_inline void assigned(__u64 cookie, struct sock_state *st, __u64 now,
-				     __u64 latency)
+				     __u64 latency, bool fresh)
 {
 	set_assigned(cookie, st, now, latency);
 	/* In the table before the record is out, so that userspace never sees
 	 * an assignment the table does not hold. */
-	if (!track(cookie, st))
+	if (!track_as(cookie, st, fresh))
 		st->rec.flags |= EP_F_UNTRACKED;
 	emit(&st->rec);
 }

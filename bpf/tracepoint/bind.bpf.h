@@ -89,7 +89,7 @@ static __always_inline int bind_done(struct bpf_sock *ctx, __u16 family)
 	if (fixed)
 		s.rec.flags |= EP_F_FIXED;
 	/* a UDP socket made while traced has its entry (PH_UNBOUND) */
-	assigned(cookie, &s, now, latency);
+	assigned(cookie, &s, now, latency, false);
 	return 1;
 }
 
@@ -134,7 +134,7 @@ int on_exit_bind(struct syscall_trace_exit *ctx)
 	if (!sk || !proto_wanted(SK_FIELD(sk, sk_protocol)))
 		return 0;
 	family = SK_FIELD(sk, __sk_common.skc_family);
-	if (!fill_owner(&r) || !fill_from_sk(&r, sk))
+	if (!fill_owner_btf(&r) || !fill_from_sk(&r, sk))
 		return 0;
 	/* the socket is still unbound: the address and port are the ones asked for */
 	uaddr = syscall_arg1();

@@ -56,7 +56,7 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 			return 0;
 		if (sk->__sk_common.skc_num)
 			return 0; /* bound before: not a selection */
-		if (!fill_owner(&fresh.rec) || !fill_from_btf_sk(&fresh.rec, sk))
+		if (!fill_owner_btf(&fresh.rec) || !fill_from_btf_sk(&fresh.rec, sk))
 			return 0;
 		cookie = bpf_get_socket_cookie((void *)sk);
 		fresh.rec.cookie = cookie;
@@ -101,7 +101,7 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 		s.rec.lport = sport;
 		/* the pending entry's slot (st) takes the assignment; the release
 		 * removes it from there */
-		assigned(cookie, &s, now, EP_LATENCY_NONE);
+		assigned(cookie, &s, now, EP_LATENCY_NONE, false);
 		released(cookie, st, now, EP_REL_CLOSE, 0);
 		return 0;
 	}

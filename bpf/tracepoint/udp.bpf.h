@@ -44,10 +44,11 @@ static __always_inline void udp_peer(struct ep_record *r, __u8 via, const __u8 *
 
 /* The port appeared on sk: report it. A socket made while traced has its
  * entry already (st, PH_UNBOUND), turned into the assignment where it is; peer,
- * when given, is the destination of an unconnected send. */
+ * when given, is the destination of an unconnected send. in_tracepoint: the
+ * caller is a syscall exit, whose program may type the task. */
 static __always_inline void udp_assigned(struct sock_state *st, const struct sock *sk,
 					 __u64 cookie, __u8 via, __u64 now, __u64 latency,
-					 const __u8 *peer, __u16 peer_port)
+					 const __u8 *peer, __u16 peer_port, bool in_tracepoint)
 {
 	struct sock_state fresh = {};
 
@@ -55,7 +56,7 @@ static __always_inline void udp_assigned(struct sock_state *st, const struct soc
 	if (st && st->phase != PH_UNBOUND)
 		return;
 	if (st) {
-		if (!fill_owner(&st->rec) || !fill_from_sk(&st->rec, sk)) {
+		if (!fill_owner_as(&st->rec, in_tracepoint) || !fill_from_sk(&st->rec, sk)) {
 			/* filtered out: not worth a look at its next send */
 			sock_drop(st, cookie);
 			return;
@@ -64,10 +65,10 @@ static __always_inline void udp_assigned(struct sock_state *st, const struct soc
 		pending_assigned(cookie, st, now, latency);
 		return;
 	}
-	if (!fill_owner(&fresh.rec) || !fill_from_sk(&fresh.rec, sk))
+	if (!fill_owner_as(&fresh.rec, in_tracepoint) || !fill_from_sk(&fresh.rec, sk))
 		return;
 	udp_peer(&fresh.rec, via, peer, peer_port);
-	assigned(cookie, &fresh, now, latency);
+	assigned(cookie, &fresh, now, latency, false);
 }
 
 /* UDP connect: the cgroup hook runs right before the autobind and opens the
@@ -108,7 +109,7 @@ static __always_inline void autobind_failed(struct sock *sk, __u64 cookie, __u8 
 {
 	struct ep_record r = {};
 
-	if (fill_owner(&r) && fill_from_sk(&r, sk)) {
+	if (fill_owner_btf(&r) && fill_from_sk(&r, sk)) {
 		r.cookie = cookie;
 		failed(&r, now, EAGAIN, via);
 	}
@@ -122,7 +123,7 @@ static __always_inline void udp_connect_done(const struct thread_bracket *in, st
 
 	if (SK_FIELD(sk, __sk_common.skc_num)) {
 		udp_assigned(sock_find(in->cookie), sk, in->cookie,
-			     EP_VIA_CONNECT, now, now - in->start_ns, NULL, 0);
+			     EP_VIA_CONNECT, now, now - in->start_ns, NULL, 0, true);
 	} else if (ret == -EAGAIN) {
 		autobind_failed(sk, in->cookie, EP_VIA_CONNECT, now);
 	}
@@ -233,7 +234,7 @@ static __always_inline int sendmsg_hook(struct bpf_sock_addr *ctx, __u8 family)
 	/* st->sk, not ctx->sk: the helper reads need an address, not a pointer
 	 * the verifier types */
 	udp_assigned(st, (const struct sock *)st->sk, cookie, EP_VIA_SENDMSG, bpf_ktime_get_ns(),
-		     EP_LATENCY_NONE, peer, bpf_ntohs(ctx->user_port));
+		     EP_LATENCY_NONE, peer, bpf_ntohs(ctx->user_port), false);
 	return 1;
 }
 
@@ -287,7 +288,7 @@ static __always_inline void send_done(long ret)
 		st = sock_find(cookie);
 		if (st && st->phase == PH_UNBOUND)
 			udp_assigned(st, sk, cookie, EP_VIA_SENDMSG, bpf_ktime_get_ns(),
-				     EP_LATENCY_NONE, NULL, 0);
+				     EP_LATENCY_NONE, NULL, 0, true);
 		return;
 	}
 	if (ret == -EAGAIN)

@@ -44,6 +44,7 @@ int BPF_PROG(on_sctp_get_port_exit, struct sock *sk)
 	struct task_state *t;
 	struct udp_call *c;
 	struct inflight in;
+	bool fresh;
 	__u8 via;
 
 	t = search_close(sk, &in);
@@ -53,10 +54,10 @@ int BPF_PROG(on_sctp_get_port_exit, struct sock *sk)
 	if (!c && call_was_refused(t))
 		return 0;
 	via = c ? c->via : EP_VIA_CONNECT;
-	if (!search_record(&r, sk, via))
+	if (!search_record(&r, sk, via, &fresh))
 		return 0;
 	if (ok) {
-		search_assigned(&r, now, now - in.start_ns, in.port_req != 0);
+		search_assigned(&r, now, now - in.start_ns, in.port_req != 0, fresh);
 	} else {
 		r.lport = in.port_req;
 		failed(&r, now, via == EP_VIA_BIND ? EADDRINUSE : EAGAIN, via);

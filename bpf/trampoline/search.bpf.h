@@ -51,29 +51,35 @@ static __always_inline struct task_state *search_close(const struct sock *sk,
 }
 
 /* The owner and the socket's facts, for a record made at the search's end;
- * false when a filter rejects it. */
-static __always_inline bool search_record(struct ep_record *r, struct sock *sk, __u8 via)
+ * false when a filter rejects it. *fresh: no program had asked for the
+ * socket's cookie before (it is given out on first demand), so the socket
+ * cannot be in the table. */
+static __always_inline bool search_record(struct ep_record *r, struct sock *sk, __u8 via,
+					  bool *fresh)
 {
-	if (!fill_owner(r) || !fill_from_btf_sk(r, sk))
+	__u64 cookie = btf_sk_cookie(sk);
+
+	if (!fill_owner_btf(r) || !fill_from_btf_sk(r, sk))
 		return false;
 	r->via = via;
-	r->cookie = bpf_get_socket_cookie(sk);
+	*fresh = !cookie;
+	r->cookie = cookie ?: bpf_get_socket_cookie(sk);
 	return true;
 }
 
 /* A port found by a search (latency given) or taken as asked (fixed). */
 static __always_inline void search_assigned(struct ep_record *r, __u64 now, __u64 latency,
-					    bool fixed)
+					    bool fixed, bool fresh)
 {
 	struct sock_state s = {};
 
 	s.rec = *r;
 	if (fixed)
 		s.rec.flags |= EP_F_FIXED;
-	/* looked for first: a socket searches again after its release (UDP
-	 * after a disconnect, TCP after a failed connect), whose hook run the
-	 * kernel may have skipped */
-	assigned(r->cookie, &s, now, fixed ? EP_LATENCY_NONE : latency);
+	/* A socket with a cookie is looked for first: it searches again after
+	 * its release (UDP after a disconnect, TCP after a failed connect),
+	 * whose hook run the kernel may have skipped. */
+	assigned(r->cookie, &s, now, fixed ? EP_LATENCY_NONE : latency, fresh);
 }
 
 #endif

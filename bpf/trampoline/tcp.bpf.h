@@ -33,14 +33,15 @@ int BPF_PROG(on_hash_connect_exit, struct inet_timewait_death_row *death_row, st
 	struct inflight in;
 	long ret = ret_long(ctx);
 	__u64 now = bpf_ktime_get_ns();
+	bool fresh;
 
 	if (!search_close(sk, &in))
 		return 0;
-	if (search_record(&r, sk, EP_VIA_CONNECT)) {
+	if (search_record(&r, sk, EP_VIA_CONNECT, &fresh)) {
 		if (ret)
 			failed(&r, now, ret < 0 ? -ret : EADDRNOTAVAIL, EP_VIA_CONNECT);
 		else
-			search_assigned(&r, now, now - in.start_ns, false);
+			search_assigned(&r, now, now - in.start_ns, false, fresh);
 	}
 	/* a TIME_WAIT socket this search took the tuple from (timewait.bpf.h) */
 	if (in.cookie)
@@ -70,14 +71,15 @@ int BPF_PROG(on_csk_get_port_exit, struct sock *sk, unsigned short snum)
 	struct inflight in;
 	long ret = ret_long(ctx);
 	__u64 now = bpf_ktime_get_ns();
+	bool fresh;
 
-	if (!search_close(sk, &in) || !search_record(&r, sk, in.via))
+	if (!search_close(sk, &in) || !search_record(&r, sk, in.via, &fresh))
 		return 0;
 	if (ret) {
 		r.lport = snum;
 		failed(&r, now, EADDRINUSE, in.via);
 	} else {
-		search_assigned(&r, now, now - in.start_ns, snum != 0);
+		search_assigned(&r, now, now - in.start_ns, snum != 0, fresh);
 	}
 	return 0;
 }

@@ -52,8 +52,9 @@ static __always_inline void autobind_report(struct sock *sk, const struct udp_ca
 {
 	struct ep_record r = {};
 	__u64 now = bpf_ktime_get_ns();
+	bool fresh;
 
-	if (!search_record(&r, sk, c->via))
+	if (!search_record(&r, sk, c->via, &fresh))
 		return;
 	if (!c->ok) {
 		failed(&r, now, err, c->via);
@@ -64,7 +65,7 @@ static __always_inline void autobind_report(struct sock *sk, const struct udp_ca
 		r.rport = peer_port;
 		r.flags |= EP_F_RADDR;
 	}
-	search_assigned(&r, now, c->latency_ns, false);
+	search_assigned(&r, now, c->latency_ns, false, fresh);
 }
 
 /* UDP and SCTP: their searches do not tell bind() from an autobind. */
@@ -171,16 +172,17 @@ int BPF_PROG(on_udp_get_port_exit, struct sock *sk, unsigned short snum)
 	struct ep_record r = {};
 	struct task_state *t;
 	struct inflight in;
+	bool fresh;
 
 	t = search_close(sk, &in);
 	if (!t)
 		return 0;
 	c = call_in(t, sk);
 	if (c && c->via == EP_VIA_BIND) {
-		if (!search_record(&r, sk, EP_VIA_BIND))
+		if (!search_record(&r, sk, EP_VIA_BIND, &fresh))
 			return 0;
 		if (ok) {
-			search_assigned(&r, now, now - in.start_ns, snum != 0);
+			search_assigned(&r, now, now - in.start_ns, snum != 0, fresh);
 		} else {
 			r.lport = snum;
 			failed(&r, now, EADDRINUSE, EP_VIA_BIND);
@@ -193,7 +195,7 @@ int BPF_PROG(on_udp_get_port_exit, struct sock *sk, unsigned short snum)
 		/* A send's autobind: its failure ends the send with EAGAIN
 		 * before udp_sendmsg, so it is reported here. */
 		if (!ok) {
-			if (search_record(&r, sk, EP_VIA_SENDMSG))
+			if (search_record(&r, sk, EP_VIA_SENDMSG, &fresh))
 				failed(&r, now, EAGAIN, EP_VIA_SENDMSG);
 			return 0;
 		}

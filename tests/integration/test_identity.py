@@ -45,22 +45,28 @@ def cgroups():
     """Makes cgroups under a test-owned top (its path: relative to the
     hierarchy's root, as eptrace reports it) and removes them after."""
     root, mounted = cgroup2_root()
-    mounted_at = root
     top = "/eptest-" + uuid.uuid4().hex[:8]
     made = []
 
     class Cgroups:
-        root = mounted_at
+        mount = root  # where the hierarchy is mounted
+
         def make(self, rel):
             path = top + rel
             os.makedirs(root + path, exist_ok=True)
             made.append(path)
             return path
 
+        def procs(self, path):
+            return f"{root}{path}/cgroup.procs"
+
+        def exec_argv(self, path, argv):
+            """argv run inside cgroup path, in the caller's namespaces."""
+            return ["sh", "-c", f'echo $$ > "{self.procs(path)}" && exec "$@"', "sh", *argv]
+
         def argv(self, path, netns, code):
             """python3 -c code inside cgroup path and namespace netns."""
-            return ["sh", "-c", f'echo $$ > "{root}{path}/cgroup.procs" && '
-                    f'exec ip netns exec {netns.name} {PY} -c "$0"', code]
+            return self.exec_argv(path, ["ip", "netns", "exec", netns.name, PY, "-c", code])
 
         def run(self, path, netns, code):
             return subprocess.run(self.argv(path, netns, code), capture_output=True, text=True,
@@ -70,14 +76,6 @@ def cgroups():
             """The same in the background, talking through stdin and stdout."""
             return subprocess.Popen(self.argv(path, netns, code), stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, text=True)
-
-        def exec_argv(self, path, argv):
-            """argv run inside cgroup path, in the caller's namespaces."""
-            return ["sh", "-c", f'echo $$ > "{root}{path}/cgroup.procs" && exec "$@"', "sh",
-                    *argv]
-
-        def procs(self, path):
-            return f"{root}{path}/cgroup.procs"
 
         def id(self, path):
             """The cgroup's id: its directory's inode."""
@@ -485,4 +483,4 @@ def test_v1_only_host_names_processes_by_their_v1_path(netns, cgroups, v1_servic
              "for m in $(grep ' - cgroup2 ' /proc/self/mountinfo | cut -d' ' -f5); do "
              'umount -l "$m"; done; exec "$@"', "sh"]
     tr = Tracer("--netns", netns.path, "-u", wrap=no_v2)
-    v1_named(tr, netns, v1, rel, v2_root=cgroups.root)
+    v1_named(tr, netns, v1, rel, v2_root=cgroups.mount)

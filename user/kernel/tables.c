@@ -172,11 +172,11 @@ bool ep_tables_tracks(const struct ep_tables *t, uint64_t cookie)
 	return lookup(t, cookie, &st);
 }
 
-bool ep_tables_exclude_cgroup(const struct ep_tables *t, uint64_t cgroup_id)
+void ep_tables_exclude_cgroup(const struct ep_tables *t, uint64_t cgroup_id)
 {
 	uint8_t one = 1;
 
-	return !bpf_map_update_elem(t->excluded_fd, &cgroup_id, &one, BPF_ANY);
+	bpf_map_update_elem(t->excluded_fd, &cgroup_id, &one, BPF_ANY);
 }
 
 /* A socket assigned this long before a dump that does not list it is gone. */

@@ -51,9 +51,9 @@ bool ep_tables_tw_take(const struct ep_tables *t, uint64_t cookie, uint64_t canc
 
 /* --unit/--container rejected this cgroup (its path, which cannot change,
  * says so): the kernel drops its later events (cg_excluded, which forgets
- * the least recently used when full). false if it could not be entered:
- * userspace goes on judging its events alone. */
-bool ep_tables_exclude_cgroup(const struct ep_tables *t, uint64_t cgroup_id);
+ * the least recently used when full). Should it not go in, userspace goes
+ * on judging its events alone. */
+void ep_tables_exclude_cgroup(const struct ep_tables *t, uint64_t cgroup_id);
 
 /* Whether the kernel still follows the socket. */
 bool ep_tables_tracks(const struct ep_tables *t, uint64_t cookie);
