@@ -22,7 +22,8 @@ CONFIG_SRC := user/config/options.c
 HOST_SRC := $(addprefix user/host/,netns.c sockdiag.c owners.c namer.c)
 OUTPUT_SRC := $(addprefix user/output/,format.c format_agg.c view.c metrics.c exporter.c)
 RECORDING_SRC := $(addprefix user/recording/,layout.c recorder.c store.c)
-KERNEL_SRC := $(addprefix user/kernel/,caps.c preempt.c loader.c tracepoint.c trampoline.c stats.c tables.c)
+KERNEL_SRC := $(addprefix user/kernel/,caps.c preempt.c loader.c tracepoint.c trampoline.c stats.c tables.c \
+	mapped.c)
 FLOW_SRC := $(addprefix user/,pipeline.c probe.c report.c main.c)
 
 # What the unit tests link: no kernel, no SQLite, no HTTP.

@@ -111,8 +111,11 @@ def prog_run_ns(ids):
     return sum(p.get("run_time_ns", 0) for p in progs if p["id"] in ids)
 
 
+STAT_MAX = 5  # bpf/record.h: enum ep_stat
+
+
 def kernel_stats():
-    """lost and submitted records of the running eptrace (its per-CPU stats map)."""
+    """lost and submitted records of the running eptrace (its stats map)."""
     out = subprocess.run(["bpftool", "-j", "map", "dump", "name", "stats"], capture_output=True,
                          text=True).stdout
     try:
@@ -123,9 +126,12 @@ def kernel_stats():
     # one map: a list of elements; several maps of that name: a list of maps
     elements = [e for m in entries for e in m["elements"]] if entries and "elements" in \
         entries[0] else entries
+    # a row of STAT_MAX counters per CPU (bpf/lib/maps.bpf.h); builds before
+    # it kept them in a per-CPU map
     for e in elements:
         f = e["formatted"]
-        tot[f["key"]] = tot.get(f["key"], 0) + sum(v["value"] for v in f["values"])
+        v = f["value"] if "value" in f else sum(c["value"] for c in f["values"])
+        tot[f["key"] % STAT_MAX] = tot.get(f["key"] % STAT_MAX, 0) + v
     return {"lost": tot.get(0, 0), "submitted": tot.get(3, 0)}
 
 

@@ -53,7 +53,7 @@ enum ep_release_reason {
 #define EP_F_STALE      0x20 /* release, in recordings before the table of slots: its entry
 			      * could not be removed then (no longer set) */
 
-/* Counters kept per CPU in the kernel; index into the stats map. */
+/* Counters kept in the kernel: a row of them per CPU in the stats map. */
 enum ep_stat {
 	EP_STAT_LOST = 0,        /* ring buffer full: record dropped */
 	EP_STAT_SOCKS_FULL,      /* socket table full: socket not tracked */

@@ -48,7 +48,6 @@ struct ep_run {
 	struct ep_recorder *recorder;
 	struct ep_exporter *exp;
 	struct ring_buffer *rb;
-	int wake_fd; /* epoll, edge-triggered on the ring's wakeups */
 	uint64_t start, last_stats, last_report, last_refresh; /* CLOCK_MONOTONIC ns */
 	uint64_t refresh_every;
 };
@@ -175,10 +174,9 @@ static void refresh_stats(struct ep_run *run)
 {
 	uint64_t st[EP_STAT_MAX];
 
-	if (!ep_read_stats(ep_stats_fd(&run->loader), st)) {
-		st[EP_STAT_HOOK_MISSES] = ep_hook_misses(&run->loader);
-		ep_pipe_stats(&run->pipe, mono_now(), st);
-	}
+	ep_read_stats(&run->loader.mapped, st);
+	st[EP_STAT_HOOK_MISSES] = ep_hook_misses(&run->loader);
+	ep_pipe_stats(&run->pipe, mono_now(), st);
 }
 
 static bool kernel_tracks(uint64_t cookie, void *ctx)
@@ -280,11 +278,10 @@ static int load(struct ep_run *run)
 	/* The ring's poll is level-triggered: it reports data as soon as one
 	 * record is in, and a reader woken by it wakes for every few records.
 	 * Edge-triggered, only the kernel's wakeups (a quarter of the ring
-	 * filled) and the timeout wake us. */
-	run->wake_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (run->wake_fd < 0 ||
-	    epoll_ctl(run->wake_fd, EPOLL_CTL_ADD, ep_events_fd(&run->loader),
-		      &(struct epoll_event){ .events = EPOLLIN | EPOLLET })) {
+	 * filled) and the timeout wake us. The ring's own epoll set is changed
+	 * (data.fd: libbpf's index of its one ring). */
+	if (epoll_ctl(ring_buffer__epoll_fd(run->rb), EPOLL_CTL_MOD, ep_events_fd(&run->loader),
+		      &(struct epoll_event){ .events = EPOLLIN | EPOLLET, .data.fd = 0 })) {
 		fprintf(stderr, "eptrace: cannot wait for the ring buffer: %s\n", strerror(errno));
 		return 1;
 	}
@@ -344,7 +341,8 @@ static int loop(struct ep_run *run)
 		uint64_t now;
 		int n;
 
-		if (epoll_wait(run->wake_fd, &ev, 1, WAIT_MS) < 0 && errno != EINTR) {
+		if (epoll_wait(ring_buffer__epoll_fd(run->rb), &ev, 1, WAIT_MS) < 0 &&
+		    errno != EINTR) {
 			fprintf(stderr, "eptrace: waiting for the ring buffer failed: %s\n",
 				strerror(errno));
 			return 1;
@@ -393,8 +391,6 @@ static void teardown(struct ep_run *run)
 	fflush(stdout);
 	ep_exporter_stop(run->exp);
 	ring_buffer__free(run->rb);
-	if (run->wake_fd > 0)
-		close(run->wake_fd);
 	ep_unload(&run->loader);
 	ep_tw_free(&run->tw);
 	ep_probe_free(run->probe);

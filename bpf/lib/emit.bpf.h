@@ -10,10 +10,12 @@
 
 static __always_inline void stat_inc(__u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+	__u32 k = bpf_get_smp_processor_id() * EP_STAT_MAX + idx;
+	__u64 *v = bpf_map_lookup_elem(&stats, &k);
 
+	/* atomic: where programs are preemptible, two may share a CPU's row */
 	if (v)
-		*v += 1;
+		__sync_fetch_and_add(v, 1);
 }
 
 /* Reserved and filled in place: bpf_ringbuf_output would copy the record

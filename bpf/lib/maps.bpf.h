@@ -46,9 +46,15 @@ struct {
 	__uint(max_entries, 8 * 1024 * 1024);
 } events SEC(".maps");
 
+/* Userspace reads the table and the counters through a mapping of their
+ * memory: a map syscall would hold bpf_prog_active on its CPU, and where the
+ * kernel preempts it there (PREEMPT_RT, preempt=full), every tracepoint
+ * program of the tasks that run meanwhile is skipped, unseen before Linux
+ * 6.6 counts such misses. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, EP_SOCKS_MAX);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct sock_slot);
 } socks SEC(".maps");
@@ -62,9 +68,12 @@ struct {
 	__type(value, __u8);
 } cg_excluded SEC(".maps");
 
+/* A row of EP_STAT_MAX counters per possible CPU (userspace sets the size
+ * before load). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, EP_STAT_MAX);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");

@@ -64,9 +64,10 @@ static __always_inline bool fill_owner(struct ep_record *r)
 }
 
 /* The same in programs that may have the task as a typed pointer (fentry,
- * fexit, tp_btf): plain loads instead of three helper calls, the same
- * values (comm is always NUL-terminated in the task; the cgroup is the
- * default hierarchy's, as bpf_get_current_cgroup_id() reads it). */
+ * fexit, tp_btf, syscall tracepoints; not the cgroup socket hooks): plain
+ * loads instead of three helper calls, the same values (comm is always
+ * NUL-terminated in the task; the cgroup is the default hierarchy's, as
+ * bpf_get_current_cgroup_id() reads it). */
 static __always_inline bool fill_owner_btf(struct ep_record *r)
 {
 	struct task_struct *t = bpf_get_current_task_btf();

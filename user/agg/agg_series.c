@@ -105,17 +105,9 @@ void ep_series_row(struct ep_agg *a, const struct ep_record *r)
 void ep_series_add(struct ep_agg *a, int metric, const struct ep_event *ev, uint64_t v)
 {
 	const struct ep_record *r = ev->rec;
-	struct ep_hist **slot = NULL;
 	struct series_key k;
 	struct ep_hist *h;
 
-	if (a->row && metric < EP_M_MAX) {
-		slot = &a->row[metric];
-		if (*slot) {
-			ep_hist_add(*slot, v);
-			return;
-		}
-	}
 	memset(&k, 0, sizeof(k));
 	k.metric = metric;
 	k.proto = r->proto;
@@ -134,13 +126,9 @@ void ep_series_add(struct ep_agg *a, int metric, const struct ep_event *ev, uint
 			memcpy(k.key, OTHER, sizeof(OTHER));
 		}
 	}
-	if (a->o.by == EP_BY_NONE) {
-		h = series_hist(a, &k);
-		if (slot)
-			*slot = h;
-	} else {
-		h = series_hist(a, &k);
-	}
+	h = series_hist(a, &k);
+	if (a->row) /* series_add finds it there from now on */
+		a->row[metric] = h;
 	if (!h && a->o.by != EP_BY_NONE) {
 		/* the series table is full: fold into other */
 		memset(k.key, 0, sizeof(k.key));

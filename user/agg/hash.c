@@ -15,6 +15,11 @@ static uint8_t *slot(const struct ep_hash *m, size_t i)
 	return m->slots + i * m->slot_size;
 }
 
+static size_t index_of(const struct ep_hash *m, const uint8_t *s)
+{
+	return (size_t)(s - m->slots) / m->slot_size;
+}
+
 static uint64_t final_mix(uint64_t h)
 {
 	h ^= h >> 30;
@@ -212,14 +217,13 @@ bool ep_hash_del(struct ep_hash *m, const void *key)
 	uint8_t *s = find_hashed(m, key, (uint32_t)hash(key, m->key_size), &found);
 
 	if (found)
-		del_at(m, (size_t)(s - m->slots) / m->slot_size);
+		del_at(m, index_of(m, s));
 	return found;
 }
 
 void ep_hash_del_value(struct ep_hash *m, void *val)
 {
-	del_at(m, (size_t)((uint8_t *)val - key_off() - pad8(m->key_size) - m->slots) /
-			  m->slot_size);
+	del_at(m, index_of(m, (uint8_t *)val - key_off() - pad8(m->key_size)));
 }
 
 void ep_hash_clear(struct ep_hash *m)

@@ -269,7 +269,7 @@ int ep_load(struct ep_loader *l, const struct ep_opts *o)
 		return -1;
 	}
 	tell_helper_reads(l);
-	if (tell_sctp(l, o)) {
+	if (ep_mapped_open(&l->mapped, l->obj) || tell_sctp(l, o)) {
 		reset(l);
 		return -1;
 	}
@@ -289,6 +289,7 @@ void ep_detach(struct ep_loader *l)
 void ep_unload(struct ep_loader *l)
 {
 	ep_detach(l);
+	ep_mapped_close(&l->mapped);
 	if (l->cgroup_fd >= 0)
 		close(l->cgroup_fd);
 	l->cgroup_fd = -1;
@@ -334,6 +335,7 @@ struct ep_tables ep_tables_of(const struct ep_loader *l)
 
 	return (struct ep_tables){
 		.socks_fd = bpf_object__find_map_fd_by_name(l->obj, "socks"),
+		.slots = l->mapped.socks,
 		.op_fd = op && bpf_program__autoload(op) ? bpf_program__fd(op) : -1,
 		.excluded_fd = bpf_object__find_map_fd_by_name(l->obj, "cg_excluded"),
 	};
@@ -344,15 +346,11 @@ bool ep_prog_is_hook(const struct bpf_program *p)
 	return bpf_program__type(p) != BPF_PROG_TYPE_SYSCALL;
 }
 
-void ep_prepare_table_op(struct bpf_object *obj)
+void ep_prepare_maps(struct bpf_object *obj)
 {
 	struct bpf_program *op = bpf_object__find_program_by_name(obj, "sock_table_op");
 
 	if (op && libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) != 1)
 		bpf_program__set_autoload(op, false);
-}
-
-int ep_stats_fd(const struct ep_loader *l)
-{
-	return bpf_object__find_map_fd_by_name(l->obj, "stats");
+	ep_mapped_size(obj);
 }

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include "config/options.h"
+#include "kernel/mapped.h"
 #include "kernel/tables.h"
 
 struct bpf_object;
@@ -34,6 +35,7 @@ struct ep_loader {
 	bool syscalls;    /* syscall tracepoints: failed binds, UDP connect/send autobind */
 	bool sctp;        /* SCTP followed (trampoline, sctp module loaded) */
 	char sctp_why[96]; /* why not, when it was asked for */
+	struct ep_mapped mapped; /* the table and counters, read without syscalls */
 };
 
 /* 0, or -1 after naming on stderr every capability that is missing. */
@@ -57,8 +59,7 @@ struct ep_tables ep_tables_of(const struct ep_loader *l);
  * not is run by userspace: sock_table_op). */
 bool ep_prog_is_hook(const struct bpf_program *p);
 /* Between open and load: the table's syscall program only where the kernel
- * has the program type (Linux 5.14+). */
-void ep_prepare_table_op(struct bpf_object *obj);
-int ep_stats_fd(const struct ep_loader *l);
+ * has the program type (Linux 5.14+); the counters sized for every CPU. */
+void ep_prepare_maps(struct bpf_object *obj);
 
 #endif

@@ -1,10 +1,11 @@
-/* Kernel-side counters: per-CPU sums. */
+/* Kernel-side counters: each summed over its CPUs' rows. */
 #ifndef EPTRACE_STATS_H
 #define EPTRACE_STATS_H
 
 #include <stdint.h>
 #include "record.h"
+#include "kernel/mapped.h"
 
-int ep_read_stats(int stats_fd, uint64_t out[EP_STAT_MAX]);
+void ep_read_stats(const struct ep_mapped *m, uint64_t out[EP_STAT_MAX]);
 
 #endif

@@ -28,33 +28,26 @@ static uint64_t key_at(uint64_t cookie, int i)
 	return i < EP_SOCK_WINDOW ? cookie : cookie | EP_SOCK_FAR;
 }
 
-/* The slots a cookie's entry may be in, a window per call where it does not
- * wrap around the end of the table. */
-static bool read_probes(int fd, uint64_t cookie, struct sock_slot v[EP_SOCK_PROBES])
+/* A slot as the kernel holds it now, copied out of the mapping: an empty
+ * one (most) by its key alone. The programs may be writing it; whoever acts
+ * on what was read checks it again in the kernel (run_op). */
+static void read_slot(const struct ep_tables *t, uint32_t idx, struct sock_slot *v)
 {
-	/* written by the kernel; zeroed first for tools that do not know the
-	 * batch command (valgrind) */
-	memset(v, 0, EP_SOCK_PROBES * sizeof(*v));
-	for (uint32_t w = 0; w < EP_SOCK_PROBES; w += EP_SOCK_WINDOW) {
-		uint32_t first = ep_sock_slot(cookie, w), keys[EP_SOCK_WINDOW], in, out;
-		__u32 count = EP_SOCK_WINDOW;
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	const struct sock_slot *s = &t->slots[idx];
 
-		if (first + EP_SOCK_WINDOW <= EP_SOCKS_MAX) {
-			in = first - 1; /* the batch starts after in_batch's key */
-			if (bpf_map_lookup_batch(fd, first ? &in : NULL, &out, keys, &v[w], &count,
-						 &opts) || count != EP_SOCK_WINDOW)
-				return false;
-			continue;
-		}
-		for (uint32_t i = w; i < w + EP_SOCK_WINDOW; i++) {
-			uint32_t idx = ep_sock_slot(cookie, i);
-
-			if (bpf_map_lookup_elem(fd, &idx, &v[i]))
-				return false;
-		}
+	if (!__atomic_load_n(&s->key, __ATOMIC_ACQUIRE)) {
+		memset(v, 0, sizeof(*v));
+		return;
 	}
-	return true;
+	memcpy(v, s, sizeof(*v));
+}
+
+/* The slots a cookie's entry may be in. */
+static void read_probes(const struct ep_tables *t, uint64_t cookie,
+			struct sock_slot v[EP_SOCK_PROBES])
+{
+	for (int i = 0; i < EP_SOCK_PROBES; i++)
+		read_slot(t, ep_sock_slot(cookie, i), &v[i]);
 }
 
 /* The entry of a cookie as the table holds it now. */
@@ -62,8 +55,9 @@ static bool lookup(const struct ep_tables *t, uint64_t cookie, struct sock_state
 {
 	struct sock_slot v[EP_SOCK_PROBES];
 
-	if (!cookie || !read_probes(t->socks_fd, cookie, v))
+	if (!cookie)
 		return false;
+	read_probes(t, cookie, v);
 	for (int i = 0; i < EP_SOCK_PROBES; i++)
 		if (v[i].key == key_at(cookie, i)) {
 			*st = v[i].st;
@@ -82,8 +76,9 @@ static int run_op_here(const struct ep_tables *t, struct sock_op *op)
 	struct sock_slot v[EP_SOCK_PROBES], empty = { 0 };
 	int free_at = -1;
 
-	if (!op->cookie || !read_probes(t->socks_fd, op->cookie, v))
+	if (!op->cookie)
 		return -1;
+	read_probes(t, op->cookie, v);
 	for (int i = 0; i < EP_SOCK_PROBES; i++) {
 		uint32_t idx = ep_sock_slot(op->cookie, i);
 		const struct sock_state *st = &v[i].st;
@@ -181,9 +176,8 @@ void ep_tables_exclude_cgroup(const struct ep_tables *t, uint64_t cgroup_id)
 
 /* A socket assigned this long before a dump that does not list it is gone. */
 #define SETTLE_NS 1000000000ULL
-/* Slots read per sweep, 4096 at a time: the table is walked in 16 sweeps. */
+/* Slots read per sweep: the table is walked in 16 sweeps. */
 #define SWEEP_SLICE (EP_SOCKS_MAX / 16)
-#define SWEEP_BATCH 4096
 
 struct ep_sweep_ns {
 	uint32_t netns;
@@ -276,34 +270,24 @@ static void sweep_forget(struct ep_sweep *s)
 
 size_t ep_sweep_run(struct ep_sweep *s, const struct ep_tables *t)
 {
-	struct sock_slot *v = NULL;
-	uint32_t keys[SWEEP_BATCH];
 	size_t removed = 0;
 
 	if (!s->n)
 		return 0;
-	v = calloc(SWEEP_BATCH, sizeof(*v)); /* zeroed: see read_probes() */
-	for (uint32_t done = 0; v && done < SWEEP_SLICE; done += SWEEP_BATCH) {
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		uint32_t in = s->cursor - 1, out;
-		__u32 count = SWEEP_BATCH;
+	for (uint32_t done = 0; done < SWEEP_SLICE; done++) {
+		struct sock_op op = { .op = SOCK_OP_DROP };
+		struct sock_slot v;
 
-		if (bpf_map_lookup_batch(t->socks_fd, s->cursor ? &in : NULL, &out, keys, v, &count,
-					 &opts) && errno != ENOENT)
-			break;
-		for (__u32 i = 0; i < count; i++) {
-			uint64_t cookie = v[i].key & ~EP_SOCK_FAR;
-			struct sock_op op = { .op = SOCK_OP_DROP, .cookie = cookie, .st = v[i].st };
-
-			/* a busy slot is being written: not judged now */
-			if (!cookie || (cookie & EP_SOCK_BUSY) || !gone(s, cookie, &v[i].st))
-				continue;
-			/* removed only if the kernel has not changed it since */
-			removed += run_op(t, &op) == 1;
-		}
-		s->cursor = (s->cursor + SWEEP_BATCH) & (EP_SOCKS_MAX - 1);
+		read_slot(t, s->cursor, &v);
+		s->cursor = (s->cursor + 1) & (EP_SOCKS_MAX - 1);
+		op.cookie = v.key & ~EP_SOCK_FAR;
+		/* a busy slot is being written: not judged now */
+		if (!op.cookie || (op.cookie & EP_SOCK_BUSY) || !gone(s, op.cookie, &v.st))
+			continue;
+		/* removed only if the kernel has not changed it since */
+		op.st = v.st;
+		removed += run_op(t, &op) == 1;
 	}
-	free(v);
 	sweep_forget(s);
 	return removed;
 }

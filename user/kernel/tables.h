@@ -27,10 +27,12 @@
 #include "host/owners.h"
 #include "host/sockdiag.h"
 
-/* The table (map fd) and the program that changes it for userspace (fd, -1
- * where the kernel has no syscall programs, before Linux 5.14: userspace then
- * writes slots itself, which a program may race). */
+/* The table (its mapped slots, read without a syscall, and its map fd) and
+ * the program that changes it for userspace (fd, -1 where the kernel has no
+ * syscall programs, before Linux 5.14: userspace then writes slots itself,
+ * which a program may race). */
 struct ep_tables {
+	const struct sock_slot *slots;
 	int socks_fd;
 	int op_fd;
 	int excluded_fd; /* cg_excluded */

@@ -118,7 +118,7 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o,
 	EP_SET_KNOBS(s, o, direct_loads);
 	l->direct_loads = direct_loads;
 	s->rodata->tw_timer_fn = tw_timer_fn;
-	ep_prepare_table_op(s->obj);
+	ep_prepare_maps(s->obj);
 	/* The test knob plays a kernel that refuses the direct loads. */
 	err = direct_loads && ep_refused_for_test("direct_loads") ? -EINVAL : tracepoint_bpf__load(s);
 	if (err && !direct_loads)

@@ -148,7 +148,7 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o, char *why
 	l->direct_loads = true;
 	if (!choose_targets(l, s, o, why, len))
 		return -1;
-	ep_prepare_table_op(s->obj);
+	ep_prepare_maps(s->obj);
 	err = trampoline_bpf__load(s);
 	if (err)
 		snprintf(why, len, "the kernel refused its fentry/fexit programs: %s (-v shows why)",

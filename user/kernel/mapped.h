@@ -1,0 +1,25 @@
+/* The maps userspace reads through a mapping of their memory instead of map
+ * syscalls (why: bpf/lib/maps.bpf.h): the socket table and the counters. */
+#ifndef EPTRACE_MAPPED_H
+#define EPTRACE_MAPPED_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "record.h"
+
+struct bpf_object;
+
+struct ep_mapped {
+	const struct sock_slot *socks; /* EP_SOCKS_MAX slots, read-only */
+	const uint64_t *stats;         /* ncpus rows of EP_STAT_MAX counters */
+	size_t socks_len, stats_len;
+	int ncpus;
+};
+
+/* Between open and load: a row of counters for every possible CPU. */
+void ep_mapped_size(struct bpf_object *obj);
+/* Once loaded: 0, or -1 after saying on stderr what could not be mapped. */
+int ep_mapped_open(struct ep_mapped *m, struct bpf_object *obj);
+void ep_mapped_close(struct ep_mapped *m);
+
+#endif
