@@ -118,7 +118,7 @@ class Netns:
 class Tracer:
     """eptrace --json in the background; events collected as they arrive."""
 
-    def __init__(self, *args, env=None, wrap=()):
+    def __init__(self, *args, env=None, wrap=(), start_timeout=30):
         # a subcommand (record) goes first
         sub = [args[0]] if args and args[0] == "record" else []
         # The trampoline backend is asked by name: auto passes it over on a
@@ -135,7 +135,7 @@ class Tracer:
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         try:
-            wait_until(lambda: self.of("start") or self.proc.poll() is not None, 30,
+            wait_until(lambda: self.of("start") or self.proc.poll() is not None, start_timeout,
                        "the start event")
         except AssertionError:
             self.proc.kill()

@@ -436,7 +436,10 @@ def test_no_map_syscalls_while_tracing(netns, tmp_path):
     asan = os.environ.get("ASAN_OPTIONS", "")
     tr = Tracer("--netns", netns.path, "--interval", "0.1",
                 env={"ASAN_OPTIONS": f"{asan}:detect_leaks=0" if asan else "detect_leaks=0"},
-                wrap=["strace", "-f", "-qq", "-e", "trace=bpf", "-o", str(log)])
+                # only bpf() stops the tracer (a seccomp filter), and its
+                # start may take longer than the others' in a slow guest
+                wrap=["strace", "-f", "--seccomp-bpf", "-qq", "-e", "trace=bpf", "-o", str(log)],
+                start_timeout=120)
     started = log.stat().st_size
     truth = facts(netns.run(WORKLOAD, "all").stdout)
     allocs = [f for f in truth if f["kind"] == "alloc"]
