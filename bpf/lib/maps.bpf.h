@@ -49,8 +49,8 @@ struct {
 /* Userspace reads the table and the counters through a mapping of their
  * memory: a map syscall would hold bpf_prog_active on its CPU, and where the
  * kernel preempts it there (PREEMPT_RT, preempt=full), every tracepoint
- * program of the tasks that run meanwhile is skipped, unseen before Linux
- * 6.6 counts such misses. */
+ * program of the tasks that run meanwhile is skipped (uncounted on 6.1;
+ * 6.18 counts it in the programs' recursion_misses). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, EP_SOCKS_MAX);

@@ -12,8 +12,9 @@ from collections import Counter
 import pytest
 
 from bpfmap import ArrayMap
-from conftest import (CHURN, EPTRACE, SCENARIO, WORKLOAD, Netns, Tracer, assert_no_sanitizer_report, facts,
-                      free_port, preempting_kernel, read_until, readline, wait_until, wait_banner)
+from conftest import (CHURN, EPTRACE, SCENARIO, WORKLOAD, Netns, Tracer, assert_no_sanitizer_report,
+                      facts, free_port, preempting_kernel, read_until, readline, wait_until,
+                      wait_banner)
 
 PY = "/usr/bin/python3"
 
@@ -426,8 +427,8 @@ def test_concurrent_churn_is_reported_or_counted(netns):
 def test_no_map_syscalls_while_tracing(netns, tmp_path):
     # A map syscall holds bpf_prog_active on its CPU; where the kernel may
     # preempt it there (PREEMPT_RT, preempt=full), every tracepoint program
-    # of the tasks that run meanwhile is skipped, silently before Linux 6.6
-    # (the RT CI lost a workload's UDP connects so). Once started, the tracer
+    # of the tasks that run meanwhile is skipped, uncounted on 6.1 (the RT
+    # CI lost a workload's UDP connects so). Once started, the tracer
     # reads its table and counters through their mappings, with reports and
     # table sweeps every 0.1 s here.
     log = tmp_path / "bpf.log"
