@@ -253,6 +253,10 @@ static void apply(struct ep_probe *p, uint32_t netns, const struct dump *d, uint
 
 	if (d->range_ok)
 		ep_pipe_range(p->pipe, now, netns, d->lo, d->hi, d->reserved_any ? d->reserved : NULL);
+	/* The kernel follows the holders before anyone is shown them: a holder
+	 * that closed between the snapshot and its hand-over would never be
+	 * released (its close found no entry). */
+	hand_over_found(p, netns, d);
 	snap = calloc(d->n ? d->n : 1, sizeof(*snap));
 	if (!snap)
 		return;
@@ -277,7 +281,6 @@ static void apply(struct ep_probe *p, uint32_t netns, const struct dump *d, uint
 	}
 	ep_pipe_snapshot(p->pipe, now, netns, snap, n);
 	free(snap);
-	hand_over_found(p, netns, d);
 	if (p->on_dumped)
 		p->on_dumped(p->on_dumped_ctx, netns, d->v, d->n, now);
 }
