@@ -318,6 +318,32 @@ int on_exit_sendmmsg(struct syscall_trace_exit *ctx)
 
 /* ---------- UDP release ---------- */
 
+/* A socket made while traced closes without its port reported: either it
+ * never had one, or no hook saw it taken: an io_uring connect or send (no
+ * syscall exit follows them), or a syscall exit the kernel skipped. Such a
+ * port's release is reported, held since a time not known (as for a port
+ * held before the start), by the task closing it; userspace counts it in
+ * untracked_releases. */
+static __always_inline void unbound_closed(const struct sock_state *st, __u64 cookie)
+{
+	const struct sock *sk = (const struct sock *)st->sk;
+	struct ep_record r = {};
+
+	if (!SK_FIELD(sk, __sk_common.skc_num) || !fill_owner(&r) || !fill_from_sk(&r, sk)) {
+		sock_drop(st, cookie);
+		return;
+	}
+	r.cookie = cookie;
+	if (r.rport)
+		r.flags |= EP_F_RADDR;
+	r.kind = EP_RELEASE;
+	r.ts_ns = bpf_ktime_get_ns();
+	r.reason = EP_REL_UDP_CLOSE;
+	r.latency_ns = EP_LATENCY_NONE;
+	if (sock_drop(st, cookie))
+		emit(&r);
+}
+
 SEC("cgroup/sock_release")
 int on_sock_release(struct bpf_sock *ctx)
 {
@@ -333,7 +359,7 @@ int on_sock_release(struct bpf_sock *ctx)
 	if (st->phase == PH_ASSIGNED)
 		released(cookie, st, bpf_ktime_get_ns(), EP_REL_UDP_CLOSE, 0);
 	else if (st->phase == PH_UNBOUND)
-		sock_drop(st, cookie);
+		unbound_closed(st, cookie);
 	return 1;
 }
 

@@ -4,6 +4,8 @@ import os
 import signal
 import subprocess
 
+import pytest
+
 from conftest import EPTRACE, SCENARIO, WORKLOAD, facts, wait_until
 
 PY = "/usr/bin/python3"
@@ -100,6 +102,30 @@ def test_timewait_expiry_is_seen(netns, tracer_factory):
     assert 59e9 <= rel["timewait_ns"] <= 70e9, rel
     assert rel["pid"] == f["pid"] and rel["comm"] == f["comm"]
     assert tr.stop() == 0 and tr.summary()["lost"] == 0
+
+
+def test_io_uring_udp_connect_is_reported(netns, tracer_factory):
+    """An io_uring connect has no connect() syscall exit: the trampoline
+    backend sees its port taken; the tracepoint backend reports the port at
+    its release and counts that release as one never seen assigned."""
+    tr = tracer_factory("--netns", netns.path)
+    (f,) = [x for x in facts(netns.run(WORKLOAD, "uring").stdout) if x["case"] ==
+            "udp4_uring_connect"]
+    if f["kind"] == "unsupported":
+        tr.stop()
+        pytest.skip("this kernel has no io_uring")
+    wait_until(lambda: tr.of("release", lport=f["lport"]), 20, "the port's release")
+    assert tr.stop() == 0
+    (rel,) = tr.of("release", lport=f["lport"])
+    assert same(rel, f, ("proto", "family", "lport", "pid", "comm")), (rel, f)
+    assert rel["reason"] == "close" and rel["netns"] == netns.inode
+    allocs = tr.of("alloc", lport=f["lport"])
+    s = tr.summary()
+    if tr.backend == "trampoline":
+        assert len(allocs) == 1 and same(allocs[0], f), allocs
+        assert rel["held_ns"] > 0 and s["untracked_releases"] == 0
+    else:
+        assert allocs == [] and rel["held_ns"] is None and s["untracked_releases"] == 1, (rel, s)
 
 
 def test_kernel_filters(netns, tracer_factory):

@@ -4,16 +4,22 @@
  *
  *   workload all       every case below
  *   workload tw        one TCP connection closed actively (TIME_WAIT)
+ *   workload uring     one UDP connect made through io_uring (no connect()
+ *                      syscall): prints kind "unsupported" where the
+ *                      kernel has no io_uring
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/io_uring.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -229,6 +235,69 @@ static void udp_connect_case(const char *cas, int family, int mapped, int discon
 	close(fd);
 }
 
+/* One IORING_OP_CONNECT on a ring of one entry, waited for: its result
+ * (-errno), or the io_uring call's failure as -errno. */
+static int uring_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct io_uring_params p = { 0 };
+	int ring = (int)syscall(__NR_io_uring_setup, 1, &p), res;
+	size_t sq_len, cq_len, sqe_len;
+	uint8_t *sq, *cq;
+	struct io_uring_sqe *sqe;
+	unsigned tail, idx;
+
+	if (ring < 0)
+		return -errno;
+	sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	sqe_len = p.sq_entries * sizeof(struct io_uring_sqe);
+	sq = mmap(NULL, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_SQ_RING);
+	cq = mmap(NULL, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_CQ_RING);
+	sqe = mmap(NULL, sqe_len, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqe == MAP_FAILED)
+		die("io_uring mmap");
+	tail = *(unsigned *)(sq + p.sq_off.tail);
+	idx = tail & *(unsigned *)(sq + p.sq_off.ring_mask);
+	memset(&sqe[idx], 0, sizeof(sqe[idx]));
+	sqe[idx].opcode = IORING_OP_CONNECT;
+	sqe[idx].fd = fd;
+	sqe[idx].addr = (uint64_t)(uintptr_t)sa;
+	sqe[idx].off = len; /* the address length (addr2) */
+	((unsigned *)(sq + p.sq_off.array))[idx] = idx;
+	__atomic_store_n((unsigned *)(sq + p.sq_off.tail), tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		res = -errno;
+	else
+		res = ((struct io_uring_cqe *)(cq + p.cq_off.cqes))
+			[*(unsigned *)(cq + p.cq_off.head) & *(unsigned *)(cq + p.cq_off.ring_mask)].res;
+	munmap(sq, sq_len);
+	munmap(cq, cq_len);
+	munmap(sqe, sqe_len);
+	close(ring);
+	return res;
+}
+
+/* A UDP connect with no connect() syscall, hence no syscall exit. */
+static void uring_connect_case(const char *cas)
+{
+	struct sockaddr_storage ss;
+	int fd = sock(4, SOCK_DGRAM);
+	socklen_t len = addr_of(4, 0, udp_port4, &ss);
+	int res = uring_connect(fd, (struct sockaddr *)&ss, len);
+
+	if (res == -ENOSYS || res == -EPERM || res == -EINVAL) {
+		fact("unsupported", cas, "udp", 4, "connect", 0, NULL);
+		close(fd);
+		return;
+	}
+	if (res) {
+		errno = -res;
+		die("io_uring connect");
+	}
+	fact("alloc", cas, "udp", 4, "connect", local_port(fd), "\"release\":\"close\"");
+	close(fd);
+}
+
 /* send() with no address on an unconnected socket fails (EDESTADDRREQ), but
  * only after the autobind: the port is held until close. */
 static void udp_unaddressed_send_case(const char *cas)
@@ -357,6 +426,10 @@ int main(int argc, char **argv)
 
 	prctl(PR_SET_NAME, "ep-workload");
 	setup_servers();
+	if (!strcmp(what, "uring")) {
+		uring_connect_case("udp4_uring_connect");
+		return 0;
+	}
 	if (!strcmp(what, "tw")) {
 		tcp_connect_case("tw_tcp4", 4, 0, 0, 0, 1);
 		return 0;

@@ -88,7 +88,8 @@ static int tell_missing(const struct ep_loader *l, const struct ep_opts *o)
 	else if (!l->syscalls)
 		fprintf(stderr, "eptrace: without the syscall tracepoints: failed bind() "
 				"(EADDRINUSE, conflicts and exhaustion), UDP autobind in connect() "
-				"(assignments and EAGAIN), the EAGAIN of a send's autobind, and "
+				"(EAGAIN, and assignments: their ports are reported at the release "
+				"only), the EAGAIN of a send's autobind, and "
 				"UDP connect(AF_UNSPEC) releases are not seen\n");
 	if (!l->sock_hooks && !o->tcp) {
 		fprintf(stderr, "eptrace: only UDP was asked for and UDP cannot be seen: "
