@@ -62,7 +62,8 @@ void ep_event_addrs(const struct ep_event *ev, struct ep_addrs *out)
 
 int ep_decode(const struct ep_record *rec, int64_t mono_to_unix, struct ep_event *ev)
 {
-	/* every field set by one assignment: no call to memset per record */
+	/* Whole-struct assignments, no memset call per record; a record
+	 * refused leaves the event zeroed. */
 	*ev = (struct ep_event){ 0 };
 	if (rec->kind < EP_ALLOC || rec->kind > EP_TW_START || rec->kind == EP_TW_CANCEL)
 		return -1;
