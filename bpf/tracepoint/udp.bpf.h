@@ -117,9 +117,8 @@ static __always_inline void autobind_failed(struct sock *sk, __u64 cookie, __u8 
 
 /* A UDP connect the cgroup hook bracketed: its port, or its EAGAIN. */
 static __always_inline void udp_connect_done(const struct thread_bracket *in, struct sock *sk,
-					    long ret)
+					    long ret, __u64 now)
 {
-	__u64 now = bpf_ktime_get_ns();
 
 	if (SK_FIELD(sk, __sk_common.skc_num)) {
 		udp_assigned(sock_find(in->cookie), sk, in->cookie,
@@ -182,11 +181,11 @@ static __always_inline void udp_disconnected(void)
  * syscall exit to close it) is dropped. The socket's cookie rules out a
  * socket freed since; a bracket older than a millisecond is checked against
  * the fd this connect was given, which costs a walk of the fd table. */
-static __always_inline bool bracket_is_this_calls(const struct thread_bracket *c)
+static __always_inline bool bracket_is_this_calls(const struct thread_bracket *c, __u64 now)
 {
 	if (sk_cookie((const struct sock *)c->sk) != c->cookie)
 		return false;
-	if (bpf_ktime_get_ns() - c->start_ns < 1000000)
+	if (now - c->start_ns < 1000000)
 		return true;
 	return c->sk == (__u64)fd_to_sock(syscall_arg0());
 }
@@ -201,11 +200,13 @@ int on_exit_connect(struct syscall_trace_exit *ctx)
 	if (!in && ret)
 		return 0; /* the common case: neither a UDP bracket nor a disconnect */
 	if (in) {
+		/* one clock read serves the bracket's check and its end */
 		struct thread_bracket c = *in;
+		__u64 now = bpf_ktime_get_ns();
 
 		in->tid = 0;
-		if (c.sk && bracket_is_this_calls(&c)) {
-			udp_connect_done(&c, (struct sock *)c.sk, ret);
+		if (c.sk && bracket_is_this_calls(&c, now)) {
+			udp_connect_done(&c, (struct sock *)c.sk, ret, now);
 			return 0;
 		}
 	}
