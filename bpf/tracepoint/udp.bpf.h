@@ -325,24 +325,19 @@ int on_exit_sendmmsg(struct syscall_trace_exit *ctx)
  * port's release is reported, held since a time not known (as for a port
  * held before the start), by the task closing it; userspace counts it in
  * untracked_releases. */
-static __always_inline void unbound_closed(const struct sock_state *st, __u64 cookie)
+static __always_inline void unbound_closed(struct sock_state *st, __u64 cookie)
 {
 	const struct sock *sk = (const struct sock *)st->sk;
-	struct ep_record r = {};
 
-	if (!SK_FIELD(sk, __sk_common.skc_num) || !fill_owner(&r) || !fill_from_sk(&r, sk)) {
+	if (!SK_FIELD(sk, __sk_common.skc_num) || !fill_owner(&st->rec) ||
+	    !fill_from_sk(&st->rec, sk)) {
 		sock_drop(st, cookie);
 		return;
 	}
-	r.cookie = cookie;
-	if (r.rport)
-		r.flags |= EP_F_RADDR;
-	r.kind = EP_RELEASE;
-	r.ts_ns = bpf_ktime_get_ns();
-	r.reason = EP_REL_UDP_CLOSE;
-	r.latency_ns = EP_LATENCY_NONE;
-	if (sock_drop(st, cookie))
-		emit(&r);
+	/* the entry's template, filled in place, is the release's record */
+	if (st->rec.rport)
+		st->rec.flags |= EP_F_RADDR;
+	released(cookie, st, bpf_ktime_get_ns(), EP_REL_UDP_CLOSE, 0);
 }
 
 SEC("cgroup/sock_release")
