@@ -18,21 +18,35 @@ static __always_inline void stat_inc(__u32 idx)
 		__sync_fetch_and_add(v, 1);
 }
 
+/* A record's place in the ring, for the caller to fill; NULL when the ring
+ * is full (the caller counts the loss: only it knows whether the record
+ * was its to send). */
+static __always_inline struct ep_record *emit_reserve(void)
+{
+	return bpf_ringbuf_reserve(&events, sizeof(struct ep_record), 0);
+}
+
+static __always_inline void emit_submit(struct ep_record *out)
+{
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+			      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+
+	bpf_ringbuf_submit(out, flags);
+	stat_inc(EP_STAT_EVENTS);
+}
+
 /* Reserved and filled in place: bpf_ringbuf_output would copy the record
  * once more, with the kernel's memcpy. */
 static __always_inline void emit(const struct ep_record *r)
 {
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
-			      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	struct ep_record *out = bpf_ringbuf_reserve(&events, sizeof(*out), 0);
+	struct ep_record *out = emit_reserve();
 
 	if (!out) {
 		stat_inc(EP_STAT_LOST);
 		return;
 	}
 	*out = *r;
-	bpf_ringbuf_submit(out, flags);
-	stat_inc(EP_STAT_EVENTS);
+	emit_submit(out);
 }
 
 #endif

@@ -23,21 +23,27 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 #define SK_FIELD(p, field) \
 	(direct_loads ? AS(struct sock, p)->field : BPF_CORE_READ((const struct sock *)(p), field))
 
-/* Both readers end here: the remote flag, and the filters set before load. */
-static __always_inline bool facts_filtered(struct ep_record *r, __u16 family)
+/* A record has a peer when its remote port is set. */
+static __always_inline void raddr_flag(struct ep_record *r)
 {
 	if (r->rport)
 		r->flags |= EP_F_RADDR;
 	else
 		r->flags &= ~EP_F_RADDR;
+}
+
+/* Both readers end here: the remote flag, and the filters set before load. */
+static __always_inline bool facts_filtered(struct ep_record *r, __u16 family)
+{
+	raddr_flag(r);
 	if (targ_netns && r->netns != targ_netns)
 		return false;
 	return family_wanted(family) && proto_wanted(r->proto);
 }
 
-/* The head of sock_common as one helper read, where the kernel's layout
- * has it (every kernel since 2.6.38): the IPv4 pair, the hash, the ports and
- * the family; each helper call costs more than the bytes it copies. */
+/* What a record needs of sock_common, which on the usual layout (every
+ * kernel since 4.x built with IPv6) lies in its first 96 bytes: one helper
+ * read where each field's own read would cost about as much as the lot. */
 struct sk_head {
 	__be32 daddr;
 	__be32 rcv_saddr;
@@ -45,6 +51,11 @@ struct sk_head {
 	__be16 dport;
 	__u16 num;
 	__u16 family;
+	__u8 skipped[30]; /* state, flags, bound device, bind node, proto */
+	__u64 net;        /* struct net * */
+	__u8 v6_daddr[16];
+	__u8 v6_rcv_saddr[16];
+	__u64 cookie;
 };
 
 #define SK_HEAD_AT(field, at) \
@@ -54,44 +65,70 @@ struct sk_head {
 static __always_inline bool sk_head_read(const struct sock *sk, struct sk_head *h)
 {
 	if (!SK_HEAD_AT(skc_rcv_saddr, 4) || !SK_HEAD_AT(skc_dport, 12) ||
-	    !SK_HEAD_AT(skc_num, 14) || !SK_HEAD_AT(skc_family, 16))
+	    !SK_HEAD_AT(skc_num, 14) || !SK_HEAD_AT(skc_family, 16) ||
+	    !SK_HEAD_AT(skc_net, 48) || !SK_HEAD_AT(skc_v6_daddr, 56) ||
+	    !SK_HEAD_AT(skc_v6_rcv_saddr, 72) || !SK_HEAD_AT(skc_cookie, 88))
 		return false;
 	return !bpf_probe_read_kernel(h, sizeof(*h), &sk->__sk_common.skc_daddr);
 }
 
-/* Addresses, ports and namespace of a socket, read by address so that the same
- * code serves BTF pointers and addresses found by walking the fd table. */
+/* The head by plain loads where the kernel allows them, else by one helper
+ * read, else (another layout) field by field. */
+static __always_inline void sk_head_of(const struct sock *sk, struct sk_head *h)
+{
+	if (!direct_loads && sk_head_read(sk, h))
+		return;
+	h->family = SK_FIELD(sk, __sk_common.skc_family);
+	h->num = SK_FIELD(sk, __sk_common.skc_num);
+	h->dport = SK_FIELD(sk, __sk_common.skc_dport);
+	h->rcv_saddr = SK_FIELD(sk, __sk_common.skc_rcv_saddr);
+	h->daddr = SK_FIELD(sk, __sk_common.skc_daddr);
+	h->net = (__u64)SK_FIELD(sk, __sk_common.skc_net.net);
+	h->cookie = SK_FIELD(sk, __sk_common.skc_cookie.counter);
+	if (h->family != AF_INET6)
+		return;
+	if (direct_loads) {
+		__builtin_memcpy(h->v6_daddr, &AS(struct sock, sk)->__sk_common.skc_v6_daddr, 16);
+		__builtin_memcpy(h->v6_rcv_saddr,
+				 &AS(struct sock, sk)->__sk_common.skc_v6_rcv_saddr, 16);
+	} else {
+		bpf_core_read(h->v6_daddr, 16, &sk->__sk_common.skc_v6_daddr);
+		bpf_core_read(h->v6_rcv_saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+	}
+}
+
+/* Addresses, ports and namespace of a socket whose head the caller read,
+ * by address so that the same code serves BTF pointers and addresses found
+ * by walking the fd table. proto: the socket's, when the caller knows it,
+ * else 0. */
+static __always_inline bool fill_from_head(struct ep_record *r, const struct sock *sk,
+					   const struct sk_head *h, __u8 proto)
+{
+	const struct net *net = (const struct net *)h->net;
+
+	if (h->num)
+		r->lport = h->num;
+	r->rport = bpf_ntohs(h->dport);
+	r->netns = direct_loads ? AS(struct net, net)->ns.inum : BPF_CORE_READ(net, ns.inum);
+	r->proto = proto ?: SK_FIELD(sk, sk_protocol);
+	if (h->family == AF_INET) {
+		r->family = 4;
+		__builtin_memcpy(r->laddr, &h->rcv_saddr, 4);
+		__builtin_memcpy(r->raddr, &h->daddr, 4);
+	} else {
+		r->family = 6;
+		__builtin_memcpy(r->laddr, h->v6_rcv_saddr, 16);
+		__builtin_memcpy(r->raddr, h->v6_daddr, 16);
+	}
+	return facts_filtered(r, h->family);
+}
+
 static __always_inline bool fill_from_sk(struct ep_record *r, const struct sock *sk)
 {
 	struct sk_head h;
 
-	if (direct_loads || !sk_head_read(sk, &h)) {
-		h.family = SK_FIELD(sk, __sk_common.skc_family);
-		h.num = SK_FIELD(sk, __sk_common.skc_num);
-		h.dport = SK_FIELD(sk, __sk_common.skc_dport);
-		h.rcv_saddr = SK_FIELD(sk, __sk_common.skc_rcv_saddr);
-		h.daddr = SK_FIELD(sk, __sk_common.skc_daddr);
-	}
-	if (h.num)
-		r->lport = h.num;
-	r->rport = bpf_ntohs(h.dport);
-	r->netns = direct_loads ? AS(struct sock, sk)->__sk_common.skc_net.net->ns.inum
-				: BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	r->proto = SK_FIELD(sk, sk_protocol);
-	if (h.family == AF_INET) {
-		r->family = 4;
-		__builtin_memcpy(r->laddr, &h.rcv_saddr, 4);
-		__builtin_memcpy(r->raddr, &h.daddr, 4);
-	} else if (direct_loads) {
-		r->family = 6;
-		__builtin_memcpy(r->laddr, &AS(struct sock, sk)->__sk_common.skc_v6_rcv_saddr, 16);
-		__builtin_memcpy(r->raddr, &AS(struct sock, sk)->__sk_common.skc_v6_daddr, 16);
-	} else {
-		r->family = 6;
-		bpf_core_read(r->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(r->raddr, 16, &sk->__sk_common.skc_v6_daddr);
-	}
-	return facts_filtered(r, h.family);
+	sk_head_of(sk, &h);
+	return fill_from_head(r, sk, &h, 0);
 }
 
 /* The same from a pointer the verifier knows as a struct sock (a traced
@@ -161,6 +198,34 @@ static __always_inline bool fill_from_bound_ctx(struct ep_record *r, struct bpf_
 		__builtin_memcpy(r->laddr, l, 16);
 	}
 	return facts_filtered(r, family);
+}
+
+/* A pending connect's or listen's port and addresses at the sockops
+ * callback that ends its bracket: context loads, where reading the socket
+ * takes four helper reads on kernels without bpf_rdonly_cast. Namespace,
+ * protocol and the filters' verdict stay as the bracket's start found them. */
+static __always_inline void fill_from_sockops(struct ep_record *r, struct bpf_sock_ops *ctx)
+{
+	__u16 lport = ctx->local_port;
+
+	if (lport)
+		r->lport = lport;
+	r->rport = bpf_ntohl(ctx->remote_port) & 0xffff;
+	if (ctx->family == AF_INET) {
+		__u32 l = ctx->local_ip4, d = ctx->remote_ip4;
+
+		__builtin_memcpy(r->laddr, &l, 4);
+		__builtin_memcpy(r->raddr, &d, 4);
+	} else {
+		__u32 l[4] = { ctx->local_ip6[0], ctx->local_ip6[1], ctx->local_ip6[2],
+			       ctx->local_ip6[3] };
+		__u32 d[4] = { ctx->remote_ip6[0], ctx->remote_ip6[1], ctx->remote_ip6[2],
+			       ctx->remote_ip6[3] };
+
+		__builtin_memcpy(r->laddr, l, 16);
+		__builtin_memcpy(r->raddr, d, 16);
+	}
+	raddr_flag(r);
 }
 
 static __always_inline __u64 sk_cookie(const struct sock *sk)

@@ -106,24 +106,36 @@ static __always_inline bool sock_drop(const struct sock_state *st, __u64 cookie)
 	return true;
 }
 
-/* Add or replace the entry of a cookie; false (and counted) when the slots
- * it may use are all taken. fresh: the cookie is known to have no entry. */
-static __always_inline bool track_as(__u64 cookie, const struct sock_state *st, bool fresh)
+/* The slot for a cookie's entry: its own (*claimed false), or a free one
+ * taken for it (*claimed true: sock_publish() it once written); NULL, and
+ * counted, when the slots it may use are all taken. fresh: the cookie is
+ * known to have no entry. */
+static __always_inline struct sock_slot *slot_for(__u64 cookie, bool fresh, bool *claimed)
 {
 	struct sock_slot *free = NULL, *s = cookie && !fresh ? sock_scan(cookie, &free) : NULL;
 
-	if (s) {
-		s->st = *st;
-		return true;
-	}
+	*claimed = !s;
+	if (s)
+		return s;
 	/* the free slot seen, unless another CPU took it since */
 	s = free && sock_take(free, cookie) ? free : sock_claim(cookie);
-	if (!s) {
+	if (!s)
 		stat_inc(EP_STAT_SOCKS_FULL);
+	return s;
+}
+
+/* Add or replace the entry of a cookie; false (and counted) when the slots
+ * it may use are all taken. fresh: as for slot_for. */
+static __always_inline bool track_as(__u64 cookie, const struct sock_state *st, bool fresh)
+{
+	bool claimed;
+	struct sock_slot *s = slot_for(cookie, fresh, &claimed);
+
+	if (!s)
 		return false;
-	}
 	s->st = *st;
-	sock_publish(s);
+	if (claimed)
+		sock_publish(s);
 	return true;
 }
 
@@ -132,29 +144,56 @@ static __always_inline bool track(__u64 cookie, const struct sock_state *st)
 	return track_as(cookie, st, false);
 }
 
+static __always_inline void stamp_assigned(struct ep_record *r, __u64 cookie, __u64 now,
+					   __u64 latency)
+{
+	r->kind = EP_ALLOC;
+	r->ts_ns = now;
+	r->assign_ns = now;
+	r->latency_ns = latency;
+	r->cookie = cookie;
+}
+
 static __always_inline void set_assigned(__u64 cookie, struct sock_state *st, __u64 now,
 					 __u64 latency)
 {
-	st->rec.kind = EP_ALLOC;
-	st->rec.ts_ns = now;
-	st->rec.assign_ns = now;
-	st->rec.latency_ns = latency;
-	st->rec.cookie = cookie;
+	stamp_assigned(&st->rec, cookie, now, latency);
 	st->phase = PH_ASSIGNED;
 	st->sk = 0;
 }
 
-/* Report an assignment and remember its owner for the release (fresh: as
- * for track_as). */
-static __always_inline void assigned(__u64 cookie, struct sock_state *st, __u64 now,
+/* Report the assignment r describes and remember its owner for the
+ * release (fresh: as for slot_for). r is written once into the table and
+ * once into the ring, each in place. */
+static __always_inline void assigned(__u64 cookie, const struct ep_record *r, __u64 now,
 				     __u64 latency, bool fresh)
 {
-	set_assigned(cookie, st, now, latency);
+	bool claimed;
+	struct sock_slot *s = slot_for(cookie, fresh, &claimed);
+	struct ep_record *out;
+	__u8 flags = r->flags;
+
+	if (s) {
+		s->st.rec = *r;
+		s->st.start_ns = 0;
+		s->st.cancel_ns = 0;
+		set_assigned(cookie, &s->st, now, latency);
+		if (claimed)
+			sock_publish(s);
+	} else {
+		flags |= EP_F_UNTRACKED;
+	}
 	/* In the table before the record is out, so that userspace never sees
 	 * an assignment the table does not hold. */
-	if (!track_as(cookie, st, fresh))
-		st->rec.flags |= EP_F_UNTRACKED;
-	emit(&st->rec);
+	out = emit_reserve();
+	if (!out) {
+		stat_inc(EP_STAT_LOST);
+		return;
+	}
+	*out = *r;
+	stamp_assigned(out, cookie, now, latency);
+	out->flags = flags;
+	emit_submit(out);
 }
 
 /* The same for a pending entry, changed where it is in the table: replacing
@@ -169,17 +208,26 @@ static __always_inline void pending_assigned(__u64 cookie, struct sock_state *st
 static __always_inline void released(__u64 cookie, const struct sock_state *st, __u64 now,
 				     __u8 reason, __u8 extra_flags)
 {
-	struct ep_record r = st->rec;
+	/* written straight into the ring, before the entry (st) is given up */
+	struct ep_record *r = emit_reserve();
 
-	r.kind = EP_RELEASE;
-	r.ts_ns = now;
-	r.reason = reason;
-	r.flags |= extra_flags;
-	r.latency_ns = EP_LATENCY_NONE;
+	if (!r) {
+		if (sock_drop(st, cookie))
+			stat_inc(EP_STAT_LOST);
+		return;
+	}
+	*r = st->rec;
+	r->kind = EP_RELEASE;
+	r->ts_ns = now;
+	r->reason = reason;
+	r->flags |= extra_flags;
+	r->latency_ns = EP_LATENCY_NONE;
 	/* Only the caller that removes the entry reports it: another hook, or
 	 * the userspace TIME_WAIT resolver, may be releasing it at once. */
 	if (sock_drop(st, cookie))
-		emit(&r);
+		emit_submit(r);
+	else
+		bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
 }
 
 /* The port passed to a TIME_WAIT socket: still held, now in TIME_WAIT. */

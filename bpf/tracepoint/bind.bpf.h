@@ -65,7 +65,7 @@ static __always_inline int bind_done(struct bpf_sock *ctx, __u16 family)
 	__u64 cookie = bpf_get_socket_cookie(ctx), now = bpf_ktime_get_ns();
 	__u64 latency = EP_LATENCY_NONE;
 	struct thread_bracket *b = bracket_of(tid, EP_VIA_BIND);
-	struct sock_state s = {};
+	struct ep_record r = {};
 	bool fixed;
 
 	if (!proto_wanted(ctx->protocol))
@@ -79,17 +79,18 @@ static __always_inline int bind_done(struct bpf_sock *ctx, __u16 family)
 	if (!fixed)
 		latency = now - b->start_ns;
 	b->tid = 0;
-	if (!fill_owner(&s.rec) || !fill_from_bound_ctx(&s.rec, ctx, family)) {
+	if (!fill_owner(&r) || !fill_from_bound_ctx(&r, ctx, family)) {
 		forget_unbound(cookie);
 		return 1;
 	}
-	s.rec.via = EP_VIA_BIND;
+	r.via = EP_VIA_BIND;
 	/* A port the caller chose is no assignment, but userspace needs its
 	 * holder for bind conflicts and range overlaps. */
 	if (fixed)
-		s.rec.flags |= EP_F_FIXED;
-	/* a UDP socket made while traced has its entry (PH_UNBOUND) */
-	assigned(cookie, &s, now, latency, false);
+		r.flags |= EP_F_FIXED;
+	/* A UDP socket made while traced has its entry (PH_UNBOUND); a TCP
+	 * socket has none before its port: no look for one. */
+	assigned(cookie, &r, now, latency, ctx->protocol == IPPROTO_TCP);
 	return 1;
 }
 

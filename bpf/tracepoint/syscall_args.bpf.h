@@ -33,19 +33,21 @@ static __always_inline struct sock *fd_to_sock(long fd)
 }
 
 /* The first argument of the syscall under way (its fd). Compat syscalls
- * fire no syscall tracepoint, so the registers are the 64-bit ABI's. */
+ * fire no syscall tracepoint, so the registers are the 64-bit ABI's. The
+ * registers' pointer is typed: a plain load where the architecture keeps
+ * the argument in place (x86), a helper read where it does not (arm64). */
 static __always_inline long syscall_arg0(void)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 
-	return PT_REGS_PARM1_CORE_SYSCALL(regs);
+	return PT_REGS_PARM1_SYSCALL(regs);
 }
 
 static __always_inline void *syscall_arg1(void)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 
-	return (void *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+	return (void *)PT_REGS_PARM2_SYSCALL(regs);
 }
 
 #endif

@@ -47,29 +47,31 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	now = bpf_ktime_get_ns();
 
 	if (oldstate == TCP_CLOSE && (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN)) {
-		struct sock_state fresh = {};
+		struct sock_state pending = {};
+		bool unasked;
 
 		if (newstate == TCP_LISTEN && !sockops_on)
 			return 0;
 		if (sk->__sk_common.skc_num)
 			return 0; /* bound before: not a selection */
-		if (!fill_owner_btf(&fresh.rec) || !fill_from_btf_sk(&fresh.rec, sk))
+		if (!fill_owner_btf(&pending.rec) || !fill_from_btf_sk(&pending.rec, sk))
 			return 0;
+		/* a cookie made only now cannot have an entry: no look for one */
+		unasked = !btf_sk_cookie(sk);
 		cookie = bpf_get_socket_cookie((void *)sk);
-		fresh.rec.cookie = cookie;
-		fresh.sk = (__u64)sk;
-		fresh.start_ns = now;
-		fresh.phase = newstate == TCP_SYN_SENT ? PH_PENDING_CONNECT : PH_PENDING_LISTEN;
-		fresh.rec.via = newstate == TCP_SYN_SENT ? EP_VIA_CONNECT : EP_VIA_LISTEN;
-		track(cookie, &fresh);
+		pending.rec.cookie = cookie;
+		pending.sk = (__u64)sk;
+		pending.start_ns = bpf_ktime_get_ns();
+		pending.phase = newstate == TCP_SYN_SENT ? PH_PENDING_CONNECT : PH_PENDING_LISTEN;
+		pending.rec.via = newstate == TCP_SYN_SENT ? EP_VIA_CONNECT : EP_VIA_LISTEN;
+		track_as(cookie, &pending, unasked);
 		return 0;
 	}
 
 	if (!sockops_on && oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED) {
-		connected_without_sockops(sk, now);
+		connected_without_sockops(sk, bpf_ktime_get_ns());
 		return 0;
 	}
 	if (newstate != TCP_CLOSE)
@@ -78,45 +80,47 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 	if (!cookie)
 		return 0;
 	st = sock_find(cookie);
-	if (!st)
+	/* a TIME_WAIT socket holds the port now: nothing to report, no clock */
+	if (!st || st->phase == PH_TIMEWAIT)
 		return 0;
+	now = bpf_ktime_get_ns();
 
 	switch (st->phase) {
 	case PH_PENDING_CONNECT: {
-		struct sock_state s = *st;
 		const struct inet_sock *inet = (const struct inet_sock *)sk;
 		__u16 sport = bpf_ntohs(direct_loads ? AS(struct inet_sock, sk)->inet_sport
 						     : BPF_CORE_READ(inet, inet_sport));
 
 		if (!sport) {
 			/* inet_hash_connect() found no port */
+			struct ep_record r = st->rec;
+
 			sock_drop(st, cookie);
-			fill_from_btf_sk(&s.rec, sk);
-			s.rec.cookie = cookie;
-			failed(&s.rec, now, EADDRNOTAVAIL, EP_VIA_CONNECT);
+			fill_from_btf_sk(&r, sk);
+			r.cookie = cookie;
+			failed(&r, now, EADDRNOTAVAIL, EP_VIA_CONNECT);
 			return 0;
 		}
 		/* A port was found, then connect failed before tcp_connect()
-		 * (route change): no end of bracket, so no latency. */
-		s.rec.lport = sport;
-		/* the pending entry's slot (st) takes the assignment; the release
-		 * removes it from there */
-		assigned(cookie, &s, now, EP_LATENCY_NONE, false);
+		 * (route change): no end of bracket, so no latency. The entry
+		 * turns into the assignment where it is, then is released. */
+		st->rec.lport = sport;
+		pending_assigned(cookie, st, now, EP_LATENCY_NONE);
 		released(cookie, st, now, EP_REL_CLOSE, 0);
 		return 0;
 	}
 	case PH_PENDING_LISTEN: {
-		struct sock_state s = *st;
+		struct ep_record r = st->rec;
 
 		sock_drop(st, cookie);
-		failed(&s.rec, now, EADDRINUSE, EP_VIA_LISTEN);
+		failed(&r, now, EADDRINUSE, EP_VIA_LISTEN);
 		return 0;
 	}
 	case PH_ASSIGNED:
 		released(cookie, st, now, EP_REL_CLOSE, 0);
 		return 0;
 	default:
-		return 0; /* PH_TIMEWAIT: the TIME_WAIT socket holds the port */
+		return 0;
 	}
 }
 
@@ -157,7 +161,7 @@ int on_sockops(struct bpf_sock_ops *skops)
 	if (st->phase != PH_PENDING_CONNECT && st->phase != PH_PENDING_LISTEN)
 		return 1;
 	sk = (void *)st->sk;
-	fill_from_sk(&st->rec, sk);
+	fill_from_sockops(&st->rec, skops);
 	/* TCP_FASTOPEN_CONNECT defers this callback to the first send: the
 	 * bracket would include the application's wait, so report none. */
 	deferred = op == BPF_SOCK_OPS_TCP_CONNECT_CB &&

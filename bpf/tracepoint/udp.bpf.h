@@ -42,21 +42,37 @@ static __always_inline void udp_peer(struct ep_record *r, __u8 via, const __u8 *
 	r->via = via;
 }
 
+static __always_inline bool udp_fill(struct ep_record *r, const struct sock *sk,
+				     const struct sk_head *head, bool in_tracepoint)
+{
+	struct sk_head h;
+
+	if (!fill_owner_as(r, in_tracepoint))
+		return false;
+	if (!head) {
+		sk_head_of(sk, &h);
+		head = &h;
+	}
+	return fill_from_head(r, sk, head, IPPROTO_UDP);
+}
+
 /* The port appeared on sk: report it. A socket made while traced has its
  * entry already (st, PH_UNBOUND), turned into the assignment where it is; peer,
- * when given, is the destination of an unconnected send. in_tracepoint: the
- * caller is a syscall exit, whose program may type the task. */
+ * when given, is the destination of an unconnected send; head, when given,
+ * the socket's head as the caller read it. in_tracepoint: the caller is a
+ * syscall exit, whose program may type the task. */
 static __always_inline void udp_assigned(struct sock_state *st, const struct sock *sk,
-					 __u64 cookie, __u8 via, __u64 now, __u64 latency,
-					 const __u8 *peer, __u16 peer_port, bool in_tracepoint)
+					 const struct sk_head *head, __u64 cookie, __u8 via,
+					 __u64 now, __u64 latency, const __u8 *peer,
+					 __u16 peer_port, bool in_tracepoint)
 {
-	struct sock_state fresh = {};
+	struct ep_record r = {};
 
 	/* reported already, by another thread's send or connect on it */
 	if (st && st->phase != PH_UNBOUND)
 		return;
 	if (st) {
-		if (!fill_owner_as(&st->rec, in_tracepoint) || !fill_from_sk(&st->rec, sk)) {
+		if (!udp_fill(&st->rec, sk, head, in_tracepoint)) {
 			/* filtered out: not worth a look at its next send */
 			sock_drop(st, cookie);
 			return;
@@ -65,17 +81,16 @@ static __always_inline void udp_assigned(struct sock_state *st, const struct soc
 		pending_assigned(cookie, st, now, latency);
 		return;
 	}
-	if (!fill_owner_as(&fresh.rec, in_tracepoint) || !fill_from_sk(&fresh.rec, sk))
+	if (!udp_fill(&r, sk, head, in_tracepoint))
 		return;
-	udp_peer(&fresh.rec, via, peer, peer_port);
-	assigned(cookie, &fresh, now, latency, false);
+	udp_peer(&r, via, peer, peer_port);
+	assigned(cookie, &r, now, latency, false);
 }
 
 /* UDP connect: the cgroup hook runs right before the autobind and opens the
  * bracket in the thread's slot; the syscall exit closes it. */
 static __always_inline int connect_hook(struct bpf_sock_addr *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct thread_bracket *b;
 	struct bpf_sock *sk;
 
@@ -84,7 +99,7 @@ static __always_inline int connect_hook(struct bpf_sock_addr *ctx)
 	sk = ctx->sk;
 	if (!sk || sk->src_port)
 		return 1; /* bound already: no assignment */
-	b = bracket_open(tid, EP_VIA_CONNECT, bpf_ktime_get_ns());
+	b = bracket_open((__u32)bpf_get_current_pid_tgid(), EP_VIA_CONNECT, bpf_ktime_get_ns());
 	if (!b)
 		return 1;
 	b->sk = (__u64)sk;
@@ -115,13 +130,14 @@ static __always_inline void autobind_failed(struct sock *sk, __u64 cookie, __u8 
 	}
 }
 
-/* A UDP connect the cgroup hook bracketed: its port, or its EAGAIN. */
+/* A UDP connect the cgroup hook bracketed: its port, or its EAGAIN. h:
+ * the socket's head, read once to check the bracket, tell an assignment
+ * and describe it. */
 static __always_inline void udp_connect_done(const struct thread_bracket *in, struct sock *sk,
-					    long ret, __u64 now)
+					    const struct sk_head *h, long ret, __u64 now)
 {
-
-	if (SK_FIELD(sk, __sk_common.skc_num)) {
-		udp_assigned(sock_find(in->cookie), sk, in->cookie,
+	if (h->num) {
+		udp_assigned(sock_find(in->cookie), sk, h, in->cookie,
 			     EP_VIA_CONNECT, now, now - in->start_ns, NULL, 0, true);
 	} else if (ret == -EAGAIN) {
 		autobind_failed(sk, in->cookie, EP_VIA_CONNECT, now);
@@ -181,9 +197,10 @@ static __always_inline void udp_disconnected(void)
  * syscall exit to close it) is dropped. The socket's cookie rules out a
  * socket freed since; a bracket older than a millisecond is checked against
  * the fd this connect was given, which costs a walk of the fd table. */
-static __always_inline bool bracket_is_this_calls(const struct thread_bracket *c, __u64 now)
+static __always_inline bool bracket_is_this_calls(const struct thread_bracket *c,
+						  const struct sk_head *h, __u64 now)
 {
-	if (sk_cookie((const struct sock *)c->sk) != c->cookie)
+	if (h->cookie != c->cookie)
 		return false;
 	if (now - c->start_ns < 1000000)
 		return true;
@@ -203,11 +220,15 @@ int on_exit_connect(struct syscall_trace_exit *ctx)
 		/* one clock read serves the bracket's check and its end */
 		struct thread_bracket c = *in;
 		__u64 now = bpf_ktime_get_ns();
+		struct sk_head h;
 
 		in->tid = 0;
-		if (c.sk && bracket_is_this_calls(&c, now)) {
-			udp_connect_done(&c, (struct sock *)c.sk, ret, now);
-			return 0;
+		if (c.sk) {
+			sk_head_of((const struct sock *)c.sk, &h);
+			if (bracket_is_this_calls(&c, &h, now)) {
+				udp_connect_done(&c, (struct sock *)c.sk, &h, ret, now);
+				return 0;
+			}
 		}
 	}
 	if (!ret && trace_udp)
@@ -234,7 +255,7 @@ static __always_inline int sendmsg_hook(struct bpf_sock_addr *ctx, __u8 family)
 	user_addr(ctx, family, peer);
 	/* st->sk, not ctx->sk: the helper reads need an address, not a pointer
 	 * the verifier types */
-	udp_assigned(st, (const struct sock *)st->sk, cookie, EP_VIA_SENDMSG, bpf_ktime_get_ns(),
+	udp_assigned(st, (const struct sock *)st->sk, NULL, cookie, EP_VIA_SENDMSG, bpf_ktime_get_ns(),
 		     EP_LATENCY_NONE, peer, bpf_ntohs(ctx->user_port), false);
 	return 1;
 }
@@ -288,7 +309,7 @@ static __always_inline void send_done(long ret)
 		cookie = sk_cookie(sk);
 		st = sock_find(cookie);
 		if (st && st->phase == PH_UNBOUND)
-			udp_assigned(st, sk, cookie, EP_VIA_SENDMSG, bpf_ktime_get_ns(),
+			udp_assigned(st, sk, NULL, cookie, EP_VIA_SENDMSG, bpf_ktime_get_ns(),
 				     EP_LATENCY_NONE, NULL, 0, true);
 		return;
 	}
@@ -328,15 +349,14 @@ int on_exit_sendmmsg(struct syscall_trace_exit *ctx)
 static __always_inline void unbound_closed(struct sock_state *st, __u64 cookie)
 {
 	const struct sock *sk = (const struct sock *)st->sk;
+	struct sk_head h;
 
-	if (!SK_FIELD(sk, __sk_common.skc_num) || !fill_owner(&st->rec) ||
-	    !fill_from_sk(&st->rec, sk)) {
+	sk_head_of(sk, &h);
+	if (!h.num || !fill_owner(&st->rec) || !fill_from_head(&st->rec, sk, &h, IPPROTO_UDP)) {
 		sock_drop(st, cookie);
 		return;
 	}
 	/* the entry's template, filled in place, is the release's record */
-	if (st->rec.rport)
-		st->rec.flags |= EP_F_RADDR;
 	released(cookie, st, bpf_ktime_get_ns(), EP_REL_UDP_CLOSE, 0);
 }
 

@@ -71,15 +71,12 @@ static __always_inline bool search_record(struct ep_record *r, struct sock *sk, 
 static __always_inline void search_assigned(struct ep_record *r, __u64 now, __u64 latency,
 					    bool fixed, bool fresh)
 {
-	struct sock_state s = {};
-
-	s.rec = *r;
 	if (fixed)
-		s.rec.flags |= EP_F_FIXED;
+		r->flags |= EP_F_FIXED;
 	/* A socket with a cookie is looked for first: it searches again after
 	 * its release (UDP after a disconnect, TCP after a failed connect),
 	 * whose hook run the kernel may have skipped. */
-	assigned(r->cookie, &s, now, fixed ? EP_LATENCY_NONE : latency, fresh);
+	assigned(r->cookie, r, now, fixed ? EP_LATENCY_NONE : latency, fresh);
 }
 
 #endif

@@ -160,16 +160,27 @@ def test_without_direct_loads_the_helper_reads_give_the_same_facts(netns):
     code6 = ("import socket\n"
              "u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.connect(('::1', 53))\n"
              "b = socket.socket(socket.AF_INET6); b.bind(('::1', 0))\n"
-             "print(u.getsockname()[1], b.getsockname()[1]); u.close(); b.close()\n")
-    udp6, bind6 = map(int, netns.run(PY, "-c", code6).stdout.split())
-    wait_until(lambda: tr.of("release", lport=udp6) and tr.of("release", lport=ports["tcp"])
-               and tr.of("release", lport=ports["bind"]) and tr.of("release", lport=bind6), 10,
-               "the releases")
+             "l = socket.socket(socket.AF_INET6); l.bind(('::1', 0)); l.listen()\n"
+             "c = socket.socket(socket.AF_INET6); c.setsockopt(socket.SOL_SOCKET,"
+             " socket.SO_LINGER, b'\\1\\0\\0\\0\\0\\0\\0\\0'); c.connect(l.getsockname()[:2])\n"
+             # a peer at another address than the source: the two cannot be mixed up
+             "l2 = socket.socket(); l2.bind(('127.0.0.2', 0)); l2.listen()\n"
+             "c2 = socket.socket(); c2.setsockopt(socket.SOL_SOCKET,"
+             " socket.SO_LINGER, b'\\1\\0\\0\\0\\0\\0\\0\\0'); c2.connect(l2.getsockname())\n"
+             "u2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u2.connect(('127.0.0.2', 53))\n"
+             "print(u.getsockname()[1], b.getsockname()[1], c.getsockname()[1],"
+             " l.getsockname()[1], c2.getsockname()[1], l2.getsockname()[1],"
+             " u2.getsockname()[1]); u.close(); b.close(); c.close(); c2.close(); u2.close()\n")
+    udp6, bind6, tcp6, listen6, tcp2, listen2, udp2 = map(
+        int, netns.run(PY, "-c", code6).stdout.split())
+    wait_until(lambda: all(tr.of("release", lport=p)
+                           for p in (udp6, ports["tcp"], ports["bind"], bind6, tcp6, tcp2, udp2)),
+               10, "the releases")
     assert tr.stop() == 0
     assert "read through helpers" in tr.stderr
     for port, proto, addr in [(ports["tcp"], "tcp", "127.0.0.1"), (ports["udp"], "udp", "127.0.0.1"),
                               (ports["bind"], "tcp", "127.0.0.1"), (udp6, "udp", "::1"),
-                              (bind6, "tcp", "::1")]:
+                              (bind6, "tcp", "::1"), (tcp6, "tcp", "::1")]:
         (a,) = tr.of("alloc", lport=port, proto=proto)
         assert a["laddr"] == addr and a["netns"] == netns.inode and a["comm"] == "python3", a
         assert a["latency_ns"] > 0 and a["cookie"] > 0, a
@@ -177,3 +188,10 @@ def test_without_direct_loads_the_helper_reads_give_the_same_facts(netns):
         assert r["cookie"] == a["cookie"] and r["pid"] == a["pid"], r
     (tcp,) = tr.of("alloc", lport=ports["tcp"])
     assert tcp["raddr"] == "127.0.0.1" and tcp["rport"] > 0, tcp
+    # the peers, as each connect's record has them
+    for port, proto, laddr, raddr, rport in [
+            (ports["udp"], "udp", "127.0.0.1", "127.0.0.1", 53), (udp6, "udp", "::1", "::1", 53),
+            (tcp6, "tcp", "::1", "::1", listen6), (tcp2, "tcp", "127.0.0.1", "127.0.0.2", listen2),
+            (udp2, "udp", "127.0.0.1", "127.0.0.2", 53)]:
+        (a,) = tr.of("alloc", lport=port, proto=proto)
+        assert (a["laddr"], a["raddr"], a["rport"], a["via"]) == (laddr, raddr, rport, "connect"), a
