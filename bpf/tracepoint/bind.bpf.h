@@ -24,13 +24,19 @@
 static __always_inline int bind_start(struct bpf_sock_addr *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct bpf_sock *sk = ctx->sk;
 	struct thread_bracket *b;
+	struct tcp_sock *tp;
 
 	if (!proto_wanted(ctx->protocol))
 		return 1;
 	b = bracket_open(tid, EP_VIA_BIND, bpf_ktime_get_ns());
 	if (!b)
 		return 1;
+	/* A cookie not asked for before this bind cannot have an entry: the
+	 * assignment then takes a slot without a look for one. */
+	tp = ctx->protocol == IPPROTO_TCP && sk ? bpf_skc_to_tcp_sock(sk) : NULL;
+	b->unasked = tp && !tp->inet_conn.icsk_inet.sk.__sk_common.skc_cookie.counter;
 	b->cookie = bpf_get_socket_cookie(ctx);
 	b->port_req = bpf_ntohs(ctx->user_port);
 	return 1;
@@ -66,7 +72,7 @@ static __always_inline int bind_done(struct bpf_sock *ctx, __u16 family)
 	__u64 latency = EP_LATENCY_NONE;
 	struct thread_bracket *b = bracket_of(tid, EP_VIA_BIND);
 	struct ep_record r = {};
-	bool fixed;
+	bool fixed, unasked;
 
 	if (!proto_wanted(ctx->protocol))
 		return 1;
@@ -76,6 +82,7 @@ static __always_inline int bind_done(struct bpf_sock *ctx, __u16 family)
 		return 1;
 	}
 	fixed = b->port_req != 0;
+	unasked = b->unasked;
 	if (!fixed)
 		latency = now - b->start_ns;
 	b->tid = 0;
@@ -88,9 +95,8 @@ static __always_inline int bind_done(struct bpf_sock *ctx, __u16 family)
 	 * holder for bind conflicts and range overlaps. */
 	if (fixed)
 		r.flags |= EP_F_FIXED;
-	/* A UDP socket made while traced has its entry (PH_UNBOUND); a TCP
-	 * socket has none before its port: no look for one. */
-	assigned(cookie, &r, now, latency, ctx->protocol == IPPROTO_TCP);
+	/* a UDP socket made while traced has its entry (PH_UNBOUND) */
+	assigned(cookie, &r, now, latency, unasked);
 	return 1;
 }
 

@@ -19,7 +19,7 @@ struct thread_bracket {
 	__u32 tid;      /* 0: closed */
 	__u16 port_req; /* bind: the port the caller asked for, host order */
 	__u8 via;       /* EP_VIA_BIND or EP_VIA_CONNECT */
-	__u8 pad;
+	__u8 unasked;   /* bind: a TCP socket whose cookie was first asked for here */
 };
 
 struct {
