@@ -26,6 +26,11 @@ const volatile __u64 tw_timer_fn = 0;
 /* --unit/--container: userspace judges a cgroup's first event and enters
  * the cgroups it rejects in cg_excluded, whose later events go no further. */
 const volatile bool cgroup_exclusions = false;
+/* The namespace traced (--netns), else the tracer's own, and its cookie
+ * (0: unknown). A cgroup socket hook gets its socket's namespace cookie from
+ * a helper; a cookie, unlike an address, is never another namespace's. */
+const volatile __u32 known_netns = 0;
+const volatile __u64 known_netns_cookie = 0;
 /* Wake the reader only once this much data is waiting. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 
@@ -36,6 +41,9 @@ volatile bool sockops_on = false;
 /* Set once the syscall tracepoints are attached: without their exits a UDP
  * connect bracket would never close, so none is opened. */
 volatile bool syscalls_on = false;
+/* Set by userspace once the kernel skipped a run of one of these programs
+ * (recursion_misses): a CLOSE may then have gone unseen. */
+volatile bool runs_missed = false;
 
 /* Entries in their second window (EP_SOCK_FAR): while there are none, a
  * cookie missing from its first window is missing from the table. */

@@ -23,6 +23,18 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 #define SK_FIELD(p, field) \
 	(direct_loads ? AS(struct sock, p)->field : BPF_CORE_READ((const struct sock *)(p), field))
 
+/* The namespace of a cgroup socket hook's socket (ctx): the known one's
+ * (maps.bpf.h) by its cookie, from a helper; any other's by a read. */
+static __always_inline __u32 ctx_netns(void *ctx)
+{
+	const struct sock *sk = ctx;
+
+	if (known_netns_cookie && bpf_get_netns_cookie(ctx) == known_netns_cookie)
+		return known_netns;
+	return direct_loads ? AS(struct sock, sk)->__sk_common.skc_net.net->ns.inum
+			    : BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
 /* A record has a peer when its remote port is set. */
 static __always_inline void raddr_flag(struct ep_record *r)
 {
@@ -109,7 +121,9 @@ static __always_inline bool fill_from_head(struct ep_record *r, const struct soc
 	if (h->num)
 		r->lport = h->num;
 	r->rport = bpf_ntohs(h->dport);
-	r->netns = direct_loads ? AS(struct net, net)->ns.inum : BPF_CORE_READ(net, ns.inum);
+	/* a socket's namespace never changes: one its entry knows is not read */
+	if (!r->netns)
+		r->netns = direct_loads ? AS(struct net, net)->ns.inum : BPF_CORE_READ(net, ns.inum);
 	r->proto = proto ?: SK_FIELD(sk, sk_protocol);
 	if (h->family == AF_INET) {
 		r->family = 4;
@@ -170,12 +184,9 @@ static __always_inline __u64 btf_sk_cookie(const struct sock *sk)
 static __always_inline bool fill_from_bound_ctx(struct ep_record *r, struct bpf_sock *ctx,
 						__u16 family)
 {
-	const struct sock *sk = (const struct sock *)ctx;
-
 	r->lport = ctx->src_port;
 	r->rport = 0;
-	r->netns = direct_loads ? AS(struct sock, sk)->__sk_common.skc_net.net->ns.inum
-				: BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	r->netns = ctx_netns(ctx);
 	r->proto = ctx->protocol;
 	if (family == AF_INET) {
 		__u32 l = ctx->src_ip4;

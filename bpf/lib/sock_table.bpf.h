@@ -233,15 +233,21 @@ static __always_inline void released(__u64 cookie, const struct sock_state *st, 
 /* The port passed to a TIME_WAIT socket: still held, now in TIME_WAIT. */
 static __always_inline void timewait_started(struct sock_state *st)
 {
-	struct ep_record r;
+	__u64 now = bpf_ktime_get_ns();
+	struct ep_record *r;
 
 	st->phase = PH_TIMEWAIT;
-	st->rec.tw_start_ns = bpf_ktime_get_ns();
-	r = st->rec;
-	r.kind = EP_TW_START;
-	r.ts_ns = r.tw_start_ns;
-	r.latency_ns = EP_LATENCY_NONE;
-	emit(&r);
+	st->rec.tw_start_ns = now;
+	r = emit_reserve();
+	if (!r) {
+		stat_inc(EP_STAT_LOST);
+		return;
+	}
+	*r = st->rec;
+	r->kind = EP_TW_START;
+	r->ts_ns = now;
+	r->latency_ns = EP_LATENCY_NONE;
+	emit_submit(r);
 }
 
 static __always_inline void failed(struct ep_record *r, __u64 now, int err, __u8 via)

@@ -125,14 +125,16 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 }
 
 /* A TCP socket bound by bind(0) and closed without ever changing state keeps
- * its port until here. */
+ * its port until here. One whose port was given back at its CLOSE (num 0)
+ * was released then by on_state, unless the kernel skipped that run: only
+ * once it has skipped one is such a socket looked for. */
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(on_tcp_destroy, struct sock *sk)
 {
 	__u64 cookie = btf_sk_cookie(sk);
 	struct sock_state *st;
 
-	if (!cookie)
+	if (!cookie || (!sk->__sk_common.skc_num && !runs_missed))
 		return 0;
 	st = sock_find(cookie);
 	if (st && st->phase == PH_ASSIGNED)
@@ -142,6 +144,15 @@ int BPF_PROG(on_tcp_destroy, struct sock *sk)
 
 /* ---------- TCP: end of the connect and listen brackets ---------- */
 
+/* The bit read through the typed socket (plain loads), not by a helper read. */
+static __always_inline bool fastopen_deferred(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *bsk = skops->sk;
+	struct tcp_sock *tp = bsk ? bpf_skc_to_tcp_sock(bsk) : NULL;
+
+	return tp && BPF_CORE_READ_BITFIELD(tp, fastopen_connect);
+}
+
 SEC("sockops")
 int on_sockops(struct bpf_sock_ops *skops)
 {
@@ -149,7 +160,6 @@ int on_sockops(struct bpf_sock_ops *skops)
 	struct sock_state *st;
 	__u64 cookie, now;
 	bool deferred;
-	void *sk;
 
 	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_TCP_LISTEN_CB)
 		return 1;
@@ -160,12 +170,10 @@ int on_sockops(struct bpf_sock_ops *skops)
 		return 1;
 	if (st->phase != PH_PENDING_CONNECT && st->phase != PH_PENDING_LISTEN)
 		return 1;
-	sk = (void *)st->sk;
 	fill_from_sockops(&st->rec, skops);
 	/* TCP_FASTOPEN_CONNECT defers this callback to the first send: the
 	 * bracket would include the application's wait, so report none. */
-	deferred = op == BPF_SOCK_OPS_TCP_CONNECT_CB &&
-		   BPF_CORE_READ_BITFIELD_PROBED((struct tcp_sock *)sk, fastopen_connect);
+	deferred = op == BPF_SOCK_OPS_TCP_CONNECT_CB && fastopen_deferred(skops);
 	pending_assigned(cookie, st, now, deferred ? EP_LATENCY_NONE : now - st->start_ns);
 	return 1;
 }

@@ -145,13 +145,14 @@ static __always_inline void udp_connect_done(const struct thread_bracket *in, st
 }
 
 /* The entry of a UDP socket without a port, which a send's autobind turns
- * into its assignment. */
-static __always_inline void track_unbound(__u64 cookie, __u64 sk, bool fresh)
+ * into its assignment. netns: the socket's, if known (0: read when needed). */
+static __always_inline void track_unbound(__u64 cookie, __u64 sk, bool fresh, __u32 netns)
 {
 	struct sock_state st = { .phase = PH_UNBOUND, .sk = sk };
 	struct sock_slot *s;
 
 	st.rec.cookie = cookie;
+	st.rec.netns = netns;
 	if (!fresh) {
 		track(cookie, &st);
 		return;
@@ -167,6 +168,7 @@ static __always_inline void track_unbound(__u64 cookie, __u64 sk, bool fresh)
 	s->st.phase = PH_UNBOUND;
 	s->st.sk = sk;
 	s->st.rec.cookie = cookie;
+	s->st.rec.netns = netns;
 	sock_publish(s);
 }
 
@@ -189,7 +191,7 @@ static __always_inline void udp_disconnected(void)
 	st = sock_find(cookie);
 	if (st && st->phase == PH_ASSIGNED) {
 		released(cookie, st, bpf_ktime_get_ns(), EP_REL_DISCONNECT, 0);
-		track_unbound(cookie, (__u64)sk, false);
+		track_unbound(cookie, (__u64)sk, false, st->rec.netns);
 	}
 }
 
@@ -272,19 +274,24 @@ int on_sendmsg6(struct bpf_sock_addr *ctx)
 	return sendmsg_hook(ctx, 6);
 }
 
-/* A UDP socket made while traced: its entry waits for the port. */
+/* A UDP socket made while traced: its entry waits for the port, knowing
+ * the socket's namespace when that cost no read. */
 SEC("cgroup/sock_create")
 int on_sock_create(struct bpf_sock *ctx)
 {
+	__u32 netns = 0;
+
 	if (ctx->protocol != IPPROTO_UDP || !trace_udp || !family_wanted(ctx->family))
 		return 1;
 	/* the context is the struct sock, its namespace set already */
-	if (targ_netns &&
-	    (direct_loads ? AS(struct sock, ctx)->__sk_common.skc_net.net->ns.inum
-			  : BPF_CORE_READ((struct sock *)ctx, __sk_common.skc_net.net, ns.inum)) !=
-		    targ_netns)
-		return 1;
-	track_unbound(bpf_get_socket_cookie(ctx), (__u64)ctx, true);
+	if (targ_netns) {
+		netns = ctx_netns(ctx);
+		if (netns != targ_netns)
+			return 1;
+	} else if (known_netns_cookie && bpf_get_netns_cookie(ctx) == known_netns_cookie) {
+		netns = known_netns;
+	}
+	track_unbound(bpf_get_socket_cookie(ctx), (__u64)ctx, true, netns);
 	return 1;
 }
 

@@ -1,5 +1,6 @@
 """Every assignment, release and failure of the ground-truth workload is
 reported exactly once, with the identity the workload itself observed."""
+import json
 import os
 import signal
 import subprocess
@@ -185,3 +186,36 @@ def test_ports_filter(netns, tracer_factory):
     assert tr.stop() == 0
     assert sorted(e["lport"] for e in tr.of("alloc")) == inside
     assert all(40000 <= e["lport"] <= 40049 for e in tr.of("release"))
+
+
+# UDP connects and bind(0)s, each port printed with the pid that took it.
+TAKE = """
+import json, os, socket
+for i in range(20):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.connect(('127.0.0.1', 9))
+    b = socket.socket(); b.bind(('127.0.0.1', 0))
+    print(json.dumps([os.getpid(), u.getsockname()[1], b.getsockname()[1]]))
+    u.close(); b.close()
+"""
+
+
+def test_each_namespace_named_right_when_two_take_ports_at_once(netns, tracer_factory):
+    """Unfiltered, the tracer knows its own namespace by address once seen
+    (tracepoint backend): sockets of the tracer's namespace and of another,
+    made in turn, must each carry their own."""
+    from conftest import Tracer
+    tr = Tracer()
+    own = os.stat("/proc/self/ns/net").st_ino
+    procs = [subprocess.Popen(argv + [PY, "-c", TAKE], stdout=subprocess.PIPE, text=True)
+             for argv in (["ip", "netns", "exec", netns.name], [])]
+    taken = {}
+    for p, ns in zip(procs, (netns.inode, own)):
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 0
+        taken[ns] = [tuple(json.loads(line)) for line in out.splitlines()]
+    want = [(ns, pid, port) for ns, rows in taken.items() for pid, u, b in rows for port in (u, b)]
+    wait_until(lambda: all(tr.of("alloc", pid=pid, lport=port) for _, pid, port in want), 20,
+               "every assignment")
+    assert tr.stop() == 0
+    for ns, pid, port in want:
+        assert {a["netns"] for a in tr.of("alloc", pid=pid, lport=port)} == {ns}, (ns, pid, port)

@@ -1,5 +1,7 @@
 /* Hash table against a plain array: random puts and deletes over a small key
- * space (long probe clusters, backward-shift deletion, growth, the limit). */
+ * space (long probe clusters, backward-shift deletion, growth, the limit),
+ * and the key put last asked for again after each (the slot the table
+ * remembers for it may since hold another key, or none). */
 #include <stdlib.h>
 #include "check.h"
 #include "agg/hash.h"
@@ -12,6 +14,7 @@ int main(void)
 	static bool present[KEYS];
 	struct ep_hash m;
 	size_t n = 0, seen = 0, pos = 0;
+	uint32_t last = 0;
 	bool ok = true, created;
 	const uint32_t *k;
 	int64_t *v;
@@ -19,9 +22,10 @@ int main(void)
 	CHECK(ep_hash_init(&m, sizeof(uint32_t), sizeof(int64_t), LIMIT) == 0);
 	srand(11);
 	for (int i = 0; i < OPS; i++) {
-		uint32_t key = (uint32_t)rand() % KEYS;
+		uint32_t key = rand() % 4 ? (uint32_t)rand() % KEYS : last;
 
 		if (rand() % 3) {
+			last = key;
 			v = ep_hash_put(&m, &key, &created);
 			if (!present[key] && n == LIMIT) {
 				if (v)
@@ -44,6 +48,9 @@ int main(void)
 				n--;
 			present[key] = false;
 		}
+		v = ep_hash_get(&m, &last);
+		if (!!v != present[last] || (v && *v != ref[last]))
+			ok = false;
 		if (i % 1000 == 0) {
 			for (uint32_t q = 0; q < KEYS; q++) {
 				v = ep_hash_get(&m, &q);

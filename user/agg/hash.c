@@ -63,16 +63,22 @@ static inline __attribute__((always_inline)) uint64_t hash(const void *key, size
 	return final_mix(h);
 }
 
-static bool same_key(const uint8_t *a, const void *b, size_t len)
+static inline __attribute__((always_inline)) bool same_key(const uint8_t *a, const void *b,
+							   size_t len)
 {
+	const uint8_t *c = b;
 	uint64_t x, y;
 
-	if (len == 8) {
-		memcpy(&x, a, 8);
-		memcpy(&y, b, 8);
-		return x == y;
+	if (len % 8)
+		return !memcmp(a, b, len);
+	/* word by word: the keys of a record's path are one to four words */
+	for (size_t i = 0; i < len; i += 8) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, c + i, 8);
+		if (x != y)
+			return false;
 	}
-	return !memcmp(a, b, len);
+	return true;
 }
 
 static int alloc_slots(struct ep_hash *m, size_t cap)
@@ -137,11 +143,28 @@ static uint8_t *value_of(const struct ep_hash *m, uint8_t *s)
 	return s + key_off() + pad8(m->key_size);
 }
 
+/* The slot the last put gave, if it still holds key. A record's path often
+ * asks again for the key just put (a release after its assignment, one
+ * destination after another); entries move, so the key is compared. */
+static inline __attribute__((always_inline)) uint8_t *last_put(const struct ep_hash *m,
+							      const void *key)
+{
+	uint8_t *s;
+
+	if (m->last >= m->cap)
+		return NULL;
+	s = slot(m, m->last);
+	return s[0] && same_key(s + key_off(), key, m->key_size) ? s : NULL;
+}
+
 void *ep_hash_get(const struct ep_hash *m, const void *key)
 {
 	bool found;
-	uint8_t *s = find_hashed(m, key, (uint32_t)hash(key, m->key_size), &found);
+	uint8_t *s = last_put(m, key);
 
+	if (s)
+		return value_of(m, s);
+	s = find_hashed(m, key, (uint32_t)hash(key, m->key_size), &found);
 	return found ? value_of(m, s) : NULL;
 }
 
@@ -170,14 +193,23 @@ static int grow(struct ep_hash *m)
 
 void *ep_hash_put(struct ep_hash *m, const void *key, bool *created)
 {
-	uint32_t h = (uint32_t)hash(key, m->key_size);
+	uint32_t h;
 	bool found;
-	uint8_t *s = find_hashed(m, key, h, &found);
+	uint8_t *s = last_put(m, key);
 
+	if (s) {
+		if (created)
+			*created = false;
+		return value_of(m, s);
+	}
+	h = (uint32_t)hash(key, m->key_size);
+	s = find_hashed(m, key, h, &found);
 	if (created)
 		*created = !found;
-	if (found)
+	if (found) {
+		m->last = index_of(m, s);
 		return value_of(m, s);
+	}
 	if (m->count >= m->max_entries)
 		return NULL;
 	if ((m->count + 1) * 4 > m->cap * 3) {
@@ -199,6 +231,7 @@ void *ep_hash_put(struct ep_hash *m, const void *key, bool *created)
 	s[0] = 1;
 	memcpy(s + 4, &h, sizeof(h));
 	m->count++;
+	m->last = index_of(m, s);
 	return value_of(m, s);
 }
 

@@ -11,6 +11,7 @@
 struct ep_hash {
 	size_t key_size, val_size, slot_size;
 	size_t cap, count, max_entries;
+	size_t last; /* the slot the last put gave: checked first by get and put */
 	uint8_t *slots;
 };
 

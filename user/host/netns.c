@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/nsfs.h>
@@ -280,6 +281,26 @@ static int find_ns_fd(uint32_t netns, uint32_t hint_pid)
 	if (walk_ns("/proc", true, visit_find, &fa) > 0)
 		return fa.fd;
 	return -1;
+}
+
+static int cookie_inside(void *ctx)
+{
+	uint64_t *out = ctx;
+	socklen_t len = sizeof(*out);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, out, &len) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+uint64_t ep_netns_cookie(uint32_t netns)
+{
+	uint64_t cookie = 0;
+
+	return ep_in_netns(netns, 0, cookie_inside, &cookie) ? 0 : cookie;
 }
 
 uint32_t ep_self_netns(void)

@@ -21,6 +21,8 @@
 int ep_in_netns(uint32_t netns, uint32_t hint_pid, int (*fn)(void *ctx), void *ctx);
 /* The inode of the caller's current netns, 0 on error. */
 uint32_t ep_self_netns(void);
+/* The namespace's cookie (SO_NETNS_COOKIE, Linux 5.14), 0 when not to be had. */
+uint64_t ep_netns_cookie(uint32_t netns);
 /* Calls cb(netns, pid, ctx) once per distinct netns found in /run/netns/<name> (pid 0) and
  * /proc/<pid>/ns/net (first pid seen). Returns the number found or -errno. */
 int ep_list_netns(void (*cb)(uint32_t netns, uint32_t pid, void *ctx), void *ctx);

@@ -300,8 +300,9 @@ void ep_unload(struct ep_loader *l)
 }
 
 /* Runs of our programs the kernel skipped because the same program was
- * already running on that CPU (a tracepoint hit again from an interrupt). */
-uint64_t ep_hook_misses(const struct ep_loader *l)
+ * already running on that CPU (a tracepoint hit again from an interrupt).
+ * Once there is one, the programs are told (runs_missed). */
+uint64_t ep_hook_misses(struct ep_loader *l)
 {
 	struct bpf_program *prog;
 	uint64_t n = 0;
@@ -316,6 +317,8 @@ uint64_t ep_hook_misses(const struct ep_loader *l)
 		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
 			n += info.recursion_misses;
 	}
+	if (n && l->runs_missed)
+		*l->runs_missed = true;
 	return n;
 }
 

@@ -33,6 +33,7 @@ struct ep_loader {
 	bool sockops;     /* TCP connect latency and listen(0) visible */
 	bool sock_hooks;  /* bind() and UDP visible */
 	bool syscalls;    /* syscall tracepoints: failed binds, UDP connect/send autobind */
+	volatile bool *runs_missed; /* the programs' flag: a run was skipped */
 	bool sctp;        /* SCTP followed (trampoline, sctp module loaded) */
 	char sctp_why[96]; /* why not, when it was asked for */
 	struct ep_mapped mapped; /* the table and counters, read without syscalls */
@@ -53,7 +54,7 @@ void ep_unload(struct ep_loader *l);
 bool ep_loaded(const struct ep_loader *l);
 const char *ep_backend_name(int backend);
 int ep_events_fd(const struct ep_loader *l);
-uint64_t ep_hook_misses(const struct ep_loader *l);
+uint64_t ep_hook_misses(struct ep_loader *l);
 struct ep_tables ep_tables_of(const struct ep_loader *l);
 /* Whether a program of the object attaches to a hook (the one that does
  * not is run by userspace: sock_table_op). */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "backend.h"
+#include "host/netns.h"
 #include "tracepoint.skel.h"
 
 enum hook_group { G_CORE, G_SOCKOPS, G_SOCK_HOOKS, G_SYSCALLS };
@@ -104,6 +105,17 @@ static void destroy(void *skel)
 	tracepoint_bpf__destroy(skel);
 }
 
+/* The namespace traced (--netns), else the tracer's own, and its cookie, by
+ * which the cgroup socket hooks know it without a read (known_netns in
+ * bpf/lib/maps.bpf.h). */
+static void know_netns(struct tracepoint_bpf *s, const struct ep_opts *o)
+{
+	uint32_t netns = o->netns ?: ep_self_netns();
+
+	s->rodata->known_netns = netns;
+	s->rodata->known_netns_cookie = netns ? ep_netns_cookie(netns) : 0;
+}
+
 static int open_and_load(struct ep_loader *l, const struct ep_opts *o,
 			 unsigned long long tw_timer_fn, bool direct_loads)
 {
@@ -119,6 +131,7 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o,
 	EP_SET_KNOBS(s, o, direct_loads);
 	l->direct_loads = direct_loads;
 	s->rodata->tw_timer_fn = tw_timer_fn;
+	know_netns(s, o);
 	ep_prepare_maps(s->obj);
 	/* The test knob plays a kernel that refuses the direct loads. */
 	err = direct_loads && ep_refused_for_test("direct_loads") ? -EINVAL : tracepoint_bpf__load(s);
@@ -204,5 +217,6 @@ int ep_tracepoint_start(struct ep_loader *l, const struct ep_opts *o, const char
 	free(progs);
 	s->bss->sockops_on = l->sockops;
 	s->bss->syscalls_on = l->syscalls;
+	l->runs_missed = &s->bss->runs_missed;
 	return tell_missing(l, o);
 }
