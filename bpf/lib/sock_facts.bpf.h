@@ -23,14 +23,22 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 #define SK_FIELD(p, field) \
 	(direct_loads ? AS(struct sock, p)->field : BPF_CORE_READ((const struct sock *)(p), field))
 
-/* The namespace of a cgroup socket hook's socket (ctx): the known one's
- * (maps.bpf.h) by its cookie, from a helper; any other's by a read. */
+/* The namespace of a cgroup socket hook's socket (ctx) if it is the known
+ * one (maps.bpf.h), by its cookie from a helper; else 0. */
+static __always_inline __u32 ctx_known_netns(void *ctx)
+{
+	return known_netns_cookie && bpf_get_netns_cookie(ctx) == known_netns_cookie ?
+		       known_netns : 0;
+}
+
+/* The same, any other namespace's by a read. */
 static __always_inline __u32 ctx_netns(void *ctx)
 {
 	const struct sock *sk = ctx;
+	__u32 netns = ctx_known_netns(ctx);
 
-	if (known_netns_cookie && bpf_get_netns_cookie(ctx) == known_netns_cookie)
-		return known_netns;
+	if (netns)
+		return netns;
 	return direct_loads ? AS(struct sock, sk)->__sk_common.skc_net.net->ns.inum
 			    : BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }

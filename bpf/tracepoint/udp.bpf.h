@@ -190,8 +190,11 @@ static __always_inline void udp_disconnected(void)
 	cookie = sk_cookie(sk);
 	st = sock_find(cookie);
 	if (st && st->phase == PH_ASSIGNED) {
+		/* read before the release gives the entry up */
+		__u32 netns = st->rec.netns;
+
 		released(cookie, st, bpf_ktime_get_ns(), EP_REL_DISCONNECT, 0);
-		track_unbound(cookie, (__u64)sk, false, st->rec.netns);
+		track_unbound(cookie, (__u64)sk, false, netns);
 	}
 }
 
@@ -279,18 +282,14 @@ int on_sendmsg6(struct bpf_sock_addr *ctx)
 SEC("cgroup/sock_create")
 int on_sock_create(struct bpf_sock *ctx)
 {
-	__u32 netns = 0;
+	__u32 netns;
 
 	if (ctx->protocol != IPPROTO_UDP || !trace_udp || !family_wanted(ctx->family))
 		return 1;
 	/* the context is the struct sock, its namespace set already */
-	if (targ_netns) {
-		netns = ctx_netns(ctx);
-		if (netns != targ_netns)
-			return 1;
-	} else if (known_netns_cookie && bpf_get_netns_cookie(ctx) == known_netns_cookie) {
-		netns = known_netns;
-	}
+	netns = targ_netns ? ctx_netns(ctx) : ctx_known_netns(ctx);
+	if (targ_netns && netns != targ_netns)
+		return 1;
 	track_unbound(bpf_get_socket_cookie(ctx), (__u64)ctx, true, netns);
 	return 1;
 }
