@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import EPTRACE, SCENARIO, WORKLOAD, facts, wait_until
+from conftest import EPTRACE, SCENARIO, WORKLOAD, Tracer, facts, wait_until
 
 PY = "/usr/bin/python3"
 
@@ -199,11 +199,10 @@ for i in range(20):
 """
 
 
-def test_each_namespace_named_right_when_two_take_ports_at_once(netns, tracer_factory):
-    """Unfiltered, the tracer knows its own namespace by address once seen
-    (tracepoint backend): sockets of the tracer's namespace and of another,
-    made in turn, must each carry their own."""
-    from conftest import Tracer
+def test_each_namespace_named_right_when_two_take_ports_at_once(netns):
+    """Unfiltered, the tracepoint backend's socket hooks know the tracer's own
+    namespace by its cookie, without a read: sockets of the tracer's namespace
+    and of another, made at once, must each carry their own."""
     tr = Tracer()
     own = os.stat("/proc/self/ns/net").st_ino
     procs = [subprocess.Popen(argv + [PY, "-c", TAKE], stdout=subprocess.PIPE, text=True)
