@@ -34,9 +34,9 @@ def one(workload, mode, base, tmp):
     tr = R.Tracer(mode, tmp, None)
     try:
         ids = R.prog_ids(tr.proc.pid)
-        st0, c0, w0 = R.kernel_stats(), R.cpu_split(tr.proc.pid), switches(tr.proc.pid)
+        st0, c0, w0 = R.kernel_stats(tr.proc.pid), R.cpu_split(tr.proc.pid), switches(tr.proc.pid)
         out = R.churn(workload, SECONDS, 1, None)
-        st1, c1, w1 = R.kernel_stats(), R.cpu_split(tr.proc.pid), switches(tr.proc.pid)
+        st1, c1, w1 = R.kernel_stats(tr.proc.pid), R.cpu_split(tr.proc.pid), switches(tr.proc.pid)
         R.sh("sysctl", "-qw", "kernel.bpf_stats_enabled=1")
         try:
             p0 = programs(ids)

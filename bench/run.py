@@ -9,12 +9,15 @@ and a kfunc counter as further peers; its JSON lines come back to the host,
 which renders them (--render LOG --section guest) into their own section of
 BENCHMARKS.md, next to the host's."""
 import argparse
+import ctypes
 import json
+import mmap
 import os
 import platform
 import re
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -112,10 +115,40 @@ def prog_run_ns(ids):
 
 
 STAT_MAX = 5  # bpf/record.h: enum ep_stat
+RECORD_IN_RING = 136  # a struct ep_record (128 bytes) behind the ring's 8-byte header
+BPF_MAP_GET_FD_BY_ID = 14
+SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(platform.machine(), 321)
+RINGBUF = 27  # BPF_MAP_TYPE_RINGBUF
 
 
-def kernel_stats():
-    """lost and submitted records of the running eptrace (its stats map)."""
+def ring_records(pid):
+    """Records a process's ring buffer has taken so far: the ring's producer
+    position (its second page) over the room a record takes. None: no ring."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            info = open(f"/proc/{pid}/fdinfo/{fd}").read()
+        except OSError:
+            continue
+        if not re.search(rf"^map_type:\s+{RINGBUF}$", info, re.M):
+            continue
+        attr = ctypes.create_string_buffer(struct.pack("III", int(
+            re.search(r"^map_id:\s+(\d+)", info, re.M).group(1)), 0, 0), 12)
+        mfd = libc.syscall(SYS_BPF, BPF_MAP_GET_FD_BY_ID, attr, 12)
+        if mfd < 0:
+            raise OSError(ctypes.get_errno(), "BPF_MAP_GET_FD_BY_ID")
+        try:
+            page = mmap.PAGESIZE
+            with mmap.mmap(mfd, page, mmap.MAP_SHARED, mmap.PROT_READ, offset=page) as m:
+                return struct.unpack_from("Q", m, 0)[0] // RECORD_IN_RING
+        finally:
+            os.close(mfd)
+    return None
+
+
+def kernel_stats(pid):
+    """lost records of the running eptrace (its stats map) and the records
+    its programs submitted (its ring: the programs count none)."""
     out = subprocess.run(["bpftool", "-j", "map", "dump", "name", "stats"], capture_output=True,
                          text=True).stdout
     try:
@@ -132,7 +165,7 @@ def kernel_stats():
         f = e["formatted"]
         v = f["value"] if "value" in f else sum(c["value"] for c in f["values"])
         tot[f["key"] % STAT_MAX] = tot.get(f["key"] % STAT_MAX, 0) + v
-    return {"lost": tot.get(0, 0), "submitted": tot.get(3, 0)}
+    return {"lost": tot.get(0, 0), "submitted": ring_records(pid)}
 
 
 class Tracer:
@@ -264,7 +297,7 @@ def trial(workload, mode, seconds, procs, tmp):
     try:
         if tr:
             cpu0 = cpu_seconds(tr.proc.pid)
-            k0 = kernel_stats() if mode not in PEERS and not mode.startswith("floor") else None
+            k0 = kernel_stats(tr.proc.pid) if mode not in PEERS and not mode.startswith("floor") else None
         res.update(churn(workload, seconds, procs, pin))
         if tr:
             # let the reader catch up before reading its counters
@@ -273,7 +306,7 @@ def trial(workload, mode, seconds, procs, tmp):
             res["rss_mb"] = peak_rss_mb(tr.proc.pid)
             res["startup_s"] = tr.startup
             if k0:
-                k1 = kernel_stats()
+                k1 = kernel_stats(tr.proc.pid)
                 res["events"] = k1["submitted"] - k0["submitted"]
                 res["lost"] = k1["lost"]
     finally:

@@ -58,7 +58,8 @@ enum ep_stat {
 	EP_STAT_LOST = 0,        /* ring buffer full: record dropped */
 	EP_STAT_SOCKS_FULL,      /* socket table full: socket not tracked */
 	EP_STAT_INFLIGHT_FULL,   /* per-thread table full: bracket lost */
-	EP_STAT_EVENTS,          /* records submitted */
+	EP_STAT_EVENTS,          /* records submitted: not counted by the programs; userspace
+				  * reads it off the ring (ep_records_submitted) */
 	EP_STAT_HOOK_MISSES,     /* runs the kernel skipped (a hook nested in itself on a CPU);
 				  * filled in by userspace from the programs' recursion_misses */
 	EP_STAT_MAX,

@@ -176,6 +176,7 @@ static void refresh_stats(struct ep_run *run)
 
 	ep_read_stats(&run->loader.mapped, st);
 	st[EP_STAT_HOOK_MISSES] = ep_hook_misses(&run->loader);
+	st[EP_STAT_EVENTS] = ep_records_submitted(&run->loader);
 	ep_pipe_stats(&run->pipe, mono_now(), st);
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* Records out to userspace through the ring buffer, and the per-CPU counters
- * (enum ep_stat) of what was submitted, lost or not tracked. */
+ * (enum ep_stat) of what was lost or not tracked. */
 #ifndef EPTRACE_EMIT_BPF_H
 #define EPTRACE_EMIT_BPF_H
 
@@ -32,7 +32,6 @@ static __always_inline void emit_submit(struct ep_record *out)
 			      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 
 	bpf_ringbuf_submit(out, flags);
-	stat_inc(EP_STAT_EVENTS);
 }
 
 /* Reserved and filled in place: bpf_ringbuf_output would copy the record

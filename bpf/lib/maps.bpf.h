@@ -45,6 +45,11 @@ volatile bool syscalls_on = false;
  * (recursion_misses): a CLOSE may then have gone unseen. */
 volatile bool runs_missed = false;
 
+/* Records reserved in the ring and then discarded (a release another hook
+ * reported first): userspace counts the records submitted from the ring's
+ * own position, less these, so that no program counts each record. */
+volatile __u64 ring_discards = 0;
+
 /* Entries in their second window (EP_SOCK_FAR): while there are none, a
  * cookie missing from its first window is missing from the table. */
 volatile __u64 socks_far = 0;

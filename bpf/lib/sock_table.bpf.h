@@ -224,10 +224,12 @@ static __always_inline void released(__u64 cookie, const struct sock_state *st, 
 	r->latency_ns = EP_LATENCY_NONE;
 	/* Only the caller that removes the entry reports it: another hook, or
 	 * the userspace TIME_WAIT resolver, may be releasing it at once. */
-	if (sock_drop(st, cookie))
+	if (sock_drop(st, cookie)) {
 		emit_submit(r);
-	else
-		bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+		return;
+	}
+	bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+	__sync_fetch_and_add(&ring_discards, 1);
 }
 
 /* The port passed to a TIME_WAIT socket: still held, now in TIME_WAIT. */

@@ -235,8 +235,28 @@ static void occupancy(void)
 	CHECK(ep_names_pins(&a.names, 0x42) == 0);
 	feed(&a, &r); /* a second one for the same port finds nothing to release */
 	CHECK(a.untracked_releases == 1);
+	/* ports far apart (pages of other mappings) keep their owners; the
+	 * next snapshot forgets them and gives their names back */
+	ep_agg_snapshot_begin(&a, NS_A);
+	ep_agg_snapshot_add(&a, NS_A, EP_UDP, 65535, false, 557, 98, "far", 0x42);
+	ep_agg_snapshot_add(&a, NS_A, EP_UDP, 0, false, 558, 97, "near", 0);
+	ep_agg_snapshot_end(&a, NS_A);
+	{
+		struct ep_holder h;
+
+		CHECK(ep_agg_holder(&a, NS_A, EP_UDP, 65535, &h) && h.pid == 98 &&
+		      !strcmp(h.comm, "far") && ep_names_pins(&a.names, 0x42) == 1);
+		CHECK(ep_agg_holder(&a, NS_A, EP_UDP, 0, &h) && h.pid == 97 && !h.ident);
+		CHECK(!ep_agg_holder(&a, NS_A, EP_UDP, 32768, &h));
+	}
 	ep_agg_snapshot_begin(&a, NS_A);
 	ep_agg_snapshot_end(&a, NS_A);
+	CHECK(ep_names_pins(&a.names, 0x42) == 0);
+	{
+		struct ep_holder h;
+
+		CHECK(!ep_agg_holder(&a, NS_A, EP_UDP, 65535, &h) && !h.pid);
+	}
 	ep_agg_occupancy(&a, 0, &o);
 	CHECK(o.tcp.in_use == 2 && o.tcp.timewait == 0);
 	/* threshold 80% of 15 = 12 ports: one warning, re-armed below 75% */

@@ -424,9 +424,13 @@ bool ep_agg_holder(struct ep_agg *a, uint32_t netns, int proto, uint16_t port,
 		return true;
 	}
 	if (e->snap) {
-		out->pid = e->snap_pid;
-		out->ident = e->snap_key ? ep_names_cgroup(&a->names, e->snap_key) : NULL;
-		memcpy(out->comm, e->snap_comm, EP_COMM_LEN);
+		const struct ep_port_owner *o = ep_ns_snap_owner(ns, proto, port);
+
+		if (o) {
+			out->pid = o->pid;
+			out->ident = o->key ? ep_names_cgroup(&a->names, o->key) : NULL;
+			memcpy(out->comm, o->comm, EP_COMM_LEN);
+		}
 		out->ports = 1;
 		out->untracked = true;
 		return true;

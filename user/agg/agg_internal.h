@@ -7,8 +7,15 @@
 #define EP_PAGE_BITS 8
 #define EP_PAGE (1u << EP_PAGE_BITS)
 #define EP_NPAGES (65536u / EP_PAGE)
+/* Port pages are carved from mappings of this many pages, taken when one
+ * of them is first needed: the kernel hands them over zeroed as they are
+ * touched, with no clearing pass and no heap growth in the first lap. */
+#define EP_CHUNK_PAGES 16u
+#define EP_NCHUNKS (EP_NPAGES / EP_CHUNK_PAGES)
 
-/* One local port of one protocol in one namespace. */
+/* One local port of one protocol in one namespace: what every record
+ * touches. Its snapshot owner, which only snapshots write, is kept apart
+ * (struct ep_port_owner). */
 struct ep_port {
 	uint64_t head;            /* cookie of the newest tracked holder, 0: none */
 	uint64_t last_assign_ns;
@@ -16,9 +23,13 @@ struct ep_port {
 	uint32_t holders;         /* tracked sockets on the port */
 	uint32_t tw;              /* of which in TIME_WAIT */
 	uint32_t snap, snap_tw;   /* untracked sockets in the last snapshot */
-	uint32_t snap_pid;
-	char snap_comm[EP_COMM_LEN];
-	uint64_t snap_key;        /* snap_pid's key in the names table, 0: none */
+};
+
+/* The process the last snapshot found on a port, where it found one. */
+struct ep_port_owner {
+	uint64_t key;             /* pid's key in the names table, 0: none */
+	uint32_t pid;
+	char comm[EP_COMM_LEN];
 };
 
 /* A tracked socket, keyed by cookie; holders of a port form a list. */
@@ -56,23 +67,25 @@ struct ep_ns {
 	uint32_t reserved_in_range;
 	uint32_t warn_at, rearm_below; /* in_use counts ep_ns_check_threshold acts at */
 	struct ep_port *pages[EP_NPROTO][EP_NPAGES];
+	struct ep_port *chunks[EP_NPROTO][EP_NCHUNKS]; /* mappings pages lie in */
+	struct ep_port_owner *owners[EP_NPROTO][EP_NPAGES]; /* NULL: no one named */
 	struct ep_ns_proto p[EP_NPROTO];
 	uint64_t prev_report_ns;
 	uint32_t tracked;         /* sockets in agg->by_cookie that live here */
 	bool gone;
 };
 
-/* Only records of the three protocols get past decoding. */
+/* Only records of the three protocols get past decoding: the index of
+ * ep_proto_index, asked several times a record, in two compares. */
 static inline int proto_idx(int proto)
 {
-	int i = ep_proto_index(proto);
-
-	return i < 0 ? 0 : i;
+	return proto == EP_UDP ? 1 : proto == EP_SCTP ? 2 : 0;
 }
 
 /* agg_ns.c; what every record asks is inline below */
 struct ep_ns *ep_ns_lookup(struct ep_agg *a, uint32_t netns, bool create);
 struct ep_port *ep_ns_port_page(struct ep_ns *ns, int proto, uint16_t port, bool create);
+const struct ep_port_owner *ep_ns_snap_owner(const struct ep_ns *ns, int proto, uint16_t port);
 void ep_ns_check_threshold(struct ep_agg *a, struct ep_ns *ns, int proto);
 bool ep_ns_snapshot_release(struct ep_agg *a, const struct ep_record *r);
 void ep_ns_free_all(struct ep_agg *a);

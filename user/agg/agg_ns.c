@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "agg_internal.h"
 #include "sizes.h"
 
@@ -39,18 +40,35 @@ struct ep_ns *ep_ns_lookup(struct ep_agg *a, uint32_t netns, bool create)
 	return ns;
 }
 
+#define CHUNK_BYTES ((size_t)EP_CHUNK_PAGES * EP_PAGE * sizeof(struct ep_port))
+
 struct ep_port *ep_ns_port_page(struct ep_ns *ns, int proto, uint16_t port, bool create)
 {
-	struct ep_port **page = &ns->pages[proto_idx(proto)][port >> EP_PAGE_BITS];
+	int pi = proto_idx(proto);
+	unsigned pg = port >> EP_PAGE_BITS;
+	struct ep_port **chunk = &ns->chunks[pi][pg / EP_CHUNK_PAGES];
 
-	if (!*page) {
+	if (!ns->pages[pi][pg]) {
 		if (!create)
 			return NULL;
-		*page = calloc(EP_PAGE, sizeof(struct ep_port));
-		if (!*page)
-			return NULL;
+		if (!*chunk) {
+			void *m = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			if (m == MAP_FAILED)
+				return NULL;
+			*chunk = m;
+		}
+		ns->pages[pi][pg] = *chunk + (size_t)(pg % EP_CHUNK_PAGES) * EP_PAGE;
 	}
-	return &(*page)[port & (EP_PAGE - 1)];
+	return &ns->pages[pi][pg][port & (EP_PAGE - 1)];
+}
+
+const struct ep_port_owner *ep_ns_snap_owner(const struct ep_ns *ns, int proto, uint16_t port)
+{
+	const struct ep_port_owner *page = ns->owners[proto_idx(proto)][port >> EP_PAGE_BITS];
+
+	return page ? &page[port & (EP_PAGE - 1)] : NULL;
 }
 
 static uint32_t capacity(const struct ep_ns *ns)
@@ -154,30 +172,47 @@ bool ep_agg_has_range(const struct ep_agg *a, uint32_t netns)
 	return idx && a->ns[*idx]->range_known;
 }
 
-/* A port's snapshot owner: its name is pinned while it holds the port. */
-static void snap_owner_set(struct ep_agg *a, struct ep_port *e, uint32_t pid, const char *comm,
-			   uint64_t key)
+/* A port's snapshot owner (pid 0: none): its name is pinned while it
+ * holds the port. */
+static void snap_owner_set(struct ep_agg *a, struct ep_ns *ns, int pi, uint16_t port,
+			   uint32_t pid, const char *comm, uint64_t key)
 {
-	if (e->snap_key)
-		ep_names_pin(&a->names, e->snap_key, -1);
+	struct ep_port_owner **page = &ns->owners[pi][port >> EP_PAGE_BITS], *o;
+
+	if (!*page) {
+		if (!pid && !key)
+			return;
+		*page = calloc(EP_PAGE, sizeof(**page));
+		if (!*page) {
+			a->dropped++;
+			return;
+		}
+	}
+	o = &(*page)[port & (EP_PAGE - 1)];
+	if (o->key)
+		ep_names_pin(&a->names, o->key, -1);
 	if (key)
 		ep_names_pin(&a->names, key, 1);
-	e->snap_pid = pid;
-	e->snap_key = key;
-	memset(e->snap_comm, 0, EP_COMM_LEN);
-	strncpy(e->snap_comm, comm ? comm : "", EP_COMM_LEN - 1);
+	o->pid = pid;
+	o->key = key;
+	memset(o->comm, 0, EP_COMM_LEN);
+	strncpy(o->comm, comm ? comm : "", EP_COMM_LEN - 1);
 }
 
 static void snap_reset(struct ep_agg *a, struct ep_ns *ns)
 {
 	for (int pi = 0; pi < EP_NPROTO; pi++)
-		for (unsigned pg = 0; pg < EP_NPAGES; pg++)
-			for (unsigned i = 0; ns->pages[pi][pg] && i < EP_PAGE; i++) {
-				struct ep_port *e = &ns->pages[pi][pg][i];
+		for (unsigned pg = 0; pg < EP_NPAGES; pg++) {
+			struct ep_port_owner *owners = ns->owners[pi][pg];
 
-				e->snap = e->snap_tw = 0;
-				snap_owner_set(a, e, 0, NULL, 0);
-			}
+			for (unsigned i = 0; ns->pages[pi][pg] && i < EP_PAGE; i++)
+				ns->pages[pi][pg][i].snap = ns->pages[pi][pg][i].snap_tw = 0;
+			for (unsigned i = 0; owners && i < EP_PAGE; i++)
+				if (owners[i].key)
+					ep_names_pin(&a->names, owners[i].key, -1);
+			free(owners);
+			ns->owners[pi][pg] = NULL;
+		}
 }
 
 void ep_agg_snapshot_begin(struct ep_agg *a, uint32_t netns)
@@ -206,8 +241,12 @@ void ep_agg_snapshot_add(struct ep_agg *a, uint32_t netns, int proto, uint16_t p
 	e->snap++;
 	if (timewait)
 		e->snap_tw++;
-	if (pid && !e->snap_pid)
-		snap_owner_set(a, e, pid, comm, owner_key);
+	if (pid) {
+		const struct ep_port_owner *o = ep_ns_snap_owner(ns, proto, port);
+
+		if (!o || !o->pid)
+			snap_owner_set(a, ns, proto_idx(proto), port, pid, comm, owner_key);
+	}
 }
 
 /* The release of a socket the last snapshot counted (it was there before
@@ -223,7 +262,7 @@ bool ep_ns_snapshot_release(struct ep_agg *a, const struct ep_record *r)
 	before = ep_port_state(ns, r->lport, e);
 	e->snap--;
 	if (!e->snap)
-		snap_owner_set(a, e, 0, NULL, 0);
+		snap_owner_set(a, ns, proto_idx(r->proto), r->lport, 0, NULL, 0);
 	if (!e->snap && !e->holders && !(r->flags & EP_F_FIXED))
 		e->last_release_ns = r->ts_ns;
 	ep_port_changed(a, ns, r->proto, r->lport, before, e);
@@ -324,8 +363,9 @@ static void holder_key_of(const struct ep_agg *a, uint32_t pid, uint64_t cgroup_
 }
 
 static void count_port(struct ep_agg *a, struct ep_hash *m, const struct ep_port *e,
-		       uint16_t port)
+		       const struct ep_port_owner *owner, uint16_t port)
 {
+	static const struct ep_port_owner no_one;
 	struct holder_count *c;
 	struct holder_key k;
 	uint64_t ck = e->head;
@@ -343,15 +383,17 @@ static void count_port(struct ep_agg *a, struct ep_hash *m, const struct ep_port
 	}
 	if (!e->snap)
 		return;
-	holder_key_of(a, e->snap_pid, e->snap_key, &k);
+	if (!owner)
+		owner = &no_one;
+	holder_key_of(a, owner->pid, owner->key, &k);
 	c = ep_hash_put(m, &k, NULL);
 	if (c && c->last != port + 1u) {
 		c->ports++;
 		c->last = port + 1u;
 		if (!c->cgroup_id)
-			c->cgroup_id = e->snap_key;
-		if (e->snap_pid)
-			memcpy(c->comm, e->snap_comm, EP_COMM_LEN);
+			c->cgroup_id = owner->key;
+		if (owner->pid)
+			memcpy(c->comm, owner->comm, EP_COMM_LEN);
 		else
 			snprintf(c->comm, EP_COMM_LEN, "(unknown)");
 	}
@@ -374,7 +416,8 @@ static int top_holders(struct ep_agg *a, struct ep_ns *ns, int pi, struct ep_hol
 			uint16_t port = (uint16_t)(pg * EP_PAGE + i);
 
 			if (!ns->range_known || (ep_port_in_range(ns, port) && !ep_port_reserved(ns, port)))
-				count_port(a, &m, &ns->pages[pi][pg][i], port);
+				count_port(a, &m, &ns->pages[pi][pg][i],
+					   ns->owners[pi][pg] ? &ns->owners[pi][pg][i] : NULL, port);
 		}
 	}
 	while ((k = ep_hash_next(&m, &pos, (void **)&c))) {
@@ -456,8 +499,11 @@ static void occupancy_of(struct ep_agg *a, struct ep_ns *ns, struct ep_occupancy
 static void ns_free(struct ep_ns *ns)
 {
 	for (int pi = 0; pi < EP_NPROTO; pi++) {
+		for (unsigned c = 0; c < EP_NCHUNKS; c++)
+			if (ns->chunks[pi][c])
+				munmap(ns->chunks[pi][c], CHUNK_BYTES);
 		for (unsigned pg = 0; pg < EP_NPAGES; pg++)
-			free(ns->pages[pi][pg]);
+			free(ns->owners[pi][pg]);
 		free(ns->p[pi].steps);
 	}
 	free(ns->reserved);

@@ -297,6 +297,8 @@ void ep_unload(struct ep_loader *l)
 		l->destroy(l->skel);
 	l->skel = NULL;
 	l->obj = NULL;
+	l->runs_missed = NULL;
+	l->ring_discards = NULL;
 }
 
 /* Runs of our programs the kernel skipped because the same program was
@@ -320,6 +322,14 @@ uint64_t ep_hook_misses(struct ep_loader *l)
 	if (n && l->runs_missed)
 		*l->runs_missed = true;
 	return n;
+}
+
+uint64_t ep_records_submitted(const struct ep_loader *l)
+{
+	uint64_t reserved = ep_mapped_ring_records(&l->mapped);
+	uint64_t discarded = l->ring_discards ? *l->ring_discards : 0;
+
+	return reserved > discarded ? reserved - discarded : 0;
 }
 
 bool ep_loaded(const struct ep_loader *l)

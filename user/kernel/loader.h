@@ -34,6 +34,7 @@ struct ep_loader {
 	bool sock_hooks;  /* bind() and UDP visible */
 	bool syscalls;    /* syscall tracepoints: failed binds, UDP connect/send autobind */
 	volatile bool *runs_missed; /* the programs' flag: a run was skipped */
+	volatile __u64 *ring_discards; /* the programs' count of records discarded */
 	bool sctp;        /* SCTP followed (trampoline, sctp module loaded) */
 	char sctp_why[96]; /* why not, when it was asked for */
 	struct ep_mapped mapped; /* the table and counters, read without syscalls */
@@ -55,6 +56,8 @@ bool ep_loaded(const struct ep_loader *l);
 const char *ep_backend_name(int backend);
 int ep_events_fd(const struct ep_loader *l);
 uint64_t ep_hook_misses(struct ep_loader *l);
+/* Records the programs submitted to the ring (EP_STAT_EVENTS). */
+uint64_t ep_records_submitted(const struct ep_loader *l);
 struct ep_tables ep_tables_of(const struct ep_loader *l);
 /* Whether a program of the object attaches to a hook (the one that does
  * not is run by userspace: sock_table_op). */

@@ -52,6 +52,21 @@ static const void *map_view(struct bpf_object *obj, const char *name, size_t *le
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* The ring's second page, read-only to userspace: its producer position. */
+static const void *ring_producer(struct bpf_object *obj)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, "events");
+	long page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	if (!m) {
+		errno = ENOENT;
+		return NULL;
+	}
+	p = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, bpf_map__fd(m), page);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 int ep_mapped_open(struct ep_mapped *m, struct bpf_object *obj)
 {
 	struct bpf_map *stats = bpf_object__find_map_by_name(obj, "stats");
@@ -69,7 +84,25 @@ int ep_mapped_open(struct ep_mapped *m, struct bpf_object *obj)
 		return -1;
 	}
 	m->ncpus = (int)(bpf_map__max_entries(stats) / EP_STAT_MAX);
+	m->ring_prod = ring_producer(obj);
+	if (!m->ring_prod) {
+		fprintf(stderr, "eptrace: cannot map the ring buffer's position: %s\n",
+			strerror(errno));
+		ep_mapped_close(m);
+		return -1;
+	}
 	return 0;
+}
+
+uint64_t ep_mapped_ring_records(const struct ep_mapped *m)
+{
+	/* each record behind an 8-byte header, rounded up to 8 bytes */
+	const uint64_t size = (sizeof(struct ep_record) + 8 + 7) / 8 * 8;
+	/* the kernel's unsigned long producer_pos opens the page */
+	unsigned long pos = m->ring_prod ? __atomic_load_n((const unsigned long *)m->ring_prod,
+							   __ATOMIC_ACQUIRE) : 0;
+
+	return pos / size;
 }
 
 void ep_mapped_close(struct ep_mapped *m)
@@ -78,5 +111,7 @@ void ep_mapped_close(struct ep_mapped *m)
 		munmap((void *)m->socks, m->socks_len);
 	if (m->stats)
 		munmap((void *)m->stats, m->stats_len);
+	if (m->ring_prod)
+		munmap((void *)m->ring_prod, (size_t)sysconf(_SC_PAGESIZE));
 	memset(m, 0, sizeof(*m));
 }

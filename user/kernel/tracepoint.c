@@ -135,6 +135,7 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o,
 	ep_prepare_maps(s->obj);
 	/* The test knob plays a kernel that refuses the direct loads. */
 	err = direct_loads && ep_refused_for_test("direct_loads") ? -EINVAL : tracepoint_bpf__load(s);
+	l->ring_discards = &s->bss->ring_discards;
 	if (err && !direct_loads)
 		fprintf(stderr, "eptrace: loading the BPF programs failed: %s (run with -v for the "
 				"verifier log)\n", strerror(-err));
