@@ -185,11 +185,9 @@ static __always_inline void assigned(__u64 cookie, const struct ep_record *r, __
 	}
 	/* In the table before the record is out, so that userspace never sees
 	 * an assignment the table does not hold. */
-	out = emit_reserve();
-	if (!out) {
-		stat_inc(EP_STAT_LOST);
+	out = emit_reserve_counted();
+	if (!out)
 		return;
-	}
 	*out = *r;
 	stamp_assigned(out, cookie, now, latency);
 	out->flags = flags;
@@ -240,11 +238,9 @@ static __always_inline void timewait_started(struct sock_state *st)
 
 	st->phase = PH_TIMEWAIT;
 	st->rec.tw_start_ns = now;
-	r = emit_reserve();
-	if (!r) {
-		stat_inc(EP_STAT_LOST);
+	r = emit_reserve_counted();
+	if (!r)
 		return;
-	}
 	*r = st->rec;
 	r->kind = EP_TW_START;
 	r->ts_ns = now;

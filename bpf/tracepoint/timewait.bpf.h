@@ -60,12 +60,10 @@ int BPF_PROG(on_timer_expire, struct timer_list *timer)
  * checks that turn away every other timer of the system. */
 static __noinline void tw_cancel_emit(__u64 now, __u64 cookie)
 {
-	struct ep_record *r = emit_reserve();
+	struct ep_record *r = emit_reserve_counted();
 
-	if (!r) {
-		stat_inc(EP_STAT_LOST);
+	if (!r)
 		return;
-	}
 	__builtin_memset(r, 0, sizeof(*r));
 	r->kind = EP_TW_CANCEL;
 	r->ts_ns = now;

@@ -105,19 +105,18 @@ static void destroy(void *skel)
 	tracepoint_bpf__destroy(skel);
 }
 
-/* The namespace traced (--netns), else the tracer's own, and its cookie, by
- * which the cgroup socket hooks know it without a read (known_netns in
- * bpf/lib/maps.bpf.h). */
-static void know_netns(struct tracepoint_bpf *s, const struct ep_opts *o)
-{
-	uint32_t netns = o->netns ?: ep_self_netns();
-
-	s->rodata->known_netns = netns;
-	s->rodata->known_netns_cookie = netns ? ep_netns_cookie(netns) : 0;
-}
+/* What the programs are told before load besides the options. */
+struct load_facts {
+	unsigned long long tw_timer_fn;
+	/* The namespace traced (--netns), else the tracer's own, and its
+	 * cookie, by which the cgroup socket hooks know it without a read
+	 * (known_netns in bpf/lib/maps.bpf.h); found once for both loads. */
+	uint32_t known_netns;
+	uint64_t known_netns_cookie;
+};
 
 static int open_and_load(struct ep_loader *l, const struct ep_opts *o,
-			 unsigned long long tw_timer_fn, bool direct_loads)
+			 const struct load_facts *f, bool direct_loads)
 {
 	struct tracepoint_bpf *s;
 	int err;
@@ -130,12 +129,14 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o,
 	ep_loader_adopt(l, s, s->obj, destroy);
 	EP_SET_KNOBS(s, o, direct_loads);
 	l->direct_loads = direct_loads;
-	s->rodata->tw_timer_fn = tw_timer_fn;
-	know_netns(s, o);
+	s->rodata->tw_timer_fn = f->tw_timer_fn;
+	s->rodata->known_netns = f->known_netns;
+	s->rodata->known_netns_cookie = f->known_netns_cookie;
 	ep_prepare_maps(s->obj);
 	/* The test knob plays a kernel that refuses the direct loads. */
 	err = direct_loads && ep_refused_for_test("direct_loads") ? -EINVAL : tracepoint_bpf__load(s);
-	l->ring_discards = &s->bss->ring_discards;
+	if (!err)
+		l->ring_discards = &s->bss->ring_discards;
 	if (err && !direct_loads)
 		fprintf(stderr, "eptrace: loading the BPF programs failed: %s (run with -v for the "
 				"verifier log)\n", strerror(-err));
@@ -147,6 +148,7 @@ int ep_tracepoint_start(struct ep_loader *l, const struct ep_opts *o, const char
 	static const char *const syms[] = { "tw_timer_handler", "bpf_rdonly_cast" };
 	unsigned long long addr[2];
 	struct bpf_program *prog, **progs = NULL;
+	struct load_facts facts;
 	struct tracepoint_bpf *s;
 	bool present[2];
 	int err, n = 0;
@@ -160,12 +162,15 @@ int ep_tracepoint_start(struct ep_loader *l, const struct ep_opts *o, const char
 	if (!l->tw_tracking)
 		fprintf(stderr, "eptrace: tw_timer_handler not in /proc/kallsyms: ends of TIME_WAIT "
 				"will not be seen\n");
+	facts.tw_timer_fn = addr[0];
+	facts.known_netns = o->netns ?: ep_self_netns();
+	facts.known_netns_cookie = facts.known_netns ? ep_netns_cookie(facts.known_netns) : 0;
 	/* Plain loads where the kernel has bpf_rdonly_cast (6.2+); should it
 	 * still refuse them, the helper reads. */
-	err = open_and_load(l, o, addr[0], present[1]);
+	err = open_and_load(l, o, &facts, present[1]);
 	if (err && l->direct_loads) {
 		ep_unload(l);
-		err = open_and_load(l, o, addr[0], false);
+		err = open_and_load(l, o, &facts, false);
 	}
 	if (err)
 		return -1;

@@ -150,7 +150,8 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o, char *why
 		return -1;
 	ep_prepare_maps(s->obj);
 	err = trampoline_bpf__load(s);
-	l->ring_discards = &s->bss->ring_discards;
+	if (!err)
+		l->ring_discards = &s->bss->ring_discards;
 	if (err)
 		snprintf(why, len, "the kernel refused its fentry/fexit programs: %s (-v shows why)",
 			 strerror(-err));
