@@ -18,6 +18,12 @@ def same(ev, fact, fields=ID_FIELDS):
     return all(ev[f] == fact[f] for f in fields)
 
 
+def twins(fact, facts):
+    """How many facts share this one's identity: a port bind(0) chose at random
+    may be the one a later case holds on purpose (both by the same process)."""
+    return sum(same(f, fact) for f in facts)
+
+
 def test_every_assignment_release_and_failure(netns, tracer_factory):
     tr = tracer_factory("--netns", netns.path)
     truth = facts(netns.run(WORKLOAD, "all").stdout)
@@ -41,14 +47,14 @@ def test_every_assignment_release_and_failure(netns, tracer_factory):
     got = tr.of("alloc")
     for f in allocs:
         match = [e for e in got if same(e, f)]
-        assert len(match) == 1, f"{f['case']}: {len(match)} alloc events for {f}"
-        e = match[0]
-        assert e["netns"] == netns.inode
-        if untimed_sends and e["via"] == "sendmsg":
-            assert e["latency_ns"] is None, e
-        else:
-            assert e["latency_ns"] is not None and 0 < e["latency_ns"] < 1e9, e
-        assert e["cookie"] > 0
+        assert len(match) == twins(f, allocs), f"{f['case']}: {len(match)} alloc events for {f}"
+        for e in match:
+            assert e["netns"] == netns.inode
+            if untimed_sends and e["via"] == "sendmsg":
+                assert e["latency_ns"] is None, e
+            else:
+                assert e["latency_ns"] is not None and 0 < e["latency_ns"] < 1e9, e
+            assert e["cookie"] > 0
     assert len(got) == len(allocs), "alloc events the workload did not cause"
     for f in fixed:
         assert not [e for e in got if e["lport"] == f["lport"] and e["proto"] == f["proto"]], \
@@ -68,21 +74,22 @@ def test_every_assignment_release_and_failure(netns, tracer_factory):
     # (its exit kills the TIME_WAIT sockets).
     for f in non_tw:
         rel = [e for e in tr.of("release") if same(e, f)]
-        assert len(rel) == 1, f"{f['case']}: {len(rel)} releases"
-        assert rel[0]["timewait"] is False
-        assert (rel[0]["reason"] == "disconnect") == (f["release"] == "disconnect"), rel[0]
-        assert rel[0]["held_ns"] > 0
+        assert len(rel) == twins(f, allocs), f"{f['case']}: {len(rel)} releases"
+        assert all(e["timewait"] is False and e["held_ns"] > 0 for e in rel), rel
+        if twins(f, allocs) == 1:
+            assert (rel[0]["reason"] == "disconnect") == (f["release"] == "disconnect"), rel[0]
     tw = [f for f in allocs if f["release"] == "timewait"]
     assert len(tw) == 2
-    assert not [e for e in tr.of("release") if any(same(e, f) for f in tw)], \
+    assert all(len([e for e in tr.of("release") if same(e, f)]) == twins(f, non_tw)
+               for f in tw), \
         "a port in TIME_WAIT was reported released while its TIME_WAIT socket lived"
     netns.delete()
-    wait_until(lambda: all(any(same(e, f) for e in tr.of("release")) for f in tw), 30,
-               "TIME_WAIT releases after the namespace exit")
+    wait_until(lambda: all(len([e for e in tr.of("release") if same(e, f)]) == twins(f, allocs)
+                           for f in tw), 30, "TIME_WAIT releases after the namespace exit")
     for f in tw:
-        rel = [e for e in tr.of("release") if same(e, f)]
-        assert len(rel) == 1
-        assert rel[0]["timewait"] is True and rel[0]["reason"] == "timewait_killed", rel[0]
+        rel = [e for e in tr.of("release") if same(e, f) and e["timewait"]]
+        assert len(rel) == 1, rel
+        assert rel[0]["reason"] == "timewait_killed", rel[0]
         assert 0 < rel[0]["timewait_ns"] <= rel[0]["held_ns"]
 
     assert tr.stop() == 0
