@@ -3,8 +3,8 @@ eptrace's BPF programs per operation (bpf_stats), the throughput against
 untraced, and the tracer's CPU per record, one workload and mode at a time.
 
 usage: bench/programs.py [WORKLOADS [MODES]]   (comma lists; default
-bind4,udp_connect4,tcp4 and hist). In the -icount guest, where run time
-counts instructions:
+bind4,udp_connect4,tcp4 and hist; an HTTP workload starts nginx). In the
+-icount guest, where run time counts instructions:
   tests/vm/vmtest.sh --icount -- /usr/bin/python3 bench/programs.py bind4
 """
 import json
@@ -13,6 +13,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import http_load  # noqa: E402
 import run as R  # noqa: E402
 
 SECONDS = 0.5
@@ -71,10 +72,16 @@ def main():
     modes = (sys.argv[2] if len(sys.argv) > 2 else "hist").split(",")
     R.setup_netns()
     tmp = tempfile.mkdtemp()
-    for w in workloads:
-        base = R.churn(w, SECONDS, 1, None)["ops_per_s"]
-        for m in modes:
-            one(w, m, base, tmp)
+    server = http_load.Server(R.NS, tmp, None) \
+        if any(w in http_load.WORKLOADS for w in workloads) else None
+    try:
+        for w in workloads:
+            base = R.churn(w, SECONDS, 1, None)["ops_per_s"]
+            for m in modes:
+                one(w, m, base, tmp)
+    finally:
+        if server:
+            server.stop()
 
 
 if __name__ == "__main__":

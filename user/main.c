@@ -316,8 +316,6 @@ static void begin(struct ep_run *run)
 {
 	run->start = run->last_report = run->last_refresh = mono_now();
 	print_start(run, run->start);
-	if (run->exp) /* a page from the start on */
-		ep_exporter_publish(run->exp, &run->pipe.agg, &run->pipe.sum, 0);
 	/* Sockets that exist already count from the first second, and the
 	 * kernel side follows them to their release. */
 	ep_probe_on_owner(run->probe, name_found_owner, run);
@@ -325,6 +323,11 @@ static void begin(struct ep_run *run)
 	ep_probe_on_dumped(run->probe, collect_dump, run);
 	ep_probe_all(run->probe, mono_now());
 	ep_sweep_run(&run->sweep, &run->tables);
+	/* The exporter's first page and the banner: the hooks are attached and
+	 * what was there before is counted. */
+	if (run->exp)
+		ep_exporter_publish(run->exp, &run->pipe.agg, &run->pipe.sum, 0);
+	ep_pipe_ready(&run->pipe);
 	run->refresh_every = REFRESH_EVERY;
 	if (run->pipe.report_every && run->pipe.report_every < run->refresh_every)
 		run->refresh_every = run->pipe.report_every;

@@ -37,6 +37,11 @@ void ep_pipe_start(struct ep_pipeline *p, const struct ep_start *s)
 	ep_view_start(&p->view, s);
 }
 
+void ep_pipe_ready(struct ep_pipeline *p)
+{
+	ep_view_ready(&p->view);
+}
+
 void ep_pipe_free(struct ep_pipeline *p)
 {
 	ep_agg_free(&p->agg);

@@ -67,6 +67,7 @@ struct ep_pipeline {
 
 /* The run has started (printed; live runs say so on stderr). */
 void ep_pipe_start(struct ep_pipeline *p, const struct ep_start *s);
+void ep_pipe_ready(struct ep_pipeline *p);
 
 int ep_pipe_init(struct ep_pipeline *p, const struct ep_opts *opts, int64_t mono_to_unix);
 void ep_pipe_free(struct ep_pipeline *p);

@@ -359,7 +359,11 @@ void ep_probe_all(struct ep_probe *p, uint64_t now)
 	size_t n;
 	uint32_t *v;
 
-	ep_list_netns(found, p);
+	/* One namespace asked for: no walk of /proc to list the others. */
+	if (p->only)
+		info(p, p->only, 0);
+	else
+		ep_list_netns(found, p);
 	v = known(p, &n);
 	if (v)
 		probe_set(p, v, n, now, true, NULL);

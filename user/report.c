@@ -439,6 +439,7 @@ int ep_report(const struct ep_opts *o)
 	if (meta_get(&r, "backend", start.backend, sizeof(start.backend)))
 		snprintf(start.backend, sizeof(start.backend), "tracepoint");
 	ep_pipe_start(&r.pipe, &start);
+	ep_pipe_ready(&r.pipe);
 	err = replay_all(&r);
 	if (!err) {
 		if (!r.final_seen)

@@ -9,7 +9,8 @@ import time
 import urllib.parse
 import urllib.request
 
-from conftest import EPTRACE, ROOT, SCENARIO, facts, free_port, wait_until, wait_banner
+from conftest import (EPTRACE, ROOT, SCENARIO, facts, free_port, read_until, wait_until,
+                      wait_banner)
 
 PY = "/usr/bin/python3"
 
@@ -47,6 +48,24 @@ def test_metrics_pass_promtool_and_keep_labels_bounded(netns, tracer_factory):
     assert metric(text, "eptrace_info", backend=tr.backend) == 1
     for bad in ("pid=", "port=", "comm=", "cookie="):
         assert bad not in text
+    assert tr.stop() == 0
+
+
+def test_first_page_counts_the_sockets_from_before_the_start(netns, tracer_factory):
+    """Once the banner is out the tracing is whole: the exporter's first page
+    already counts the ports that sockets held before the start."""
+    netns.sysctl("net.ipv4.ip_local_port_range", "40000 40015")
+    proc = netns.popen(PY, SCENARIO, "fill", "1")
+    try:
+        read_until(proc, "full")
+        port = free_port()
+        tr = tracer_factory("--netns", netns.path, "--prometheus", str(port))
+        wait_banner(tr.proc)
+        text = scrape(port)  # once, at the banner: no waiting for a refresh
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    assert metric(text, "eptrace_netns_ports_in_use", netns=netns.inode, proto="tcp") == 16, text
     assert tr.stop() == 0
 
 

@@ -20,7 +20,13 @@ void ep_view_start(const struct ep_view *v, const struct ep_start *s)
 		printf("{\"event\":\"start\",\"ts_ns\":%" PRIu64 ",\"pid\":%u,\"backend\":\"%s\","
 		       "\"timewait_tracking\":%s}\n",
 		       s->ts_ns, s->pid, s->backend, s->timewait_tracking ? "true" : "false");
-	/* on stderr in every live mode: the moment tracing starts */
+	fflush(stdout);
+}
+
+void ep_view_ready(const struct ep_view *v)
+{
+	/* on stderr in every live mode: the hooks are attached and the sockets
+	 * that were there before are known */
 	if (v->opts->mode != EP_MODE_REPORT)
 		fprintf(stderr, "Tracing ephemeral ports... Hit Ctrl-C to end.\n");
 	if (!v->opts->json && v->show_events)
