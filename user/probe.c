@@ -10,12 +10,20 @@
 
 #define MIN_GAP_NS 200000000ULL     /* between two probes of one namespace */
 #define OWNER_SCAN_NS 30000000000ULL /* between two /proc scans for new sockets */
+/* A namespace no event came from is probed at ever longer gaps, up to one
+ * refresh in this many: a TCP dump walks the kernel's whole connection
+ * table, whichever namespace asks (about 5 ms per namespace on a host with
+ * 24 GiB). */
+#define IDLE_PERIOD_MAX 12
 
 struct ns_info {
 	uint32_t pid;       /* a process seen in it */
 	uint32_t seeded;    /* its sockets were handed to on_found */
 	uint64_t probed_ns; /* 0: never */
 	uint64_t owners_ns; /* last /proc scan for its sockets */
+	uint8_t busy;       /* an event came from it since its last refresh */
+	uint8_t period;     /* refreshes from one of its probes to the next */
+	uint8_t wait;       /* refreshes to pass over before its next probe */
 };
 
 struct ep_probe {
@@ -377,6 +385,8 @@ void ep_probe_seen(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t no
 	if (netns == p->seen_netns && pid == p->seen_pid && netns)
 		return;
 	ni = info(p, netns, pid);
+	if (ni)
+		ni->busy = 1;
 	if (ni && !ni->probed_ns) {
 		probe_set(p, &netns, 1, now, true, NULL);
 		ni = ep_hash_get(&p->ns, &netns); /* the probe may have moved it */
@@ -395,15 +405,43 @@ void ep_probe_now(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t now
 		probe_set(p, &netns, 1, now, true, NULL);
 }
 
+/* Keeps in v the namespaces this refresh probes: every one an event came
+ * from, and the idle ones whose gap has passed (each time twice as long). */
+static size_t due(struct ep_probe *p, uint32_t *v, size_t n)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct ns_info *ni = ep_hash_get(&p->ns, &v[i]);
+
+		if (!ni)
+			continue;
+		if (!ni->busy && ni->wait) {
+			ni->wait--;
+			continue;
+		}
+		if (ni->busy)
+			ni->period = 1;
+		else
+			ni->period = ni->period >= IDLE_PERIOD_MAX / 2 ? IDLE_PERIOD_MAX :
+					 2 * (ni->period ? ni->period : 1);
+		ni->wait = ni->period - 1;
+		ni->busy = 0;
+		v[kept++] = v[i];
+	}
+	return kept;
+}
+
 void ep_probe_refresh(struct ep_probe *p, uint64_t now)
 {
 	size_t n, ngone = 0;
 	uint32_t *v = known(p, &n), *gone = malloc((n + 1) * sizeof(*gone));
 
 	if (v && gone)
-		ngone = probe_set(p, v, n, now, false, gone);
+		ngone = probe_set(p, v, due(p, v, n), now, false, gone);
 	/* Finding a namespace that is gone costs a walk of /proc: forget it
-	 * (an event from it, were it still alive, brings it back). */
+	 * (an event from it, were it still alive, brings it back). The next
+	 * event from any namespace marks it busy. */
 	p->seen_netns = 0;
 	for (size_t i = 0; i < ngone; i++) {
 		ep_hash_del(&p->ns, &gone[i]);

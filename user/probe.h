@@ -38,7 +38,9 @@ void ep_probe_seen(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t no
 /* Probe again now (a bind conflict wants the current holder); at most a few
  * times per second per namespace. */
 void ep_probe_now(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t now);
-/* Re-read every known namespace: sysctls may change, sockets come and go. */
+/* Re-read the known namespaces (sysctls may change, sockets come and go):
+ * each one an event came from since, the idle ones at growing gaps, up to
+ * one refresh in twelve. */
 void ep_probe_refresh(struct ep_probe *p, uint64_t now);
 
 #endif

@@ -1,6 +1,6 @@
 """Analytics against ground truth: exhaustion of a narrow range, TIME_WAIT
-reuse, bind conflicts, range conflicts, the startup snapshot, and histogram
-percentiles against the raw events."""
+reuse, bind conflicts, range conflicts, the startup snapshot, histogram
+percentiles against the raw events, and how often namespaces are re-read."""
 import math
 import subprocess
 import sys
@@ -242,3 +242,35 @@ def test_table_views(netns):
     # collision line show it
     assert "NETNS" in out and f"\n{netns.name} " in out and "40000-40100" in out
     assert f"netns {netns.name} tcp port 40050" in out
+
+
+def probes_during(tr, seconds):
+    """How many times eptrace entered a namespace (two setns per probe of
+    one) while strace watched it for this long."""
+    r = subprocess.run(["timeout", "-s", "INT", str(seconds), "strace", "-f", "-c", "-e",
+                        "trace=setns", "-p", str(tr.proc.pid)], capture_output=True, text=True)
+    calls = [line.split() for line in r.stderr.splitlines() if line.endswith(" setns")]
+    return int(calls[0][3]) // 2 if calls else 0
+
+
+def test_an_idle_namespace_is_probed_at_growing_gaps(netns, tracer_factory):
+    """A TCP dump walks the kernel's whole connection table, whichever
+    namespace asks: one that nothing happens in is read again ever less
+    often (up to one refresh in twelve), one with events at every refresh."""
+    tr = tracer_factory("--netns", netns.path, "--interval", "0.1")
+    wait_banner(tr.proc)
+    idle = probes_during(tr, 3)
+    busy = netns.popen(PY, "-c", "import socket, time\n"
+                       "end = time.monotonic() + 4\n"
+                       "while time.monotonic() < end:\n"
+                       "    s = socket.socket(); s.bind(('127.0.0.1', 0)); s.close()\n"
+                       "    time.sleep(0.01)\n")
+    try:
+        wait_until(lambda: tr.of("alloc"), 10, "the first bind")
+        active = probes_during(tr, 3)
+    finally:
+        busy.wait(timeout=30)
+    # about 30 refreshes in each window: an idle namespace is probed at the
+    # 1st, 3rd, 7th, 15th and 27th, a busy one at every one
+    assert 1 <= idle <= 8 and active > 2 * idle, (idle, active)
+    assert tr.stop() == 0

@@ -181,6 +181,7 @@ void ep_tables_exclude_cgroup(const struct ep_tables *t, uint64_t cgroup_id)
 
 struct ep_sweep_ns {
 	uint32_t netns;
+	uint32_t runs; /* sweeps it served: kept for a whole walk of the table */
 	uint64_t mono;
 	uint64_t *cookies; /* sorted */
 	size_t n;
@@ -193,34 +194,44 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static struct ep_sweep_ns *find_ns(const struct ep_sweep *s, uint32_t netns);
+
 void ep_sweep_add(struct ep_sweep *s, uint32_t netns, const struct ep_diag_sock *v, size_t n,
 		  uint64_t mono)
 {
-	struct ep_sweep_ns *e;
+	struct ep_sweep_ns *e = find_ns(s, netns);
+	uint64_t *cookies = malloc((n ? n : 1) * sizeof(*cookies));
 
+	if (!cookies)
+		return;
+	for (size_t i = 0; i < n; i++)
+		cookies[i] = v[i].cookie;
+	qsort(cookies, n, sizeof(*cookies), cmp_u64);
+	if (e) { /* the newer dump replaces the older */
+		free(e->cookies);
+		goto fill;
+	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 8;
 		struct ep_sweep_ns *nv = realloc(s->v, cap * sizeof(*nv));
 
-		if (!nv)
+		if (!nv) {
+			free(cookies);
 			return; /* not swept this time */
+		}
 		s->v = nv;
 		s->cap = cap;
 	}
-	e = &s->v[s->n];
-	e->cookies = malloc((n ? n : 1) * sizeof(*e->cookies));
-	if (!e->cookies)
-		return;
-	for (size_t i = 0; i < n; i++)
-		e->cookies[i] = v[i].cookie;
-	qsort(e->cookies, n, sizeof(*e->cookies), cmp_u64);
+	e = &s->v[s->n++];
 	e->netns = netns;
+fill:
+	e->cookies = cookies;
 	e->mono = mono;
 	e->n = n;
-	s->n++;
+	e->runs = 0;
 }
 
-static const struct ep_sweep_ns *find_ns(const struct ep_sweep *s, uint32_t netns)
+static struct ep_sweep_ns *find_ns(const struct ep_sweep *s, uint32_t netns)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (s->v[i].netns == netns)
@@ -268,6 +279,22 @@ static void sweep_forget(struct ep_sweep *s)
 	s->n = 0;
 }
 
+/* A dump still says which of its namespace's sockets were gone when it was
+ * taken: it serves until the sweeps have walked the whole table, so that a
+ * namespace probed less often than every refresh is swept whole too. */
+static void sweep_age(struct ep_sweep *s)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		if (++s->v[i].runs >= EP_SOCKS_MAX / SWEEP_SLICE)
+			free(s->v[i].cookies);
+		else
+			s->v[kept++] = s->v[i];
+	}
+	s->n = kept;
+}
+
 size_t ep_sweep_run(struct ep_sweep *s, const struct ep_tables *t)
 {
 	size_t removed = 0;
@@ -288,7 +315,7 @@ size_t ep_sweep_run(struct ep_sweep *s, const struct ep_tables *t)
 		op.st = v.st;
 		removed += run_op(t, &op) == 1;
 	}
-	sweep_forget(s);
+	sweep_age(s);
 	return removed;
 }
 

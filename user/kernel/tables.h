@@ -75,8 +75,8 @@ struct ep_sweep {
 void ep_sweep_add(struct ep_sweep *s, uint32_t netns, const struct ep_diag_sock *v, size_t n,
 		  uint64_t mono);
 /* One sixteenth of the kernel table, the next after the last run's, looked
- * at against the namespaces added, which it then forgets. Returns the
- * entries removed. */
+ * at against each namespace's latest dump; a dump is forgotten once sixteen
+ * runs have used it. Returns the entries removed. */
 size_t ep_sweep_run(struct ep_sweep *s, const struct ep_tables *t);
 void ep_sweep_free(struct ep_sweep *s);
 
