@@ -37,7 +37,9 @@ void ep_mapped_size(struct bpf_object *obj)
 		bpf_map__set_max_entries(stats, (uint32_t)ncpus * EP_STAT_MAX);
 }
 
-static const void *map_view(struct bpf_object *obj, const char *name, size_t *len)
+/* A read-only mapping of len bytes of the map at offset; len 0: all its
+ * values, rounded up to pages (set in *len). */
+static const void *map_view(struct bpf_object *obj, const char *name, size_t offset, size_t *len)
 {
 	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -47,23 +49,10 @@ static const void *map_view(struct bpf_object *obj, const char *name, size_t *le
 		errno = ENOENT;
 		return NULL;
 	}
-	*len = ((size_t)bpf_map__value_size(m) * bpf_map__max_entries(m) + page - 1) / page * page;
-	p = mmap(NULL, *len, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
-	return p == MAP_FAILED ? NULL : p;
-}
-
-/* The ring's second page, read-only to userspace: its producer position. */
-static const void *ring_producer(struct bpf_object *obj)
-{
-	struct bpf_map *m = bpf_object__find_map_by_name(obj, "events");
-	long page = sysconf(_SC_PAGESIZE);
-	void *p;
-
-	if (!m) {
-		errno = ENOENT;
-		return NULL;
-	}
-	p = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, bpf_map__fd(m), page);
+	if (!*len)
+		*len = ((size_t)bpf_map__value_size(m) * bpf_map__max_entries(m) + page - 1) /
+		       page * page;
+	p = mmap(NULL, *len, PROT_READ, MAP_SHARED, bpf_map__fd(m), (off_t)offset);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -72,19 +61,21 @@ int ep_mapped_open(struct ep_mapped *m, struct bpf_object *obj)
 	struct bpf_map *stats = bpf_object__find_map_by_name(obj, "stats");
 
 	memset(m, 0, sizeof(*m));
-	m->socks = map_view(obj, "socks", &m->socks_len);
+	m->socks = map_view(obj, "socks", 0, &m->socks_len);
 	if (!m->socks) {
 		fprintf(stderr, "eptrace: cannot map the socket table: %s\n", strerror(errno));
 		return -1;
 	}
-	m->stats = map_view(obj, "stats", &m->stats_len);
+	m->stats = map_view(obj, "stats", 0, &m->stats_len);
 	if (!m->stats) {
 		fprintf(stderr, "eptrace: cannot map the counters: %s\n", strerror(errno));
 		ep_mapped_close(m);
 		return -1;
 	}
 	m->ncpus = (int)(bpf_map__max_entries(stats) / EP_STAT_MAX);
-	m->ring_prod = ring_producer(obj);
+	/* the ring's second page, read-only to userspace: its producer position */
+	m->ring_len = (size_t)sysconf(_SC_PAGESIZE);
+	m->ring_prod = map_view(obj, "events", m->ring_len, &m->ring_len);
 	if (!m->ring_prod) {
 		fprintf(stderr, "eptrace: cannot map the ring buffer's position: %s\n",
 			strerror(errno));
@@ -112,6 +103,6 @@ void ep_mapped_close(struct ep_mapped *m)
 	if (m->stats)
 		munmap((void *)m->stats, m->stats_len);
 	if (m->ring_prod)
-		munmap((void *)m->ring_prod, (size_t)sysconf(_SC_PAGESIZE));
+		munmap((void *)m->ring_prod, m->ring_len);
 	memset(m, 0, sizeof(*m));
 }

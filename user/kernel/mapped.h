@@ -14,7 +14,7 @@ struct ep_mapped {
 	const struct sock_slot *socks; /* EP_SOCKS_MAX slots, read-only */
 	const uint64_t *stats;         /* ncpus rows of EP_STAT_MAX counters */
 	const void *ring_prod;         /* the ring's producer page */
-	size_t socks_len, stats_len;
+	size_t socks_len, stats_len, ring_len;
 	int ncpus;
 };
 
