@@ -65,8 +65,9 @@ struct ep_pipeline {
 };
 
 
-/* The run has started (printed; live runs say so on stderr). */
+/* The run has started: the hooks are attached (the start line printed). */
 void ep_pipe_start(struct ep_pipeline *p, const struct ep_start *s);
+/* The start snapshot is in: live runs say so on stderr; the table's header. */
 void ep_pipe_ready(struct ep_pipeline *p);
 
 int ep_pipe_init(struct ep_pipeline *p, const struct ep_opts *opts, int64_t mono_to_unix);
