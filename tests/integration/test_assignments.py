@@ -24,6 +24,10 @@ def twins(fact, facts):
     return sum(same(f, fact) for f in facts)
 
 
+def releases_of(tr, fact):
+    return [e for e in tr.of("release") if same(e, fact)]
+
+
 def test_every_assignment_release_and_failure(netns, tracer_factory):
     tr = tracer_factory("--netns", netns.path)
     truth = facts(netns.run(WORKLOAD, "all").stdout)
@@ -73,21 +77,20 @@ def test_every_assignment_release_and_failure(netns, tracer_factory):
     # Releases: immediate ones now, TIME_WAIT ones once the namespace is gone
     # (its exit kills the TIME_WAIT sockets).
     for f in non_tw:
-        rel = [e for e in tr.of("release") if same(e, f)]
+        rel = releases_of(tr, f)
         assert len(rel) == twins(f, allocs), f"{f['case']}: {len(rel)} releases"
         assert all(e["timewait"] is False and e["held_ns"] > 0 for e in rel), rel
         if twins(f, allocs) == 1:
             assert (rel[0]["reason"] == "disconnect") == (f["release"] == "disconnect"), rel[0]
     tw = [f for f in allocs if f["release"] == "timewait"]
     assert len(tw) == 2
-    assert all(len([e for e in tr.of("release") if same(e, f)]) == twins(f, non_tw)
-               for f in tw), \
+    assert all(len(releases_of(tr, f)) == twins(f, non_tw) for f in tw), \
         "a port in TIME_WAIT was reported released while its TIME_WAIT socket lived"
     netns.delete()
-    wait_until(lambda: all(len([e for e in tr.of("release") if same(e, f)]) == twins(f, allocs)
-                           for f in tw), 30, "TIME_WAIT releases after the namespace exit")
+    wait_until(lambda: all(len(releases_of(tr, f)) == twins(f, allocs) for f in tw), 30,
+               "TIME_WAIT releases after the namespace exit")
     for f in tw:
-        rel = [e for e in tr.of("release") if same(e, f) and e["timewait"]]
+        rel = [e for e in releases_of(tr, f) if e["timewait"]]
         assert len(rel) == 1, rel
         assert rel[0]["reason"] == "timewait_killed", rel[0]
         assert 0 < rel[0]["timewait_ns"] <= rel[0]["held_ns"]

@@ -194,7 +194,29 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static struct ep_sweep_ns *find_ns(const struct ep_sweep *s, uint32_t netns);
+static struct ep_sweep_ns *find_ns(const struct ep_sweep *s, uint32_t netns)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].netns == netns)
+			return &s->v[i];
+	return NULL;
+}
+
+/* A new namespace's place, or NULL when there is no room. */
+static struct ep_sweep_ns *sweep_append(struct ep_sweep *s, uint32_t netns)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 8;
+		struct ep_sweep_ns *nv = realloc(s->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return NULL;
+		s->v = nv;
+		s->cap = cap;
+	}
+	s->v[s->n].netns = netns;
+	return &s->v[s->n++];
+}
 
 void ep_sweep_add(struct ep_sweep *s, uint32_t netns, const struct ep_diag_sock *v, size_t n,
 		  uint64_t mono)
@@ -207,36 +229,16 @@ void ep_sweep_add(struct ep_sweep *s, uint32_t netns, const struct ep_diag_sock 
 	for (size_t i = 0; i < n; i++)
 		cookies[i] = v[i].cookie;
 	qsort(cookies, n, sizeof(*cookies), cmp_u64);
-	if (e) { /* the newer dump replaces the older */
-		free(e->cookies);
-		goto fill;
+	if (e) {
+		free(e->cookies); /* the newer dump replaces the older */
+	} else if (!(e = sweep_append(s, netns))) {
+		free(cookies);
+		return; /* not swept this time */
 	}
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 8;
-		struct ep_sweep_ns *nv = realloc(s->v, cap * sizeof(*nv));
-
-		if (!nv) {
-			free(cookies);
-			return; /* not swept this time */
-		}
-		s->v = nv;
-		s->cap = cap;
-	}
-	e = &s->v[s->n++];
-	e->netns = netns;
-fill:
 	e->cookies = cookies;
 	e->mono = mono;
 	e->n = n;
 	e->runs = 0;
-}
-
-static struct ep_sweep_ns *find_ns(const struct ep_sweep *s, uint32_t netns)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i].netns == netns)
-			return &s->v[i];
-	return NULL;
 }
 
 /* sock_diag lists TCP sockets that are bound but neither listening nor
