@@ -29,7 +29,8 @@
 
 #define SECOND 1000000000ULL
 #define REFRESH_EVERY (5 * SECOND)
-#define WAIT_MS 50 /* the longest a record waits for the reader */
+#define WAIT_MS 50 /* the longest a record waits for the reader while records come */
+#define MS 1000000ULL
 /* TIME_WAIT cancels waiting for their restart; a full queue confirms early. */
 #define TW_PENDING_MAX 65536
 
@@ -333,10 +334,43 @@ static void begin(struct ep_run *run)
 		run->refresh_every = run->pipe.report_every;
 }
 
+static uint64_t earlier(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* How long to wait for the ring after a pass. While records come, WAIT_MS:
+ * they are submitted without a wakeup and wait for the reader's pace. Once a
+ * wait brought none, until the next periodic work (at most a second), with
+ * the programs told to wake the reader with the next record. */
+static int wait_ms(struct ep_run *run, int consumed, uint64_t now, uint64_t deadline)
+{
+	uint64_t next = run->last_stats + SECOND + MS;
+
+	if (consumed || !run->loader.reader_asleep || run->tw.len)
+		return WAIT_MS;
+	next = earlier(next, run->last_refresh + run->refresh_every);
+	if (run->pipe.report_every)
+		next = earlier(next, run->last_report + run->pipe.report_every);
+	if (deadline)
+		next = earlier(next, deadline);
+	if (next <= now + WAIT_MS * MS)
+		return WAIT_MS;
+	*run->loader.reader_asleep = true;
+	/* A record submitted before the flag was seen woke no one: look again. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (ring_buffer__consume(run->rb)) {
+		*run->loader.reader_asleep = false;
+		return WAIT_MS;
+	}
+	return (int)((next - now + MS - 1) / MS);
+}
+
 /* Until a signal, the --duration or an error (0 or 1). */
 static int loop(struct ep_run *run)
 {
 	uint64_t deadline = 0;
+	int wait = WAIT_MS;
 
 	if (run->opts.duration_s > 0)
 		deadline = run->start + (uint64_t)(run->opts.duration_s * 1e9);
@@ -345,7 +379,7 @@ static int loop(struct ep_run *run)
 		uint64_t now;
 		int n;
 
-		if (epoll_wait(ring_buffer__epoll_fd(run->rb), &ev, 1, WAIT_MS) < 0 &&
+		if (epoll_wait(ring_buffer__epoll_fd(run->rb), &ev, 1, wait) < 0 &&
 		    errno != EINTR) {
 			fprintf(stderr, "eptrace: waiting for the ring buffer failed: %s\n",
 				strerror(errno));
@@ -367,6 +401,7 @@ static int loop(struct ep_run *run)
 		}
 		if (deadline && now >= deadline)
 			break;
+		wait = wait_ms(run, n, now, deadline);
 	}
 	return 0;
 }

@@ -37,11 +37,18 @@ static __always_inline struct ep_record *emit_reserve_counted(void)
 	return out;
 }
 
+/* The reader wakes when a quarter of a megabyte waits, or for the first
+ * record after it went to sleep; otherwise its own pace brings it. */
 static __always_inline void emit_submit(struct ep_record *out)
 {
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
-			      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	__u64 flags = BPF_RB_NO_WAKEUP;
 
+	if (reader_asleep) {
+		reader_asleep = false;
+		flags = BPF_RB_FORCE_WAKEUP;
+	} else if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes) {
+		flags = BPF_RB_FORCE_WAKEUP;
+	}
 	bpf_ringbuf_submit(out, flags);
 }
 

@@ -50,6 +50,10 @@ volatile bool runs_missed = false;
  * own position, less these, so that no program counts each record. */
 volatile __u64 ring_discards = 0;
 
+/* Set by userspace before it sleeps past its usual pace (nothing came in):
+ * the next record wakes it and clears this. */
+volatile bool reader_asleep = false;
+
 /* Entries in their second window (EP_SOCK_FAR): while there are none, a
  * cookie missing from its first window is missing from the table. */
 volatile __u64 socks_far = 0;

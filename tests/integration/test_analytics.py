@@ -1,11 +1,13 @@
 """Analytics against ground truth: exhaustion of a narrow range, TIME_WAIT
 reuse, bind conflicts, range conflicts, the startup snapshot, histogram
-percentiles against the raw events, and how often namespaces are re-read."""
+percentiles against the raw events, how often namespaces are re-read and
+how often an idle tracer wakes."""
 import math
+import re
 import subprocess
 import sys
 
-from conftest import EPTRACE, SCENARIO, facts, read_until, wait_until, wait_banner
+from conftest import EPTRACE, SCENARIO, facts, read_until, readline, wait_until, wait_banner
 
 PY = "/usr/bin/python3"
 
@@ -273,4 +275,40 @@ def test_an_idle_namespace_is_probed_at_growing_gaps(netns, tracer_factory):
     # about 30 refreshes in each window: an idle namespace is probed at the
     # 1st, 3rd, 7th, 15th and 27th, a busy one at every one
     assert 1 <= idle <= 8 and active > 2 * idle, (idle, active)
+    assert tr.stop() == 0
+
+
+def ring_waits(path):
+    """(timeout ms, result) of every epoll_wait strace saw return."""
+    with open(path) as f:
+        return [(int(m[1]), int(m[2])) for m in
+                re.finditer(r"epoll_wait\(\d+, .*, \d+, (\d+)\) += (-?\d+)", f.read())]
+
+
+def test_an_idle_tracer_sleeps_until_a_record_wakes_it(netns, tracer_factory, tmp_path):
+    """With nothing to read, the tracer waits for its next periodic work (a
+    second at most) instead of its 50 ms pace, and the first record wakes
+    it: the one bind(0) ends a long wait and is reported."""
+    tr = tracer_factory("--netns", netns.path)
+    wait_banner(tr.proc)
+    log = tmp_path / "strace.txt"
+    st = subprocess.Popen(["strace", "-e", "trace=epoll_wait", "-o", str(log), "-p",
+                           str(tr.proc.pid)], stderr=subprocess.PIPE, text=True)
+    try:
+        assert "attached" in readline(st.stderr, 30, "strace attaching")
+        wait_until(lambda: sum(1 for t, r in ring_waits(log) if t > 50 and r == 0) >= 2, 30,
+                   "two long waits that nothing ended")
+        idle = ring_waits(log)
+        port = int(netns.run(PY, "-c", "import socket\n"
+                             "s = socket.socket(); s.bind(('127.0.0.1', 0))\n"
+                             "print(s.getsockname()[1]); s.close()").stdout)
+        wait_until(lambda: tr.of("alloc", lport=port), 30, f"the bind of port {port}")
+        wait_until(lambda: len(ring_waits(log)) > len(idle), 30, "the wait the bind ended")
+    finally:
+        st.send_signal(2)
+        st.wait(timeout=30)
+    after = ring_waits(log)[len(idle):]
+    # over two idle seconds or more: a handful of waits, not 20 a second
+    assert len(idle) <= 8, idle
+    assert any(t > 50 and r == 1 for t, r in after), after
     assert tr.stop() == 0

@@ -299,6 +299,7 @@ void ep_unload(struct ep_loader *l)
 	l->obj = NULL;
 	l->runs_missed = NULL;
 	l->ring_discards = NULL;
+	l->reader_asleep = NULL;
 }
 
 /* Runs of our programs the kernel skipped because the same program was

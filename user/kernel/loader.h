@@ -35,6 +35,7 @@ struct ep_loader {
 	bool syscalls;    /* syscall tracepoints: failed binds, UDP connect/send autobind */
 	volatile bool *runs_missed; /* the programs' flag: a run was skipped */
 	volatile __u64 *ring_discards; /* the programs' count of records discarded */
+	volatile bool *reader_asleep; /* set: the next record wakes the reader */
 	bool sctp;        /* SCTP followed (trampoline, sctp module loaded) */
 	char sctp_why[96]; /* why not, when it was asked for */
 	struct ep_mapped mapped; /* the table and counters, read without syscalls */

@@ -135,8 +135,10 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o,
 	ep_prepare_maps(s->obj);
 	/* The test knob plays a kernel that refuses the direct loads. */
 	err = direct_loads && ep_refused_for_test("direct_loads") ? -EINVAL : tracepoint_bpf__load(s);
-	if (!err)
+	if (!err) {
 		l->ring_discards = &s->bss->ring_discards;
+		l->reader_asleep = &s->bss->reader_asleep;
+	}
 	if (err && !direct_loads)
 		fprintf(stderr, "eptrace: loading the BPF programs failed: %s (run with -v for the "
 				"verifier log)\n", strerror(-err));

@@ -150,8 +150,10 @@ static int open_and_load(struct ep_loader *l, const struct ep_opts *o, char *why
 		return -1;
 	ep_prepare_maps(s->obj);
 	err = trampoline_bpf__load(s);
-	if (!err)
+	if (!err) {
 		l->ring_discards = &s->bss->ring_discards;
+		l->reader_asleep = &s->bss->reader_asleep;
+	}
 	if (err)
 		snprintf(why, len, "the kernel refused its fentry/fexit programs: %s (-v shows why)",
 			 strerror(-err));
