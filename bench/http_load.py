@@ -12,8 +12,8 @@ import time
 
 PORT = 18080
 CONNECTIONS = 8
-# wrk counts whole seconds; in one second the untraced rate itself drifts
-# by 0.3% between rounds of a guest boot, more than the differences judged
+# wrk counts whole seconds; one-second rounds of a mode spread by 0.7% in
+# the -icount guest, three-second ones by 0.3% (bench/NOTES.md)
 MIN_SECONDS = 3
 WORKLOADS = {"http_keepalive": [], "http_close": ["-H", "Connection: close"]}
 
