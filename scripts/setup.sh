@@ -5,7 +5,7 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 pkgs="make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config gcc libc6-dev
       libsqlite3-dev libmicrohttpd-dev libclang-rt-14-dev
-      iproute2 python3 python3-pytest socat util-linux procps sqlite3 prometheus valgrind strace"
+      iproute2 python3 python3-pytest socat util-linux procps sqlite3 prometheus valgrind strace gdb"
 for opt; do
 	case "$opt" in
 	# the peers the benchmark compares with, and its HTTP server and load

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <linux/types.h>
 #include <bpf/libbpf.h>
@@ -35,6 +36,9 @@
 #define TW_PENDING_MAX 65536
 
 static volatile sig_atomic_t exiting, hurry;
+/* Readable once a signal came: wakes the loop even when the signal landed
+ * between its check of exiting and its wait. */
+static int signalled_fd = -1;
 
 struct ep_run {
 	struct ep_opts opts;
@@ -56,8 +60,14 @@ struct ep_run {
 /* A second signal while a recording closes: do not wait for its readable rows. */
 static void on_signal(int sig)
 {
+	int saved = errno;
+
 	hurry = exiting;
 	exiting = 1;
+	if (signalled_fd >= 0 && write(signalled_fd, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0) {
+		/* full: it is readable already */
+	}
+	errno = saved;
 }
 
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -221,14 +231,24 @@ static void print_start(struct ep_run *run, uint64_t mono)
 	ep_pipe_start(&run->pipe, &start);
 }
 
-/* One pass of the loop's periodic work. */
-static void housekeeping(struct ep_run *run, uint64_t now)
+static uint64_t earlier(uint64_t a, uint64_t b)
 {
+	return a < b ? a : b;
+}
+
+/* One pass of the loop's periodic work; returns when the next is due. */
+static uint64_t housekeeping(struct ep_run *run, uint64_t now)
+{
+	uint64_t next;
+
 	ep_tw_due(&run->tw, now, tw_confirm, run);
+	/* TIME_WAIT cancels are confirmed a moment after they come */
+	next = run->tw.len ? now : UINT64_MAX;
 	if (now - run->last_stats > SECOND) {
 		refresh_stats(run);
 		run->last_stats = now;
 	}
+	next = earlier(next, run->last_stats + SECOND + MS);
 	/* Sockets from before the trace go away unseen: re-read them; holders
 	 * whose release was lost are dropped. */
 	if (now - run->last_refresh >= run->refresh_every) {
@@ -237,12 +257,15 @@ static void housekeeping(struct ep_run *run, uint64_t now)
 		ep_pipe_reconcile_live(&run->pipe, now, kernel_tracks, run);
 		run->last_refresh = now;
 	}
-	if (run->pipe.report_every && now - run->last_report >= run->pipe.report_every) {
-		ep_pipe_tick(&run->pipe, now, false);
-		run->last_report = now;
+	next = earlier(next, run->last_refresh + run->refresh_every);
+	if (run->pipe.report_every) {
+		if (now - run->last_report >= run->pipe.report_every) {
+			ep_pipe_tick(&run->pipe, now, false);
+			run->last_report = now;
+		}
+		next = earlier(next, run->last_report + run->pipe.report_every);
 	}
-	if (run->exp)
-		ep_exporter_publish(run->exp, &run->pipe.agg, &run->pipe.sum, now);
+	return earlier(next, ep_exporter_publish(run->exp, &run->pipe.agg, &run->pipe.sum, now));
 }
 
 /* Privileges, mounts and the userspace state: nothing to undo on failure. */
@@ -285,6 +308,15 @@ static int load(struct ep_run *run)
 	if (epoll_ctl(ring_buffer__epoll_fd(run->rb), EPOLL_CTL_MOD, ep_events_fd(&run->loader),
 		      &(struct epoll_event){ .events = EPOLLIN | EPOLLET, .data.fd = 0 })) {
 		fprintf(stderr, "eptrace: cannot wait for the ring buffer: %s\n", strerror(errno));
+		return 1;
+	}
+	/* In the same set; the loop only ever consumes the ring, so libbpf
+	 * never reads this entry as one of its rings. */
+	signalled_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (signalled_fd < 0 ||
+	    epoll_ctl(ring_buffer__epoll_fd(run->rb), EPOLL_CTL_ADD, signalled_fd,
+		      &(struct epoll_event){ .events = EPOLLIN, .data.fd = 1 })) {
+		fprintf(stderr, "eptrace: cannot wait for signals: %s\n", strerror(errno));
 		return 1;
 	}
 	return 0;
@@ -334,27 +366,14 @@ static void begin(struct ep_run *run)
 		run->refresh_every = run->pipe.report_every;
 }
 
-static uint64_t earlier(uint64_t a, uint64_t b)
+/* How long to wait for the ring after a pass, with the next periodic work
+ * due at next. While records come, WAIT_MS: they are submitted without a
+ * wakeup and wait for the reader's pace. Once a wait brought none, until
+ * next (at most a second), with the programs told to wake the reader with
+ * the next record. */
+static int wait_ms(struct ep_run *run, int consumed, uint64_t now, uint64_t next)
 {
-	return a < b ? a : b;
-}
-
-/* How long to wait for the ring after a pass. While records come, WAIT_MS:
- * they are submitted without a wakeup and wait for the reader's pace. Once a
- * wait brought none, until the next periodic work (at most a second), with
- * the programs told to wake the reader with the next record. */
-static int wait_ms(struct ep_run *run, int consumed, uint64_t now, uint64_t deadline)
-{
-	uint64_t next = run->last_stats + SECOND + MS;
-
-	if (consumed || !run->loader.reader_asleep || run->tw.len)
-		return WAIT_MS;
-	next = earlier(next, run->last_refresh + run->refresh_every);
-	if (run->pipe.report_every)
-		next = earlier(next, run->last_report + run->pipe.report_every);
-	if (deadline)
-		next = earlier(next, deadline);
-	if (next <= now + WAIT_MS * MS)
+	if (consumed || !run->loader.reader_asleep || next <= now + WAIT_MS * MS)
 		return WAIT_MS;
 	*run->loader.reader_asleep = true;
 	/* A record submitted before the flag was seen woke no one: look again. */
@@ -376,7 +395,7 @@ static int loop(struct ep_run *run)
 		deadline = run->start + (uint64_t)(run->opts.duration_s * 1e9);
 	while (!exiting) {
 		struct epoll_event ev;
-		uint64_t now;
+		uint64_t now, next;
 		int n;
 
 		if (epoll_wait(ring_buffer__epoll_fd(run->rb), &ev, 1, wait) < 0 &&
@@ -392,7 +411,7 @@ static int loop(struct ep_run *run)
 			return 1;
 		}
 		now = mono_now();
-		housekeeping(run, now);
+		next = housekeeping(run, now);
 		fflush(stdout);
 		if (run->recorder) {
 			ep_recorder_flush(run->recorder);
@@ -401,7 +420,7 @@ static int loop(struct ep_run *run)
 		}
 		if (deadline && now >= deadline)
 			break;
-		wait = wait_ms(run, n, now, deadline);
+		wait = wait_ms(run, n, now, deadline ? earlier(next, deadline) : next);
 	}
 	return 0;
 }
@@ -436,6 +455,12 @@ static void teardown(struct ep_run *run)
 	ep_namer_free(&run->namer);
 	ep_sweep_free(&run->sweep);
 	ep_pipe_free(&run->pipe);
+	if (signalled_fd >= 0) {
+		int fd = signalled_fd;
+
+		signalled_fd = -1; /* before the close: a late signal writes nowhere */
+		close(fd);
+	}
 }
 
 static int trace(struct ep_run *run)

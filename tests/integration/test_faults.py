@@ -3,6 +3,7 @@ namespaces that come and go, misbehaving scrapers, hostile process names."""
 import ctypes
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -290,6 +291,30 @@ def test_every_mode_exits_cleanly_with_a_summary(netns, tmp_path, mode, sig):
         assert r.returncode == 0 and "not closed cleanly" not in r.stderr, r.stderr
         got = sorted(e["lport"] for e in facts(r.stdout) if e["event"] == "alloc")
         assert got == sorted(f["lport"] for f in truth)
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="reads epoll_wait's registers")
+def test_a_signal_just_before_the_wait_ends_the_wait(netns):
+    """A signal that lands after the loop's last look at it and before it
+    waits (here put there by gdb: at the entry of an idle wait, one of a
+    hundred milliseconds or more) must end that wait at once, not after it."""
+    proc = subprocess.Popen([EPTRACE, "--netns", netns.path], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_banner(proc)
+    # epoll_wait(epfd, events, maxevents, timeout): timeout in rcx at entry
+    script = ["set pagination off", "handle SIGINT nostop noprint pass",
+              "break epoll_wait if $rcx >= 100", "continue", "delete",
+              "printf \"waits %d ms\\n\", $rcx", "queue-signal SIGINT", "finish",
+              "printf \"returned %d\\n\", $rax", "detach"]
+    gdb = subprocess.run(["gdb", "-q", "-batch", "-p", str(proc.pid),
+                          *[a for line in script for a in ("-ex", line)]],
+                         capture_output=True, text=True, timeout=120)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "summary" in out or "summary" in err, (out[-500:], err[-500:])
+    assert re.search(r"^waits \d+ ms$", gdb.stdout, re.M), gdb.stdout + gdb.stderr
+    # 1: something in the set is ready (0: the wait ran out its time)
+    assert re.search(r"^returned 1$", gdb.stdout, re.M), gdb.stdout + gdb.stderr
 
 
 def socks_map_id():

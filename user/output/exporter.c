@@ -110,17 +110,13 @@ void ep_exporter_set_start(struct ep_exporter *e, const struct ep_start *s)
 		e->start = *s;
 }
 
-void ep_exporter_publish(struct ep_exporter *e, struct ep_agg *agg, const struct ep_summary *sum,
-			 uint64_t now)
+/* The text swapped in for the next scrape; on failure the old one stays. */
+static void render(struct ep_exporter *e, struct ep_agg *agg, const struct ep_summary *sum)
 {
 	char *text = NULL, *old;
 	size_t len = 0;
-	FILE *f;
+	FILE *f = open_memstream(&text, &len);
 
-	if (!e || (now && e->rendered_at && now - e->rendered_at < RENDER_EVERY))
-		return;
-	e->rendered_at = now;
-	f = open_memstream(&text, &len);
 	if (!f)
 		return;
 	ep_metrics_render(f, &e->metrics, agg, sum, &e->start);
@@ -134,6 +130,18 @@ void ep_exporter_publish(struct ep_exporter *e, struct ep_agg *agg, const struct
 	e->len = len;
 	pthread_mutex_unlock(&e->lock);
 	free(old);
+}
+
+uint64_t ep_exporter_publish(struct ep_exporter *e, struct ep_agg *agg, const struct ep_summary *sum,
+			     uint64_t now)
+{
+	if (!e)
+		return UINT64_MAX;
+	if (!now || !e->rendered_at || now - e->rendered_at >= RENDER_EVERY) {
+		e->rendered_at = now;
+		render(e, agg, sum);
+	}
+	return e->rendered_at + RENDER_EVERY;
 }
 
 void ep_exporter_stop(struct ep_exporter *e)

@@ -18,8 +18,9 @@ struct ep_exporter *ep_exporter_start(const char *addr, uint16_t port, int owner
 				      int owner_max);
 /* A pipeline consumer's event callback (ctx: the exporter): counts it. */
 void ep_exporter_event(void *ctx, const struct ep_event *ev, const struct ep_alloc_info *info);
-/* Renders the counts, agg and sum; now 0: render now, whatever the time. */
-void ep_exporter_publish(struct ep_exporter *e, struct ep_agg *agg, const struct ep_summary *sum,
+/* Renders the counts, agg and sum; now 0: render now, whatever the time.
+ * Returns when the next render is due (UINT64_MAX without an exporter). */
+uint64_t ep_exporter_publish(struct ep_exporter *e, struct ep_agg *agg, const struct ep_summary *sum,
 			 uint64_t now);
 void ep_exporter_set_start(struct ep_exporter *e, const struct ep_start *s);
 void ep_exporter_stop(struct ep_exporter *e);
