@@ -42,7 +42,7 @@ UNITDIR ?= /etc/systemd/system
 .PHONY: all clean test unit integration vmtest peers sanitize fuzz fuzz-short fuzz-build soak valgrind deps install uninstall bench \
 	layering help
 all: $(OUT)/eptrace $(OUT)/tests/workload $(OUT)/bench/churn \
-	$(foreach b,$(BACKENDS),$(OUT)/bench/floor-$(b))
+	$(foreach b,$(BACKENDS),$(OUT)/bench/floor-$(b)) $(OUT)/bench/floor-trampoline-ceiling
 
 $(OUT):
 	mkdir -p $(OUT) $(OUT)/tests
@@ -53,7 +53,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(VMLINUX) -Ibpf \
 	-Wall -Wextra -Wno-unused-parameter -MMD -MP
 -include $(wildcard $(OUT)/*.bpf.d $(OUT)/bench/*/*.d)
 
-.SECONDARY: $(foreach b,$(BACKENDS),$(OUT)/$(b).bpf.o $(addprefix $(OUT)/bench/$(b)/,floor.bpf.c floor.bpf.o floor.skel.h))
+.SECONDARY: $(foreach b,$(BACKENDS) trampoline-ceiling,$(OUT)/$(b).bpf.o \
+	$(addprefix $(OUT)/bench/$(b)/,floor.bpf.c floor.bpf.o floor.skel.h))
 
 $(OUT)/%.bpf.o: bpf/%/backend.bpf.c | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -95,6 +96,12 @@ $(OUT)/bench/%/floor.bpf.c: bpf/%/backend.bpf.c bench/floor_gen.py
 	mkdir -p $(@D)
 	/usr/bin/python3 bench/floor_gen.py $< $@ --deps $@.d
 
+# The ceiling: the trampoline floor with a bare record per event (bench/ceiling.bpf.h).
+$(OUT)/bench/trampoline-ceiling/floor.bpf.c: bpf/trampoline/backend.bpf.c bench/floor_gen.py \
+		bench/ceiling.bpf.h
+	mkdir -p $(@D)
+	/usr/bin/python3 bench/floor_gen.py $< $@ --with bench/ceiling.bpf.h --deps $@.d
+
 $(OUT)/bench/%/floor.bpf.o: $(OUT)/bench/%/floor.bpf.c
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(LLVM_STRIP) -g $@
@@ -103,7 +110,7 @@ $(OUT)/bench/%/floor.skel.h: $(OUT)/bench/%/floor.bpf.o
 	$(BPFTOOL) gen skeleton $< name floor_bpf > $@
 
 $(OUT)/bench/floor-%: bench/floor.c $(OUT)/bench/%/floor.skel.h
-	$(CC) $(CFLAGS) $(WARN) -I$(OUT)/bench/$* $< -Wl,-Bstatic -lbpf -lelf -lz -Wl,-Bdynamic -o $@
+	$(CC) $(CFLAGS) $(WARN) -I$(OUT)/bench/$* -Ibpf $< -Wl,-Bstatic -lbpf -lelf -lz -Wl,-Bdynamic -o $@
 
 # Ten minutes of mixed churn on every core: nothing lost, counts exact, memory flat.
 SOAK_MINUTES ?= 10

@@ -3,17 +3,118 @@
  * it is what the hooks alone cost on this machine, the best any tracer using
  * them could do.
  *
+ * Built from a ceiling (floor_gen.py --with bench/ceiling.bpf.h), whose
+ * programs put a bare record per event in the ring "events", it also reads
+ * that ring every 50 ms, as eptrace does, and keeps the least a port tracer
+ * keeps: each port's assignment time by socket cookie until its release, and
+ * a histogram of hold times.
+ *
  * usage: floor-BACKEND CGROUP2_DIR    (runs until SIGINT or SIGTERM) */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include "record.h"
 #include "floor.skel.h"
 
 #define MAX_LINKS 64
+#define HELD_SLOTS (1 << 16) /* a power of two, far above the sockets held at once */
+
+/* Sockets holding a port: assignment time by cookie, open addressing. */
+struct held {
+	uint64_t cookie[HELD_SLOTS], since[HELD_SLOTS];
+	uint64_t hist[64], records, unmatched, full;
+};
+
+static uint32_t slot_of(uint64_t cookie)
+{
+	return (uint32_t)((cookie * 0x9E3779B97F4A7C15ULL) >> 48) & (HELD_SLOTS - 1);
+}
+
+static void held_add(struct held *h, uint64_t cookie, uint64_t ts)
+{
+	for (uint32_t n = 0, i = slot_of(cookie); n < HELD_SLOTS; n++, i = (i + 1) & (HELD_SLOTS - 1))
+		if (!h->cookie[i] || h->cookie[i] == cookie) {
+			h->cookie[i] = cookie;
+			h->since[i] = ts;
+			return;
+		}
+	h->full++;
+}
+
+/* The entry's hold time into the histogram; its slot refilled from the
+ * entries after it (backward shift, no tombstones). */
+static void held_release(struct held *h, uint64_t cookie, uint64_t ts)
+{
+	uint32_t i = slot_of(cookie), j;
+
+	/* cookie 0: a socket no one asked the cookie of, so never assigned here */
+	while (!cookie || h->cookie[i] != cookie) {
+		if (!cookie || !h->cookie[i]) {
+			h->unmatched++;
+			return;
+		}
+		i = (i + 1) & (HELD_SLOTS - 1);
+	}
+	h->hist[63 - __builtin_clzll((ts - h->since[i]) | 1)]++;
+	for (j = (i + 1) & (HELD_SLOTS - 1); h->cookie[j]; j = (j + 1) & (HELD_SLOTS - 1)) {
+		uint32_t home = slot_of(h->cookie[j]);
+
+		/* an entry may move back to i only if i lies on its probe path */
+		if (((j - home) & (HELD_SLOTS - 1)) >= ((j - i) & (HELD_SLOTS - 1))) {
+			h->cookie[i] = h->cookie[j];
+			h->since[i] = h->since[j];
+			i = j;
+		}
+	}
+	h->cookie[i] = 0;
+}
+
+static int on_record(void *ctx, void *data, size_t len)
+{
+	struct held *h = ctx;
+	const struct ep_record *r = data;
+
+	h->records++;
+	if (r->kind == EP_ALLOC)
+		held_add(h, r->cookie, r->ts_ns);
+	else
+		held_release(h, r->cookie, r->ts_ns);
+	return 0;
+}
+
+/* Until SIGINT or SIGTERM (blocked, taken here); a ring is read every 50 ms. */
+static int wait_reading(struct bpf_object *obj, const sigset_t *set)
+{
+	static struct held held;
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, "events");
+	struct timespec pace = { 0, 50 * 1000 * 1000 };
+	struct ring_buffer *rb = NULL;
+	int sig;
+
+	if (!m) {
+		sigwait(set, &sig);
+		return 0;
+	}
+	rb = ring_buffer__new(bpf_map__fd(m), on_record, &held, NULL);
+	if (!rb) {
+		fprintf(stderr, "floor: cannot open the ring: %s\n", strerror(errno));
+		return 1;
+	}
+	while (sigtimedwait(set, NULL, &pace) < 0)
+		ring_buffer__consume(rb);
+	ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	fprintf(stderr, "floor: %llu records, %llu releases of no assignment seen, %llu not held "
+		"(table full)\n", (unsigned long long)held.records,
+		(unsigned long long)held.unmatched, (unsigned long long)held.full);
+	return 0;
+}
 
 /* The same rule as floor_gen.py's: by section name. */
 static bool on_cgroup(const struct bpf_program *p)
@@ -28,7 +129,7 @@ int main(int argc, char **argv)
 	struct bpf_link *links[MAX_LINKS];
 	struct bpf_program *p;
 	struct floor_bpf *s;
-	int cg, n = 0, sig, rc = 1;
+	int cg, n = 0, rc = 1;
 	sigset_t set;
 
 	if (argc != 2) {
@@ -75,9 +176,10 @@ int main(int argc, char **argv)
 		}
 		links[n++] = l;
 	}
-	fprintf(stderr, "Tracing: %d hooks, programs that do nothing\n", n);
-	sigwait(&set, &sig);
-	rc = 0;
+	fprintf(stderr, "Tracing: %d hooks, %s\n", n,
+		bpf_object__find_map_by_name(s->obj, "events") ? "a bare record per event"
+							       : "programs that do nothing");
+	rc = wait_reading(s->obj, &set);
 out:
 	while (n--)
 		bpf_link__destroy(links[n]);

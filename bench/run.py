@@ -40,7 +40,8 @@ MODES = ["untraced", "floor", "hist", "json", "record", "bpftrace"]
 # In the guest: the peers users know (libbpf-tools, on kprobes) and the
 # cheapest possible counter (fentry on the three searches).
 VM_WORKLOADS = ["tcp4", "udp_connect4", "bind4", "syscalls", "http_keepalive", "http_close"]
-VM_MODES = ["untraced", "floor_trampoline", "hist", "json", "floor", "hist_tracepoint",
+VM_MODES = ["untraced", "floor_trampoline", "ceiling_trampoline", "hist", "json", "floor",
+            "hist_tracepoint",
             "bpftrace", "bpftrace_kfunc", "bindsnoop", "tcpconnect", "tcplife"]
 LIBBPF_TOOLS = ("bindsnoop", "tcpconnect", "tcplife")
 PEERS = ("bpftrace", "bpftrace_kfunc") + LIBBPF_TOOLS
@@ -177,6 +178,8 @@ class Tracer:
             argv = [f"/usr/sbin/{mode}"]
         elif mode.startswith("floor"):
             argv = [FLOOR.format(backend_of(mode)), cgroup2_root()]
+        elif mode == "ceiling_trampoline":
+            argv = [FLOOR.format("trampoline-ceiling"), cgroup2_root()]
         elif mode.startswith(("hist", "json")):
             argv = [EPTRACE, "--" + mode.split("_")[0], "--netns", f"/run/netns/{NS}"]
             if "_" in mode:
@@ -297,7 +300,7 @@ def trial(workload, mode, seconds, procs, tmp):
     try:
         if tr:
             cpu0 = cpu_seconds(tr.proc.pid)
-            k0 = kernel_stats(tr.proc.pid) if mode not in PEERS and not mode.startswith("floor") else None
+            k0 = kernel_stats(tr.proc.pid) if mode not in PEERS and not mode.startswith(("floor", "ceiling")) else None
         res.update(churn(workload, seconds, procs, pin))
         if tr:
             # let the reader catch up before reading its counters
@@ -487,7 +490,12 @@ def section_text(a, results, soak, mach):
             "traced/untraced throughput within a round, with their range over the rounds in "
             "brackets; `floor` and `floor_trampoline` are the tracepoint and the trampoline "
             "backend's attach points with programs that return at once (bench/floor.c): what "
-            "the hooks alone cost here, the best any tracer on them could do; `hist` and `json` "
+            "the hooks alone cost here, the best any tracer on them could do; "
+            + ("`ceiling_trampoline` the trampoline floor with a bare record per assignment and "
+               "release of the churn loops, read every 50 ms and kept by cookie until the "
+               "release (bench/ceiling.bpf.h): the best any tracer reporting each event could "
+               "do; " if any(r["mode"] == "ceiling_trampoline" for r in results) else "")
+            + "`hist` and `json` "
             "run the backend eptrace picks by itself (trampoline where the kernel allows it), "
             "`hist_tracepoint` the other; `kernel us/op` is the run time of eptrace's programs "
             "per operation in `--hist` mode, from the kernel's bpf_stats (it includes the "
