@@ -92,6 +92,18 @@ int main(void)
 	CHECK(strstr(out, "\"cookie\":18446744073709551615") != NULL);
 	CHECK(strstr(out, "\"pid\":0,\"tid\":10,") != NULL);
 	CHECK(strstr(out, "\"lport\":100,") != NULL);
+	/* every digit count, at both ends (eight digits are written at a time) */
+	for (uint64_t p = 1, k = 0; k < 20; k++, p *= 10) {
+		for (uint64_t v = p - 1; v <= p; v++) {
+			char want[48];
+
+			r.cookie = v;
+			ep_decode(&r, 0, &ev);
+			out = capture(json_ev, &ev);
+			snprintf(want, sizeof(want), "\"cookie\":%llu}", (unsigned long long)v);
+			CHECK(strstr(out, want) != NULL);
+		}
+	}
 	r.cookie = 42;
 	r.pid = 7;
 	r.tid = 8;

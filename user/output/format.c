@@ -233,33 +233,65 @@ PUT put(struct line *l, const char *s)
 	put_n(l, s, strlen(s));
 }
 
-/* Two digits at a time: every event has a dozen numbers. */
+static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+			   "25262728293031323334353637383940414243444546474849"
+			   "50515253545556575859606162636465666768697071727374"
+			   "75767778798081828384858687888990919293949596979899";
+
+/* v < 10^8 as eight digits, zero-padded, in 32-bit arithmetic. */
+static inline __attribute__((always_inline)) void eight_digits(char *p, uint32_t v)
+{
+	uint32_t hi = v / 10000, lo = v % 10000;
+
+	memcpy(p, pairs + 2 * (hi / 100), 2);
+	memcpy(p + 2, pairs + 2 * (hi % 100), 2);
+	memcpy(p + 4, pairs + 2 * (lo / 100), 2);
+	memcpy(p + 6, pairs + 2 * (lo % 100), 2);
+}
+
+/* Decimal digits of v > 0: log10 from the bit length (1233/4096 ~ log10 2),
+ * one compare to correct it. */
+static inline __attribute__((always_inline)) int digits(uint64_t v)
+{
+	static const uint64_t pow10[20] = {
+		1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+		100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+		10000000000000ULL, 100000000000000ULL, 1000000000000000ULL,
+		10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL,
+		10000000000000000000ULL
+	};
+	int t = ((64 - __builtin_clzll(v)) * 1233) >> 12;
+
+	return t + (v >= pow10[t]);
+}
+
+/* Eight digits at a time, 64-bit division only to split them: every event
+ * has a dozen numbers, the clock's 19 digits among them. */
 PUT put_u64(struct line *l, uint64_t v)
 {
-	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
-				    "25262728293031323334353637383940414243444546474849"
-				    "50515253545556575859606162636465666768697071727374"
-				    "75767778798081828384858687888990919293949596979899";
-	char tmp[40]; /* the digits end at 20; 20 bytes from any start can be read */
-	int i = 20;
+	char tmp[48]; /* 24 digits zero-padded; 24 bytes from any start can be read */
+	int n;
 
-	while (v >= 100) {
-		i -= 2;
-		memcpy(tmp + i, pairs + 2 * (v % 100), 2);
-		v /= 100;
+	if (v < 10) {
+		char c = (char)('0' + v);
+
+		put_n(l, &c, 1);
+		return;
 	}
-	if (v >= 10) {
-		i -= 2;
-		memcpy(tmp + i, pairs + 2 * v, 2);
-	} else {
-		tmp[--i] = (char)('0' + v);
+	n = digits(v);
+	eight_digits(tmp + 16, (uint32_t)(v % 100000000));
+	if (n > 8) {
+		v /= 100000000;
+		eight_digits(tmp + 8, (uint32_t)(v % 100000000));
+		if (n > 16)
+			eight_digits(tmp, (uint32_t)(v / 100000000));
 	}
-	if (sizeof(l->b) - l->n >= 20) {
+	if (sizeof(l->b) - l->n >= 24) {
 		/* a copy of fixed size; what follows the digits is written over */
-		memcpy(l->b + l->n, tmp + i, 20);
-		l->n += 20 - i;
+		memcpy(l->b + l->n, tmp + 24 - n, 24);
+		l->n += n;
 	} else {
-		put_n(l, tmp + i, 20 - i);
+		put_n(l, tmp + 24 - n, n);
 	}
 }
 
