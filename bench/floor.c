@@ -88,13 +88,13 @@ static int on_record(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* Until SIGINT or SIGTERM (blocked, taken here); a ring is read every 50 ms. */
-static int wait_reading(struct bpf_object *obj, const sigset_t *set)
+/* Until SIGINT or SIGTERM (blocked, taken here); the ring m, if any, is
+ * read every 50 ms. */
+static int wait_reading(const struct bpf_map *m, const sigset_t *set)
 {
 	static struct held held;
-	struct bpf_map *m = bpf_object__find_map_by_name(obj, "events");
 	struct timespec pace = { 0, 50 * 1000 * 1000 };
-	struct ring_buffer *rb = NULL;
+	struct ring_buffer *rb;
 	int sig;
 
 	if (!m) {
@@ -128,6 +128,7 @@ int main(int argc, char **argv)
 {
 	struct bpf_link *links[MAX_LINKS];
 	struct bpf_program *p;
+	struct bpf_map *ring;
 	struct floor_bpf *s;
 	int cg, n = 0, rc = 1;
 	sigset_t set;
@@ -176,10 +177,10 @@ int main(int argc, char **argv)
 		}
 		links[n++] = l;
 	}
+	ring = bpf_object__find_map_by_name(s->obj, "events");
 	fprintf(stderr, "Tracing: %d hooks, %s\n", n,
-		bpf_object__find_map_by_name(s->obj, "events") ? "a bare record per event"
-							       : "programs that do nothing");
-	rc = wait_reading(s->obj, &set);
+		ring ? "a bare record per event" : "programs that do nothing");
+	rc = wait_reading(ring, &set);
 out:
 	while (n--)
 		bpf_link__destroy(links[n]);
