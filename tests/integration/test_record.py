@@ -130,7 +130,9 @@ DAMAGE_SQL = {
               "WHERE seq=(SELECT max(seq) FROM controls);",
     "view": "DROP TABLE event_chunks; CREATE VIEW event_chunks AS "
             "SELECT 1 AS first_seq, 1 AS last_seq, 1 AS count, x'00' AS data;",
-    "chunkcut": "UPDATE event_chunks SET data=substr(data, 1, 200) "
+    # a cut inside its last record: a chunk may hold a single record (168
+    # bytes), which a cut to a fixed length would leave whole
+    "chunkcut": "UPDATE event_chunks SET data=substr(data, 1, length(data) - 100) "
                 "WHERE first_seq=(SELECT max(first_seq) FROM event_chunks);",
     "chunkcount": "UPDATE event_chunks SET count=count+1;",
     "chunkorder": "UPDATE event_chunks SET data=substr(data, 169, 168) || substr(data, 1, 168) "
