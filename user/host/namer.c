@@ -13,6 +13,15 @@
 
 #define FILEID_KERNFS 0xfe
 #define SCAN_GAP_NS 1000000000ULL
+#define NETNS_NAME_MAX 256
+#define WAITING_MAX 65536
+
+/* A namespace waiting for a walk of /proc, and what the walk found. */
+struct ep_netns_verdict {
+	bool done;  /* the walk has been */
+	bool named;
+	char name[NETNS_NAME_MAX];
+};
 
 /* The first cgroup2 mount of the whole hierarchy, from mountinfo: on hybrid
  * hosts (v1 controllers beside it) it is not at /sys/fs/cgroup. *v1: a v1
@@ -57,6 +66,10 @@ void ep_namer_init(struct ep_namer *nm)
 
 	memset(nm, 0, sizeof(*nm));
 	nm->cg_fd = -1;
+	/* failing, namespaces that need a walk of /proc are left unnamed */
+	if (ep_hash_init(&nm->waiting, sizeof(uint32_t), sizeof(struct ep_netns_verdict),
+			 WAITING_MAX))
+		ep_hash_free(&nm->waiting);
 	if (!cgroup2_mount(point, sizeof(point), &nm->hybrid)) {
 		struct stat st;
 
@@ -77,6 +90,7 @@ void ep_namer_init(struct ep_namer *nm)
 
 void ep_namer_free(struct ep_namer *nm)
 {
+	ep_hash_free(&nm->waiting);
 	if (nm->cg_fd >= 0)
 		close(nm->cg_fd);
 	nm->cg_fd = -1;
@@ -256,44 +270,70 @@ static bool by_run_netns(uint32_t netns, char *buf, size_t len)
 	return ok;
 }
 
-/* The name the first process of the namespace that names it gives, by
- * walking /proc. */
-static bool name_by_scan(uint32_t netns, char *buf, size_t len)
+/* Names every waiting namespace by the first of its processes that names
+ * it; those none names get their verdict too. */
+static void name_waiting(struct ep_namer *nm)
 {
 	DIR *d = opendir("/proc");
+	struct ep_netns_verdict *v;
 	struct dirent *e;
-	bool named = false;
+	char file[64];
+	size_t pos = 0;
 
-	if (!d)
-		return false;
-	while (!named && (e = readdir(d))) {
+	while (d && (e = readdir(d))) {
 		char *end;
 		unsigned long pid = strtoul(e->d_name, &end, 10);
+		uint32_t netns;
 
 		if (*end || !pid || pid > UINT32_MAX)
 			continue;
-		named = pid_in((uint32_t)pid, netns) && name_by_pid((uint32_t)pid, buf, len);
+		snprintf(file, sizeof(file), "/proc/%lu/ns/net", pid);
+		netns = inode_of(file);
+		v = netns ? ep_hash_get(&nm->waiting, &netns) : NULL;
+		if (v && !v->named)
+			v->named = name_by_pid((uint32_t)pid, v->name, sizeof(v->name));
 	}
-	closedir(d);
-	return named;
+	if (d)
+		closedir(d);
+	while (ep_hash_next(&nm->waiting, &pos, (void **)&v))
+		v->done = true;
+}
+
+/* The verdict of a namespace's walk, given once. */
+static int deliver(struct ep_namer *nm, struct ep_netns_verdict *v, char *buf, size_t len)
+{
+	int n = v->named ? snprintf(buf, len, "%s", v->name) : -1;
+
+	ep_hash_del_value(&nm->waiting, v);
+	return n >= 0 && (size_t)n < len;
 }
 
 int ep_namer_netns(struct ep_namer *nm, uint32_t netns, uint32_t hint_pid, uint64_t now,
 		   char *buf, size_t len)
 {
+	struct ep_netns_verdict *v;
+
 	if (!netns)
 		return 0;
-	if (by_run_netns(netns, buf, len))
-		return 1;
-	if (netns == nm->host_netns) {
-		snprintf(buf, len, "host");
-		return len > 4;
+	v = nm->waiting.slots ? ep_hash_get(&nm->waiting, &netns) : NULL;
+	if (!v) {
+		if (by_run_netns(netns, buf, len))
+			return 1;
+		if (netns == nm->host_netns) {
+			snprintf(buf, len, "host");
+			return len > 4;
+		}
+		if (pid_in(hint_pid, netns) && name_by_pid(hint_pid, buf, len))
+			return 1;
+		/* the hint is gone or names nothing: another process of it may */
+		if (!nm->waiting.slots || !(v = ep_hash_put(&nm->waiting, &netns, NULL)))
+			return 0; /* no room to wait (65,536 waiting): left unnamed */
 	}
-	if (pid_in(hint_pid, netns) && name_by_pid(hint_pid, buf, len))
-		return 1;
-	/* the hint is gone or names nothing: another process of it may */
+	if (v->done)
+		return deliver(nm, v, buf, len);
 	if (nm->last_scan && now - nm->last_scan < SCAN_GAP_NS)
 		return -1;
 	nm->last_scan = now;
-	return name_by_scan(netns, buf, len);
+	name_waiting(nm);
+	return deliver(nm, ep_hash_get(&nm->waiting, &netns), buf, len);
 }

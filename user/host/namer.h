@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "agg/hash.h"
 
 struct ep_namer {
 	int cg_fd;           /* the cgroup v2 hierarchy's root, -1: none mounted */
@@ -18,6 +19,9 @@ struct ep_namer {
 	uint32_t host_netns; /* the initial namespace's inode, 0: unknown */
 	bool hybrid;         /* cgroup v1 hierarchies are mounted (beside v2, or alone) */
 	uint64_t last_scan;  /* last walk of /proc for a namespace's process */
+	/* namespaces waiting for that walk (netns -> struct ep_netns_verdict):
+	 * one walk names them all */
+	struct ep_hash waiting;
 };
 
 void ep_namer_init(struct ep_namer *nm);
@@ -36,8 +40,9 @@ uint64_t ep_namer_cgroup_of(struct ep_namer *nm, uint32_t pid);
 
 /* The name of a network namespace into buf: 1; 0 when nothing names it; -1
  * when it would take a walk of /proc and one was made less than a second ago
- * (now: CLOCK_MONOTONIC ns): ask again later. hint_pid, a process likely to
- * live in it, is asked first. */
+ * (now: CLOCK_MONOTONIC ns): ask again later, which costs a look-up only.
+ * hint_pid, a process likely to live in it, is asked first. A walk names
+ * every namespace waiting for one. */
 int ep_namer_netns(struct ep_namer *nm, uint32_t netns, uint32_t hint_pid, uint64_t now,
 		   char *buf, size_t len);
 
