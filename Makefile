@@ -41,7 +41,7 @@ UNITDIR ?= /etc/systemd/system
 
 .PHONY: all clean test unit integration vmtest peers sanitize fuzz fuzz-short fuzz-build soak valgrind deps install uninstall bench \
 	layering help
-all: $(OUT)/eptrace $(OUT)/tests/workload $(OUT)/bench/churn \
+all: $(OUT)/eptrace $(OUT)/tests/workload $(OUT)/tests/busy_namespaces $(OUT)/bench/churn \
 	$(foreach b,$(BACKENDS),$(OUT)/bench/floor-$(b)) $(OUT)/bench/floor-trampoline-ceiling
 
 $(OUT):
@@ -75,6 +75,9 @@ $(OUT)/eptrace: $(USER_OBJ)
 	$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
 $(OUT)/tests/workload: tests/integration/workload.c | $(OUT)
+	$(CC) $(CFLAGS) $(WARN) $< -o $@
+
+$(OUT)/tests/busy_namespaces: tests/integration/busy_namespaces.c | $(OUT)
 	$(CC) $(CFLAGS) $(WARN) $< -o $@
 
 # Their dependency files go apart: scripts run every build/tests/test_*.

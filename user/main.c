@@ -217,6 +217,18 @@ static void collect_dump(void *ctx, uint32_t netns, const struct ep_diag_sock *v
 	ep_sweep_add(&run->sweep, netns, v, n, mono);
 }
 
+/* Between two namespaces of a refresh: the ring is read as the loop would,
+ * and a signal ends the refresh. */
+static uint64_t read_meanwhile(void *ctx)
+{
+	struct ep_run *run = ctx;
+
+	if (exiting)
+		return 0;
+	ring_buffer__consume(run->rb); /* a failure shows at the loop's next read */
+	return mono_now();
+}
+
 static void print_start(struct ep_run *run, uint64_t mono)
 {
 	struct ep_start start = { .ts_ns = ep_mono_to_unix(mono, run->pipe.mono_to_unix),
@@ -254,7 +266,7 @@ static uint64_t housekeeping(struct ep_run *run, uint64_t now)
 	if (now - run->last_refresh >= run->refresh_every) {
 		ep_probe_refresh(run->probe, now);
 		ep_sweep_run(&run->sweep, &run->tables);
-		ep_pipe_reconcile_live(&run->pipe, now, kernel_tracks, run);
+		ep_pipe_reconcile_live(&run->pipe, mono_now(), kernel_tracks, run);
 		run->last_refresh = now;
 	}
 	next = earlier(next, run->last_refresh + run->refresh_every);
@@ -355,6 +367,8 @@ static void begin(struct ep_run *run)
 	ep_probe_on_found(run->probe, follow_prestart, run);
 	ep_probe_on_dumped(run->probe, collect_dump, run);
 	ep_probe_all(run->probe, mono_now());
+	/* Not before: what came during the first probe waits for the loop. */
+	ep_probe_on_pause(run->probe, read_meanwhile, run);
 	ep_sweep_run(&run->sweep, &run->tables);
 	/* The exporter's first page and the banner: the hooks are attached and
 	 * what was there before is counted. */

@@ -42,6 +42,8 @@ struct ep_probe {
 	void *on_dumped_ctx;
 	void (*on_owner)(void *ctx, struct ep_owner *o, uint64_t mono);
 	void *on_owner_ctx;
+	uint64_t (*on_pause)(void *ctx);
+	void *on_pause_ctx;
 };
 
 void ep_probe_on_owner(struct ep_probe *p,
@@ -141,25 +143,38 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Owners of the sockets of several dumps not seen before: one pass over
- * /proc serves them all. */
-static void learn_owners(struct ep_probe *p, struct dump *const *ds, size_t nd, uint64_t now)
+/* The sockets of a dump whose owner is not known yet, appended to *want
+ * (*n of them, room for *cap); false when out of memory. */
+static bool unknown_owners(struct ep_probe *p, const struct dump *d, uint32_t **want, size_t *n,
+			   size_t *cap)
 {
-	size_t total = 0, n = 0;
-	struct ep_owner *found;
-	uint32_t *want;
+	for (size_t i = 0; i < d->n; i++) {
+		if (!d->v[i].inode || ep_hash_get(&p->owners, &d->v[i].inode))
+			continue;
+		if (*n == *cap) {
+			size_t c = *cap ? 2 * *cap : 256;
+			uint32_t *w = realloc(*want, c * sizeof(*w));
 
-	for (size_t k = 0; k < nd; k++)
-		total += ds[k]->n;
-	want = malloc((total ? total : 1) * sizeof(*want));
-	if (!want)
+			if (!w)
+				return false;
+			*want = w;
+			*cap = c;
+		}
+		(*want)[(*n)++] = d->v[i].inode;
+	}
+	return true;
+}
+
+/* Owners of the sockets in want[0..n) (sorted here): one pass over /proc
+ * serves them all. */
+static void learn_owners(struct ep_probe *p, uint32_t *want, size_t n, uint64_t now)
+{
+	struct ep_owner *found;
+
+	if (!n)
 		return;
-	for (size_t k = 0; k < nd; k++)
-		for (size_t i = 0; i < ds[k]->n; i++)
-			if (ds[k]->v[i].inode && !ep_hash_get(&p->owners, &ds[k]->v[i].inode))
-				want[n++] = ds[k]->v[i].inode;
 	qsort(want, n, sizeof(*want), cmp_u32);
-	found = n ? calloc(n, sizeof(*found)) : NULL;
+	found = calloc(n, sizeof(*found));
 	if (found && ep_owners_find(want, n, found) > 0) {
 		/* on_owner once per process, not per socket */
 		struct ep_hash by_pid; /* pid -> its struct ep_owner as completed */
@@ -187,7 +202,6 @@ static void learn_owners(struct ep_probe *p, struct dump *const *ds, size_t nd, 
 			ep_hash_free(&by_pid);
 	}
 	free(found);
-	free(want);
 }
 
 static void free_dump(struct dump *d)
@@ -299,14 +313,13 @@ static void apply(struct ep_probe *p, uint32_t netns, const struct dump *d, uint
 static size_t probe_set(struct ep_probe *p, const uint32_t *v, size_t n, uint64_t now,
 			bool owners, uint32_t *gone_out)
 {
-	struct dump **ds = calloc(n ? n : 1, sizeof(*ds)), **scan = calloc(n ? n : 1, sizeof(*scan));
-	size_t ngone = 0, nscan = 0;
+	struct dump **ds = calloc(n ? n : 1, sizeof(*ds));
+	uint32_t *want = NULL;
+	size_t ngone = 0, nwant = 0, cap = 0;
+	bool room = true;
 
-	if (!ds || !scan) {
-		free(ds);
-		free(scan);
+	if (!ds)
 		return 0;
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct ns_info *ni = ep_hash_get(&p->ns, &v[i]);
 		bool gone;
@@ -316,19 +329,19 @@ static size_t probe_set(struct ep_probe *p, const uint32_t *v, size_t n, uint64_
 		ds[i] = take(p, v[i], ni, now, &gone);
 		if (gone && gone_out)
 			gone_out[ngone++] = v[i];
-		if (ds[i] && (owners || now - ni->owners_ns > OWNER_SCAN_NS)) {
-			scan[nscan++] = ds[i];
+		if (ds[i] && room && (owners || now - ni->owners_ns > OWNER_SCAN_NS)) {
+			room = unknown_owners(p, ds[i], &want, &nwant, &cap);
 			ni->owners_ns = now;
 		}
 	}
-	learn_owners(p, scan, nscan, now);
+	learn_owners(p, want, nwant, now);
 	for (size_t i = 0; i < n; i++) {
 		if (ds[i])
 			apply(p, v[i], ds[i], now);
 		free_dump(ds[i]);
 	}
 	free(ds);
-	free(scan);
+	free(want);
 	return ngone;
 }
 
@@ -432,13 +445,62 @@ static size_t due(struct ep_probe *p, uint32_t *v, size_t n)
 	return kept;
 }
 
+/* One namespace of a refresh, dumped and applied with nothing read in
+ * between (a release read after the dump would otherwise be counted again
+ * by the snapshot). Its owners are looked up at once if they never were;
+ * when a new scan is due, their sockets go to *want for one scan after the
+ * refresh. Returns false when the namespace is gone. */
+static bool refresh_one(struct ep_probe *p, uint32_t netns, uint64_t now, uint32_t **want,
+			size_t *nwant, size_t *cap)
+{
+	struct ns_info *ni = ep_hash_get(&p->ns, &netns);
+	struct dump *d;
+	bool gone;
+
+	if (!ni)
+		return true;
+	if (!ni->owners_ns)
+		return !probe_set(p, &netns, 1, now, true, &(uint32_t){ 0 });
+	d = take(p, netns, ni, now, &gone);
+	if (!d)
+		return !gone;
+	if (now - ni->owners_ns > OWNER_SCAN_NS && unknown_owners(p, d, want, nwant, cap))
+		ni->owners_ns = now;
+	apply(p, netns, d, now);
+	free_dump(d);
+	return true;
+}
+
+void ep_probe_on_pause(struct ep_probe *p, uint64_t (*fn)(void *ctx), void *ctx)
+{
+	p->on_pause = fn;
+	p->on_pause_ctx = ctx;
+}
+
 void ep_probe_refresh(struct ep_probe *p, uint64_t now)
 {
-	size_t n, ngone = 0;
-	uint32_t *v = known(p, &n), *gone = malloc((n + 1) * sizeof(*gone));
+	size_t n, nd, ngone = 0, nwant = 0, cap = 0;
+	uint32_t *v = known(p, &n), *gone = malloc((n + 1) * sizeof(*gone)), *want = NULL;
 
-	if (v && gone)
-		ngone = probe_set(p, v, due(p, v, n), now, false, gone);
+	nd = v && gone ? due(p, v, n) : 0;
+	/* Records read between two namespaces mark theirs busy again. */
+	p->seen_netns = 0;
+	for (size_t i = 0; i < nd; i++) {
+		/* A dump can take milliseconds, hundreds of them more than the
+		 * ring holds under churn: the caller reads it in between. */
+		uint64_t at = p->on_pause ? p->on_pause(p->on_pause_ctx) : now;
+
+		if (!at) {
+			nwant = 0; /* ending: no walk of /proc */
+			break;
+		}
+		now = at;
+		if (!refresh_one(p, v[i], now, &want, &nwant, &cap))
+			gone[ngone++] = v[i];
+	}
+	/* Their owners serve the next refresh's snapshots. */
+	learn_owners(p, want, nwant, now);
+	free(want);
 	/* Finding a namespace that is gone costs a walk of /proc: forget it
 	 * (an event from it, were it still alive, brings it back). The next
 	 * event from any namespace marks it busy. */

@@ -29,6 +29,10 @@ void ep_probe_on_found(struct ep_probe *p,
  * handed on: fills in what the probe cannot know (o->cgroup_id). */
 void ep_probe_on_owner(struct ep_probe *p,
 		       void (*fn)(void *ctx, struct ep_owner *o, uint64_t mono), void *ctx);
+/* Called between the namespaces of a refresh, which can take longer than
+ * the ring buffer holds under churn: reads what came meanwhile and returns
+ * the time now (CLOCK_MONOTONIC ns), or 0 to end the refresh there. */
+void ep_probe_on_pause(struct ep_probe *p, uint64_t (*fn)(void *ctx), void *ctx);
 void ep_probe_free(struct ep_probe *p);
 /* Every namespace on the host (or the one selected), at startup. */
 void ep_probe_all(struct ep_probe *p, uint64_t now);

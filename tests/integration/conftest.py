@@ -16,6 +16,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EPTRACE = os.environ.get("EPTRACE_BIN", os.path.join(ROOT, "build", "eptrace"))
 WORKLOAD = os.path.join(ROOT, "build", "tests", "workload")
 CHURN = os.path.join(ROOT, "build", "bench", "churn")
+BUSY_NAMESPACES = os.path.join(ROOT, "build", "tests", "busy_namespaces")
 SCENARIO = os.path.join(ROOT, "tests", "integration", "scenario.py")
 
 # The backend every eptrace these tests start must load: the suite runs once
