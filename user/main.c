@@ -138,6 +138,8 @@ static void learn_netns(void *ctx, const struct ep_record *rec)
 	struct ep_holder h;
 
 	ep_probe_seen(run->probe, rec->netns, rec->pid, rec->ts_ns);
+	if (rec->kind == EP_RELEASE)
+		ep_probe_released(run->probe, rec->cookie);
 	if (rec->kind == EP_FAIL && rec->err == EADDRINUSE && rec->lport &&
 	    !ep_agg_holder(&run->pipe.agg, rec->netns, rec->proto, rec->lport, &h))
 		ep_probe_now(run->probe, rec->netns, rec->pid, rec->ts_ns);
@@ -366,9 +368,8 @@ static void begin(struct ep_run *run)
 	ep_probe_on_owner(run->probe, name_found_owner, run);
 	ep_probe_on_found(run->probe, follow_prestart, run);
 	ep_probe_on_dumped(run->probe, collect_dump, run);
-	ep_probe_all(run->probe, mono_now());
-	/* Not before: what came during the first probe waits for the loop. */
 	ep_probe_on_pause(run->probe, read_meanwhile, run);
+	ep_probe_all(run->probe, mono_now());
 	ep_sweep_run(&run->sweep, &run->tables);
 	/* The exporter's first page and the banner: the hooks are attached and
 	 * what was there before is counted. */

@@ -44,6 +44,12 @@ struct ep_probe {
 	void *on_owner_ctx;
 	uint64_t (*on_pause)(void *ctx);
 	void *on_pause_ctx;
+	/* While the first probe reads the ring between its dumps: new
+	 * namespaces wait for the next refresh, and the cookies released
+	 * meanwhile are kept (struct ep_hash of u64) to leave their sockets out
+	 * of the dumps. */
+	bool starting;
+	struct ep_hash released;
 };
 
 void ep_probe_on_owner(struct ep_probe *p,
@@ -73,6 +79,7 @@ void ep_probe_on_found(struct ep_probe *p,
 
 /* What one probe collects inside the namespace. */
 struct dump {
+	uint64_t at; /* when it was taken */
 	struct ep_diag_sock *v;
 	size_t n, cap;
 	bool failed;
@@ -90,7 +97,8 @@ struct ep_probe *ep_probe_new(struct ep_pipeline *pipe, uint32_t only_netns)
 	p->pipe = pipe;
 	p->only = only_netns;
 	if (ep_hash_init(&p->ns, sizeof(uint32_t), sizeof(struct ns_info), 65536) ||
-	    ep_hash_init(&p->owners, sizeof(uint32_t), sizeof(struct ep_owner), 1 << 20)) {
+	    ep_hash_init(&p->owners, sizeof(uint32_t), sizeof(struct ep_owner), 1 << 20) ||
+	    ep_hash_init(&p->released, sizeof(uint64_t), 1, 1 << 20)) {
 		ep_probe_free(p);
 		return NULL;
 	}
@@ -103,6 +111,7 @@ void ep_probe_free(struct ep_probe *p)
 		return;
 	ep_hash_free(&p->ns);
 	ep_hash_free(&p->owners);
+	ep_hash_free(&p->released);
 	free(p);
 }
 
@@ -222,7 +231,7 @@ static struct dump *take(struct ep_probe *p, uint32_t netns, struct ns_info *ni,
 	*gone = false;
 	if (!d)
 		return NULL;
-	ni->probed_ns = now;
+	ni->probed_ns = d->at = now;
 	err = ep_in_netns(netns, ni->pid, inside, d);
 	if (err < 0 || d->failed) {
 		*gone = err == -ENOENT;
@@ -234,6 +243,12 @@ static struct dump *take(struct ep_probe *p, uint32_t netns, struct ns_info *ni,
 
 #define TCP_TIME_WAIT 6
 #define TCP_LISTEN 10
+
+/* A socket whose release was read after its dump was taken (first probe). */
+static bool released_meanwhile(const struct ep_probe *p, uint64_t cookie)
+{
+	return p->starting && cookie && p->released.slots && ep_hash_get(&p->released, &cookie);
+}
 
 /* Sockets from before the trace, the first time their namespace is seen. */
 static void hand_over_found(struct ep_probe *p, uint32_t netns, const struct dump *d)
@@ -256,7 +271,8 @@ static void hand_over_found(struct ep_probe *p, uint32_t netns, const struct dum
 		const struct ep_owner *o = s->inode ? ep_hash_get(&p->owners, &s->inode) : NULL;
 		bool in_range = d->range_ok && s->lport >= d->lo && s->lport <= d->hi;
 
-		if (!s->lport || !s->inode || !s->cookie || s->state == TCP_TIME_WAIT)
+		if (!s->lport || !s->inode || !s->cookie || s->state == TCP_TIME_WAIT ||
+		    released_meanwhile(p, s->cookie))
 			continue;
 		if (s->proto == EP_TCP && s->state != TCP_LISTEN &&
 		    (listening[s->lport / 8] & (1 << (s->lport % 8))))
@@ -267,7 +283,7 @@ static void hand_over_found(struct ep_probe *p, uint32_t netns, const struct dum
 	free(listening);
 }
 
-/* Hands a dump to the pipeline: range, then the snapshot. */
+/* Hands a dump to the pipeline at now: range, then the snapshot. */
 static void apply(struct ep_probe *p, uint32_t netns, const struct dump *d, uint64_t now)
 {
 	struct ep_snap_entry *snap;
@@ -286,7 +302,7 @@ static void apply(struct ep_probe *p, uint32_t netns, const struct dump *d, uint
 		const struct ep_diag_sock *s = &d->v[i];
 		struct ep_owner *o = s->inode ? ep_hash_get(&p->owners, &s->inode) : NULL;
 
-		if (!s->lport)
+		if (!s->lport || released_meanwhile(p, s->cookie))
 			continue;
 		snap[n].cookie = s->cookie;
 		snap[n].port = s->lport;
@@ -304,7 +320,7 @@ static void apply(struct ep_probe *p, uint32_t netns, const struct dump *d, uint
 	ep_pipe_snapshot(p->pipe, now, netns, snap, n);
 	free(snap);
 	if (p->on_dumped)
-		p->on_dumped(p->on_dumped_ctx, netns, d->v, d->n, now);
+		p->on_dumped(p->on_dumped_ctx, netns, d->v, d->n, d->at);
 }
 
 /* Probes the namespaces in v[0..n) together. Owners are looked up for all
@@ -375,6 +391,69 @@ static void found(uint32_t netns, uint32_t pid, void *ctx)
 	info(ctx, netns, pid);
 }
 
+/* Keeps in v the namespaces never probed. */
+static size_t unprobed(struct ep_probe *p, uint32_t *v, size_t n)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct ns_info *ni = ep_hash_get(&p->ns, &v[i]);
+
+		if (ni && !ni->probed_ns)
+			v[kept++] = v[i];
+	}
+	return kept;
+}
+
+/* The time now, from the pause if there is one (0 there: ending). */
+static uint64_t mono_of(struct ep_probe *p, uint64_t now)
+{
+	return p->on_pause ? p->on_pause(p->on_pause_ctx) : now;
+}
+
+/* The first probe, of every namespace: the ring is read between two dumps
+ * (the pause), and the dumps are applied after one walk of /proc for their
+ * owners, less the sockets whose release was read meanwhile. */
+static void probe_start(struct ep_probe *p, const uint32_t *v, size_t n, uint64_t now)
+{
+	struct dump **ds = calloc(n ? n : 1, sizeof(*ds));
+	uint32_t *want = NULL;
+	size_t nwant = 0, cap = 0;
+	bool room = true;
+
+	if (!ds)
+		return;
+	p->starting = true;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t at = mono_of(p, now);
+		struct ns_info *ni;
+		bool gone;
+
+		if (!at) {
+			nwant = 0; /* ending: no walk of /proc */
+			break;
+		}
+		now = at;
+		/* looked up after the pause: what it read may have moved it */
+		if (!(ni = ep_hash_get(&p->ns, &v[i])) || !(ds[i] = take(p, v[i], ni, now, &gone)))
+			continue;
+		if (room)
+			room = unknown_owners(p, ds[i], &want, &nwant, &cap);
+		ni->owners_ns = now;
+	}
+	learn_owners(p, want, nwant, now);
+	free(want);
+	for (size_t i = 0; i < n; i++) {
+		if (ds[i])
+			apply(p, v[i], ds[i], now);
+		free_dump(ds[i]);
+	}
+	free(ds);
+	p->starting = false;
+	/* only the first probe needs it: its memory goes */
+	ep_hash_free(&p->released);
+}
+
 void ep_probe_all(struct ep_probe *p, uint64_t now)
 {
 	size_t n;
@@ -387,8 +466,19 @@ void ep_probe_all(struct ep_probe *p, uint64_t now)
 		ep_list_netns(found, p);
 	v = known(p, &n);
 	if (v)
+		probe_start(p, v, n, now);
+	free(v);
+	/* Namespaces an event showed while it ran: probed now, together. */
+	v = known(p, &n);
+	if (v && (n = unprobed(p, v, n)) && (now = mono_of(p, now)))
 		probe_set(p, v, n, now, true, NULL);
 	free(v);
+}
+
+void ep_probe_released(struct ep_probe *p, uint64_t cookie)
+{
+	if (p->starting && cookie && p->released.slots)
+		ep_hash_put(&p->released, &cookie, NULL); /* full: the next refresh mends */
 }
 
 void ep_probe_seen(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t now)
@@ -400,7 +490,7 @@ void ep_probe_seen(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t no
 	ni = info(p, netns, pid);
 	if (ni)
 		ni->busy = 1;
-	if (ni && !ni->probed_ns) {
+	if (ni && !ni->probed_ns && !p->starting) {
 		probe_set(p, &netns, 1, now, true, NULL);
 		ni = ep_hash_get(&p->ns, &netns); /* the probe may have moved it */
 	}
@@ -412,7 +502,11 @@ void ep_probe_seen(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t no
 
 void ep_probe_now(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t now)
 {
-	struct ns_info *ni = info(p, netns, pid);
+	struct ns_info *ni;
+
+	if (p->starting)
+		return; /* its dump is in hand, or it waits for the end of the first probe */
+	ni = info(p, netns, pid);
 
 	if (ni && (!ni->probed_ns || now - ni->probed_ns >= MIN_GAP_NS))
 		probe_set(p, &netns, 1, now, true, NULL);
@@ -488,7 +582,7 @@ void ep_probe_refresh(struct ep_probe *p, uint64_t now)
 	for (size_t i = 0; i < nd; i++) {
 		/* A dump can take milliseconds, hundreds of them more than the
 		 * ring holds under churn: the caller reads it in between. */
-		uint64_t at = p->on_pause ? p->on_pause(p->on_pause_ctx) : now;
+		uint64_t at = mono_of(p, now);
 
 		if (!at) {
 			nwant = 0; /* ending: no walk of /proc */

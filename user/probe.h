@@ -36,6 +36,9 @@ void ep_probe_on_pause(struct ep_probe *p, uint64_t (*fn)(void *ctx), void *ctx)
 void ep_probe_free(struct ep_probe *p);
 /* Every namespace on the host (or the one selected), at startup. */
 void ep_probe_all(struct ep_probe *p, uint64_t now);
+/* A release read while the first probe runs: its socket is left out of the
+ * dumps taken before. */
+void ep_probe_released(struct ep_probe *p, uint64_t cookie);
 /* A namespace seen in an event: probed the first time only. pid: a process
  * that was in it, to find it by. */
 void ep_probe_seen(struct ep_probe *p, uint32_t netns, uint32_t pid, uint64_t now);
