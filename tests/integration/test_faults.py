@@ -431,19 +431,22 @@ def test_many_busy_namespaces_lose_nothing_at_start_or_refresh(netns):
     (on the development machine, 40,000 records lost per refresh of 200, and
     47,000 to 94,000 at a start among 300 in four starts of five); the reader
     now reads it between two namespaces."""
-    busy = subprocess.Popen([BUSY_NAMESPACES, "300"], stdin=subprocess.PIPE,
+    # One CPU (an emulated guest) is far slower at the dumps and the churn
+    # alike: fewer there, and the test does not claim to fail on them.
+    many, procs = (300, "2") if os.cpu_count() >= 2 else (60, "1")
+    busy = subprocess.Popen([BUSY_NAMESPACES, str(many)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     try:
-        ready = json.loads(readline(busy.stdout, 120, "300 busy namespaces"))
-        assert ready["namespaces"] == 300, ready
+        ready = json.loads(readline(busy.stdout, 120, f"{many} busy namespaces"))
+        assert ready["namespaces"] == many, ready
         # churn through the start, in a process group of its own (its
         # workers go with it)
         early = subprocess.Popen(["ip", "netns", "exec", netns.name, CHURN, "udp_connect4",
-                                  "600", "2"], stdout=subprocess.DEVNULL, start_new_session=True)
+                                  "600", procs], stdout=subprocess.DEVNULL, start_new_session=True)
         try:
             proc = subprocess.Popen([EPTRACE, "--json", "-q"], stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
-            # 300 namespaces under churn: a slow start in an emulated guest
+            # hundreds of namespaces under churn: a slow start
             wait_banner(proc, timeout=180)
         finally:
             os.killpg(early.pid, signal.SIGKILL)
