@@ -463,6 +463,43 @@ def test_many_busy_namespaces_lose_nothing_at_start_or_refresh(netns):
     assert s["alloc"] >= run["ops"], (s, run)
 
 
+def test_events_during_the_first_probe_keep_the_table_whole():
+    """Events read while the first probe runs are printed before the banner
+    (on stderr): the table's header still comes before every row, and the
+    banner, printed into the same stream, splits no line."""
+    many = 100 if os.cpu_count() >= 2 else 20
+    busy = subprocess.Popen([BUSY_NAMESPACES, str(many)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        readline(busy.stdout, 120, f"{many} busy namespaces")
+        proc = subprocess.Popen([EPTRACE, "-u"], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        lines = []
+        while not any("Tracing" in l for l in lines):
+            line = readline(proc.stdout, 180, "the banner")
+            assert line, lines
+            lines.append(line)
+        # rows after the banner too, then the end
+        for _ in range(5):
+            lines.append(readline(proc.stdout, 60, "events after the banner"))
+        proc.send_signal(signal.SIGINT)
+        while lines[-1]:
+            lines.append(readline(proc.stdout, 60, "the end"))
+        lines.pop()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        busy.stdin.close()
+        busy.wait(timeout=60)
+    banner = "Tracing ephemeral ports... Hit Ctrl-C to end.\n"
+    table = [l for l in lines
+             if l != banner and not l.startswith(("eptrace:", "summary:", "WARNING:"))]
+    assert lines.count(banner) == 1, lines[:5]
+    assert table[0].split()[:2] == ["TIME", "EVENT"], table[:3]
+    row = re.compile(r"\d\d:\d\d:\d\d\.\d{3} (alloc|release|fail) .*\n")
+    split = [l for l in table[1:] if not row.fullmatch(l)]
+    assert len(table) > 6 and not split, split[:4]
+
+
 def test_concurrent_churn_is_reported_or_counted(netns):
     """Processes taking ports at once on one CPU: every assignment is
     reported, and one the kernel kept from the hooks (where the kernel

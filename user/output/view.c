@@ -21,17 +21,20 @@ void ep_view_start(const struct ep_view *v, const struct ep_start *s)
 		       "\"timewait_tracking\":%s}\n",
 		       s->ts_ns, s->pid, s->backend, s->timewait_tracking ? "true" : "false");
 	fflush(stdout);
+	/* The table's header now: events read while the first probe runs
+	 * follow it. */
+	if (!v->opts->json && v->show_events)
+		ep_table_header(stdout);
 }
 
 void ep_view_ready(const struct ep_view *v)
 {
+	/* Those events first, whole lines: the banner must not split one. */
+	fflush(stdout);
 	/* on stderr in every live mode: the hooks are attached and the sockets
 	 * that were there before are known */
 	if (v->opts->mode != EP_MODE_REPORT)
 		fprintf(stderr, "Tracing ephemeral ports... Hit Ctrl-C to end.\n");
-	if (!v->opts->json && v->show_events)
-		ep_table_header(stdout);
-	fflush(stdout);
 }
 
 void ep_view_event(const struct ep_view *v, const struct ep_event *ev,

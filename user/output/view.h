@@ -24,7 +24,8 @@ struct ep_view {
 
 void ep_view_init(struct ep_view *v, const struct ep_opts *o, int64_t mono_to_unix);
 void ep_view_start(const struct ep_view *v, const struct ep_start *s);
-/* The banner and the table's header, once the start snapshot is in. */
+/* The banner, once the start snapshot is in, after what stdout holds (the
+ * table's header from ep_view_start, events read meanwhile). */
 void ep_view_ready(const struct ep_view *v);
 void ep_view_event(const struct ep_view *v, const struct ep_event *ev,
 		   const struct ep_alloc_info *info);
