@@ -247,7 +247,7 @@ static struct dump *take(struct ep_probe *p, uint32_t netns, struct ns_info *ni,
 /* A socket whose release was read after its dump was taken (first probe). */
 static bool released_meanwhile(const struct ep_probe *p, uint64_t cookie)
 {
-	return p->starting && cookie && p->released.slots && ep_hash_get(&p->released, &cookie);
+	return p->starting && cookie && ep_hash_get(&p->released, &cookie);
 }
 
 /* Sockets from before the trace, the first time their namespace is seen. */
@@ -323,7 +323,15 @@ static void apply(struct ep_probe *p, uint32_t netns, const struct dump *d, uint
 		p->on_dumped(p->on_dumped_ctx, netns, d->v, d->n, d->at);
 }
 
-/* Probes the namespaces in v[0..n) together. Owners are looked up for all
+/* The time now, from the pause if there is one (0 there: ending). */
+static uint64_t mono_of(struct ep_probe *p, uint64_t now)
+{
+	return p->on_pause ? p->on_pause(p->on_pause_ctx) : now;
+}
+
+/* Probes the namespaces in v[0..n) together; while starting, the ring is
+ * read between two dumps (the pause), and the dumps are applied less the
+ * sockets whose release was read meanwhile. Owners are looked up for all
  * (owners) or for those not scanned for a while. Those that are gone go to
  * gone (room for n, or NULL); returns how many. */
 static size_t probe_set(struct ep_probe *p, const uint32_t *v, size_t n, uint64_t now,
@@ -337,10 +345,17 @@ static size_t probe_set(struct ep_probe *p, const uint32_t *v, size_t n, uint64_
 	if (!ds)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		struct ns_info *ni = ep_hash_get(&p->ns, &v[i]);
+		uint64_t at = p->starting ? mono_of(p, now) : now;
+		struct ns_info *ni;
 		bool gone;
 
-		if (!ni)
+		if (!at) {
+			nwant = 0; /* ending: no walk of /proc */
+			break;
+		}
+		now = at;
+		/* looked up after the pause: what it read may have moved it */
+		if (!(ni = ep_hash_get(&p->ns, &v[i])))
 			continue;
 		ds[i] = take(p, v[i], ni, now, &gone);
 		if (gone && gone_out)
@@ -405,50 +420,11 @@ static size_t unprobed(struct ep_probe *p, uint32_t *v, size_t n)
 	return kept;
 }
 
-/* The time now, from the pause if there is one (0 there: ending). */
-static uint64_t mono_of(struct ep_probe *p, uint64_t now)
-{
-	return p->on_pause ? p->on_pause(p->on_pause_ctx) : now;
-}
-
-/* The first probe, of every namespace: the ring is read between two dumps
- * (the pause), and the dumps are applied after one walk of /proc for their
- * owners, less the sockets whose release was read meanwhile. */
+/* The first probe, of every namespace (see probe_set). */
 static void probe_start(struct ep_probe *p, const uint32_t *v, size_t n, uint64_t now)
 {
-	struct dump **ds = calloc(n ? n : 1, sizeof(*ds));
-	uint32_t *want = NULL;
-	size_t nwant = 0, cap = 0;
-	bool room = true;
-
-	if (!ds)
-		return;
 	p->starting = true;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t at = mono_of(p, now);
-		struct ns_info *ni;
-		bool gone;
-
-		if (!at) {
-			nwant = 0; /* ending: no walk of /proc */
-			break;
-		}
-		now = at;
-		/* looked up after the pause: what it read may have moved it */
-		if (!(ni = ep_hash_get(&p->ns, &v[i])) || !(ds[i] = take(p, v[i], ni, now, &gone)))
-			continue;
-		if (room)
-			room = unknown_owners(p, ds[i], &want, &nwant, &cap);
-		ni->owners_ns = now;
-	}
-	learn_owners(p, want, nwant, now);
-	free(want);
-	for (size_t i = 0; i < n; i++) {
-		if (ds[i])
-			apply(p, v[i], ds[i], now);
-		free_dump(ds[i]);
-	}
-	free(ds);
+	probe_set(p, v, n, now, true, NULL);
 	p->starting = false;
 	/* only the first probe needs it: its memory goes */
 	ep_hash_free(&p->released);
@@ -477,7 +453,7 @@ void ep_probe_all(struct ep_probe *p, uint64_t now)
 
 void ep_probe_released(struct ep_probe *p, uint64_t cookie)
 {
-	if (p->starting && cookie && p->released.slots)
+	if (p->starting && cookie)
 		ep_hash_put(&p->released, &cookie, NULL); /* full: the next refresh mends */
 }
 
